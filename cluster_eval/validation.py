@@ -1,0 +1,142 @@
+"""The one validation module: every input check of cluster_eval lives here.
+
+Two kinds of check:
+
+* **Arguments** of the statistical functions (``check_*``): convert once, at the boundary, into
+  float arrays and raise :class:`~cluster_eval.errors.ArgumentError` with a message that states the
+  rule and quotes the offending value.
+* **The data contract** (``validate_tables``): every rule of ARCHITECTURE.md's data contract, each
+  producing a :class:`~cluster_eval.errors.Problem` naming file, column, rule and offending rows. All
+  problems are collected and raised together as one :class:`~cluster_eval.errors.InputError`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ArgumentError
+
+# ---------------------------------------------------------------------------------------------
+# Arguments of statistical functions
+# ---------------------------------------------------------------------------------------------
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    return repr(value)
+
+
+def as_float_array(x, name: str) -> np.ndarray:
+    """Convert a scalar, list, array or Series to a 1-d float array (NaN for missing)."""
+    if isinstance(x, pd.Series | pd.Index):
+        arr = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    else:
+        try:
+            arr = np.asarray(x, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(f"{name} must be numeric; got {x!r}") from exc
+    return np.atleast_1d(arr).astype(float, copy=False)
+
+
+def check_same_length(**arrays: np.ndarray) -> int:
+    """All arrays have one length (length-1 arrays broadcast). Returns the common length."""
+    lengths = {k: len(v) for k, v in arrays.items()}
+    n = max(lengths.values())
+    bad = {k: m for k, m in lengths.items() if m not in (1, n)}
+    if bad:
+        text = ", ".join(f"{k} has {m}" for k, m in lengths.items())
+        raise ArgumentError(f"arguments must have the same length (or length 1): {text}")
+    return n
+
+
+def check_nonnegative(x: np.ndarray, name: str) -> None:
+    """No negative values (NaN allowed: missing)."""
+    neg = np.flatnonzero(x < 0)
+    if neg.size:
+        raise ArgumentError(f"{name} must not be negative; got {_fmt(float(x[neg[0]]))} at position {neg[0]}")
+
+
+def check_integer_counts(x: np.ndarray, name: str) -> None:
+    """Counts are whole numbers."""
+    finite = np.isfinite(x)
+    frac = np.flatnonzero(finite & (np.abs(x - np.round(x)) > 1e-9))
+    if frac.size:
+        raise ArgumentError(f"{name} must be whole numbers; got {_fmt(float(x[frac[0]]))} at position {frac[0]}")
+
+
+def check_numerator_le_denominator(num: np.ndarray, den: np.ndarray, num_name="numerator",
+                                   den_name="denominator") -> None:
+    """A proportion's numerator may not exceed its denominator."""
+    num_b, den_b = np.broadcast_arrays(num, den)
+    bad = np.flatnonzero(num_b > den_b)
+    if bad.size:
+        i = bad[0]
+        raise ArgumentError(
+            f"{num_name} must not be greater than {den_name}; got {num_name}={_fmt(float(num_b[i]))} > "
+            f"{den_name}={_fmt(float(den_b[i]))} at position {i}"
+        )
+
+
+def check_confidence(confidence) -> tuple[float, ...]:
+    """One confidence level or a tuple of them, each strictly between 0 and 1.
+
+    Levels given as percentages above 1 and up to 100 (e.g. 95, 99.8) are refused: say 0.95.
+    """
+    levels = confidence if isinstance(confidence, Sequence | np.ndarray) and not isinstance(confidence, str) \
+        else (confidence,)
+    out = []
+    for c in levels:
+        try:
+            c = float(c)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(f"confidence must be a number between 0 and 1; got {c!r}") from exc
+        if not (0 < c < 1):
+            raise ArgumentError(f"confidence must be between 0 and 1 (exclusive); got {_fmt(c)}")
+        out.append(c)
+    if not out:
+        raise ArgumentError("confidence must name at least one level; got an empty sequence")
+    return tuple(out)
+
+
+def check_choice(value, name: str, choices: Sequence[str]):
+    """A string argument is one of the allowed choices."""
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ArgumentError(f"{name} must be one of {allowed}; got {value!r}")
+    return value
+
+
+def check_positive(value, name: str) -> float:
+    """A scalar argument is a finite number above zero."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentError(f"{name} must be a positive number; got {value!r}") from exc
+    if not np.isfinite(v) or v <= 0:
+        raise ArgumentError(f"{name} must be a positive number; got {value!r}")
+    return v
+
+
+def check_counts(numerator, denominator=None, *, proportion=False, integer=False,
+                 num_name="numerator", den_name="denominator"):
+    """Convert and check a numerator (and denominator) pair for a statistic.
+
+    Returns float arrays broadcast to a common length. Negative values, mismatched lengths and (for
+    proportions) numerator > denominator raise :class:`ArgumentError`.
+    """
+    num = as_float_array(numerator, num_name)
+    check_nonnegative(num, num_name)
+    if integer:
+        check_integer_counts(num, num_name)
+    if denominator is None:
+        return num
+    den = as_float_array(denominator, den_name)
+    check_same_length(**{num_name: num, den_name: den})
+    check_nonnegative(den, den_name)
+    if proportion:
+        check_numerator_le_denominator(num, den, num_name, den_name)
+    num, den = np.broadcast_arrays(num, den)
+    return num.astype(float), den.astype(float)
