@@ -22,6 +22,9 @@ class Dataset:
         practice_id, period, sex, age_band, persons (optional).
     truth : pandas.DataFrame or None
         Synthetic data only: the true effects (``truth.csv``).
+    indicators : dict
+        Metadata of indicators named in the params' ``data.indicators`` section (for measures that are
+        not in the shipped catalogue), id -> dict(title, topic, kind, multiplier, better, ...).
     source : dict
         Where each table came from (path), for messages and the run manifest.
     """
@@ -33,6 +36,7 @@ class Dataset:
     population: pd.DataFrame | None = None
     truth: pd.DataFrame | None = None
     source: dict = field(default_factory=dict)
+    indicators: dict = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         out = {name: getattr(self, name) for name in TABLES if getattr(self, name) is not None}
@@ -59,5 +63,74 @@ class Dataset:
         return f"Dataset({sizes})"
 
 
-def load_dataset(path_or_params, *, validate: bool = True) -> Dataset:  # replaced below by the full loader
-    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a data folder, or a params file's ``data`` section with its column mapping
+# ---------------------------------------------------------------------------------------------
+
+def load_dataset(path_or_params, *, validate: bool = True) -> Dataset:
+    """Load a data folder (or the ``data`` section of a params file) and check it against the contract.
+
+    Parameters
+    ----------
+    path_or_params : str, Path or dict
+        A data folder holding ``practices``, ``clusters``, ``activities``, ``measures`` (and optionally
+        ``population``, ``truth``) as ``.csv`` or ``.parquet``; or a params YAML file / dict whose ``data``
+        section maps the user's own files and columns onto the contract (see ``docs/data.md``).
+    validate : bool
+        Check every rule of the contract (default). All problems are collected and raised together.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    InputError
+        The data break the contract: every problem with file, column, rule and first offending rows.
+    ConfigError
+        The params' ``data`` section is malformed (unknown key, missing file name).
+    """
+    from .. import validation as V
+    from . import contract as C
+    from .mapping import resolve_source
+
+    source = resolve_source(path_or_params)
+    raw, labels, colmaps, problems = {}, {}, {}, []
+    for name in C.ORDER + ("truth",):
+        df, label, colmap, probs = source.read(name)
+        problems += probs
+        if df is not None:
+            raw[name], labels[name], colmaps[name] = df, label, colmap
+    typed = {}
+    for name in C.ORDER:
+        if name not in raw:
+            continue
+        t, probs = V.coerce_table(raw[name], C.SPECS[name], labels[name], colmaps[name])
+        problems += probs
+        if t is not None:
+            typed[name] = t
+    if validate and not problems:
+        kinds, topics = source.indicator_kinds(), source.topics()
+        problems += V.check_relations(typed, labels, kinds=kinds, topics=topics)
+    if problems:
+        from ..errors import InputError
+        raise InputError(problems)
+    for t in typed.values():
+        t.drop(columns=[V.LINE], inplace=True, errors="ignore")
+        t.reset_index(drop=True, inplace=True)
+    truth = raw.get("truth")
+    if truth is not None:
+        truth = truth.drop(columns=[V.LINE], errors="ignore")
+        for col in ("start",):
+            if col in truth:
+                truth[col] = pd.to_datetime(truth[col])
+        for col in ("event_time", "effect"):
+            if col in truth:
+                truth[col] = pd.to_numeric(truth[col])
+    return Dataset(
+        practices=typed["practices"], clusters=typed["clusters"], activities=typed["activities"],
+        measures=typed["measures"], population=typed.get("population"), truth=truth,
+        source={k: str(v) for k, v in labels.items()}, indicators=source.extra_indicators(),
+    )

@@ -1,0 +1,132 @@
+"""The ``cluster-eval`` command line.
+
+Exit status: 0 all well; 1 some reports failed or the audit found something (the rest are still
+written); 2 bad input or configuration, nothing written. Bad input never shows a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ClusterEvalError
+
+SCALES = ("small", "denmark")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cluster-eval",
+        description="Evaluate the clinical impact of Danish general-practice quality clusters.",
+    )
+    p.add_argument("--version", action="version", version=f"cluster_eval {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="generate the synthetic Denmark and run the whole pipeline on it")
+    d.add_argument("--out", default="outputs/demo", help="output folder (default: outputs/demo)")
+    d.add_argument("--scale", choices=SCALES, default="denmark", help="synthetic scale (default: denmark)")
+    d.add_argument("--jobs", type=int, default=None, help="parallel reports (default: number of cores)")
+    d.add_argument("--quiet", action="store_true", help="no progress display")
+
+    s = sub.add_parser("synth", help="write a synthetic data folder with its ground truth (truth.csv)")
+    s.add_argument("--out", required=True, help="folder to write")
+    s.add_argument("--scale", choices=SCALES, default="denmark")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--events", action="store_true", help="also write patient-level event tables")
+    s.add_argument("--quiet", action="store_true")
+
+    v = sub.add_parser("validate", help="check a data folder (or params file) against the data contract")
+    v.add_argument("data", help="data folder or params YAML")
+    v.add_argument("--quiet", action="store_true")
+
+    m = sub.add_parser("measures", help="compute the measures table from patient-level events")
+    m.add_argument("events", help="folder with patients, listings, prescriptions, lab_tests, diagnoses")
+    m.add_argument("--out", required=True, help="folder to write measures.parquet into")
+    m.add_argument("--catalogue", default=None, help="indicator catalogue YAML (default: the shipped one)")
+    m.add_argument("--quiet", action="store_true")
+
+    r = sub.add_parser("run", help="the scheduled job: load, analyse, report, audit")
+    r.add_argument("params", help="params YAML (see params/demo.yaml)")
+    r.add_argument("--jobs", type=int, default=None)
+    r.add_argument("--only", nargs="+", default=None, metavar="CLUSTER", help="rerun these clusters only")
+    r.add_argument("--force", action="store_true", help="rerun reports whose inputs did not change")
+    r.add_argument("--quiet", action="store_true")
+
+    a = sub.add_parser("audit", help="scan written outputs for cells that break disclosure rules")
+    a.add_argument("output", help="a run's output folder")
+    a.add_argument("--threshold", type=int, default=None, help="largest count that must not be shown (default 4)")
+    return p
+
+
+def _say(args, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text, file=sys.stderr)
+
+
+def cmd_synth(args) -> int:
+    from .synthetic import write
+
+    _say(args, f"writing the synthetic Denmark ({args.scale}, seed {args.seed}) to {args.out} ...")
+    out = write(args.out, scale=args.scale, seed=args.seed, events=args.events)
+    _say(args, f"done: {out}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .data import load_dataset
+
+    ds = load_dataset(args.data)
+    print(f"{args.data}: valid — {ds!r}")
+    return 0
+
+
+def cmd_measures(args) -> int:
+    from .indicators import compute_measures
+
+    catalogue = None
+    if args.catalogue:
+        from .indicators import load_catalogue
+        catalogue = load_catalogue(args.catalogue)
+    df = compute_measures(args.events, out_dir=args.out, catalogue=catalogue, progress=not args.quiet)
+    _say(args, f"wrote {len(df):,} measure rows to {Path(args.out) / 'measures.parquet'}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .report import run
+
+    return run(args.params, jobs=args.jobs, only=args.only, force=args.force, quiet=args.quiet)
+
+
+def cmd_demo(args) -> int:
+    from .report import demo
+
+    return demo(out_dir=args.out, scale=args.scale, quiet=args.quiet, jobs=args.jobs)
+
+
+def cmd_audit(args) -> int:
+    from .audit import main_audit
+
+    kw = {} if args.threshold is None else {"threshold": args.threshold}
+    return main_audit(args.output, **kw)
+
+
+COMMANDS = {"synth": cmd_synth, "validate": cmd_validate, "measures": cmd_measures, "run": cmd_run,
+            "demo": cmd_demo, "audit": cmd_audit}
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ClusterEvalError as exc:
+        print(f"cluster-eval {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("cluster-eval: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
