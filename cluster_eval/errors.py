@@ -34,7 +34,8 @@ class Problem:
     file : str
         The file (or table) name.
     column : str or None
-        The column concerned, or None for a whole-file rule.
+        The column concerned, or None for a whole-file rule. A name is shown quoted; a text that already
+        starts with a quote is shown as it is (e.g. ``'date' (contract column 'period')``).
     rule : str
         The rule broken, in words.
     rows : tuple
@@ -50,7 +51,10 @@ class Problem:
     count: int = 0
 
     def __str__(self) -> str:
-        where = f"{self.file}" + (f", column '{self.column}'" if self.column else "")
+        col = self.column
+        if col and not col.startswith("'"):
+            col = f"'{col}'"
+        where = f"{self.file}" + (f", column {col}" if col else "")
         text = f"{where}: {self.rule}"
         if self.count:
             shown = ", ".join(str(r) for r in self.rows)

@@ -186,7 +186,7 @@ def check_file_bytes(path, label) -> list:
 
 def _label(colmap, col):
     src = colmap.get(col, col)
-    return src if src == col else f"{src}' (contract column '{col}"
+    return src if src == col else f"'{src}' (contract column '{col}')"
 
 
 def coerce_table(df: pd.DataFrame, spec, file_label, colmap=None):

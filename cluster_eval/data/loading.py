@@ -117,9 +117,7 @@ def load_dataset(path_or_params, *, validate: bool = True) -> Dataset:
     if problems:
         from ..errors import InputError
         raise InputError(problems)
-    for t in typed.values():
-        t.drop(columns=[V.LINE], inplace=True, errors="ignore")
-        t.reset_index(drop=True, inplace=True)
+    typed = {k: t.drop(columns=[V.LINE], errors="ignore").reset_index(drop=True) for k, t in typed.items()}
     truth = raw.get("truth")
     if truth is not None:
         truth = truth.drop(columns=[V.LINE], errors="ignore")

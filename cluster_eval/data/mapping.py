@@ -159,8 +159,8 @@ class Source:
         columns = spec.get("columns", {})
         missing = [src for src in columns.values() if src not in df.columns]
         if missing:
-            return None, label, {}, [_problem(label, f"{src}' (mapped to contract column "
-                                              f"'{[k for k, v in columns.items() if v == src][0]}",
+            return None, label, {}, [_problem(label, f"'{src}' (mapped to contract column "
+                                              f"'{[k for k, v in columns.items() if v == src][0]}')",
                                               "column named in the params mapping is not in the file")
                                      for src in missing]
         out = pd.DataFrame({dst: df[src] for dst, src in columns.items()})
