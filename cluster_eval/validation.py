@@ -341,3 +341,27 @@ def check_keys(mapping, allowed, where: str, required=()) -> None:
     for key in required:
         if key not in mapping:
             raise ConfigError(f"missing key {key!r} in {where}")
+
+
+def check_required(value, name: str, reason: str):
+    """An optional argument that a particular use needs (``reason`` says which use) is given."""
+    if value is None:
+        raise ArgumentError(f"{name} is required {reason}; got None")
+    return value
+
+
+def check_positions(values, name: str, minimum: int = 1) -> np.ndarray:
+    """Whole-number positions (1-based by default), e.g. points to freeze, break or exclude."""
+    if values is None:
+        return np.array([], dtype=int)
+    arr = np.atleast_1d(np.asarray(values, dtype=object))
+    out = []
+    for v in arr:
+        try:
+            f = float(v)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(f"{name} must hold whole numbers >= {minimum}; got {v!r}") from exc
+        if not np.isfinite(f) or f != round(f) or f < minimum:
+            raise ArgumentError(f"{name} must hold whole numbers >= {minimum}; got {v!r}")
+        out.append(int(f))
+    return np.array(out, dtype=int)
