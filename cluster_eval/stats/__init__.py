@@ -1,0 +1,12 @@
+"""Indicator and variation statistics (see ../shared/design/STATISTICS.md).
+
+Every function is vectorised over arrays or pandas Series and returns a tidy DataFrame whose rows
+name their ``statistic``, ``method`` and ``confidence``.
+"""
+from __future__ import annotations
+
+from .proportions import proportion_ci
+from .rates import rate_ci
+from .standardise import dsr, isr
+
+__all__ = ["proportion_ci", "rate_ci", "dsr", "isr"]
