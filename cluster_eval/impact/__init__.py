@@ -1,0 +1,10 @@
+"""Impact of a cluster's topic work: staggered DiD, per-cluster effects, ITS, pooling, variation change.
+
+``att_gt`` (Callaway & Sant'Anna 2021) with ``.aggregate(...)``; ``cluster_effects`` (each cluster as its own
+treated group); ``its`` (segmented regression); ``pool`` (random-effects meta-analysis); ``variation_change``.
+"""
+from __future__ import annotations
+
+from .did import att_gt
+
+__all__ = ["att_gt"]

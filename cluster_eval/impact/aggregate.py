@@ -1,0 +1,149 @@
+"""Aggregating group-time ATTs into summary effects, as R ``did::aggte`` (Callaway & Sant'Anna 2021, sec. 3).
+
+Weights are the probabilities of group membership ``P(G = g)`` (estimated from the unit weights), normalised
+within each aggregate. Because those weights are estimated, the influence function of a weighted aggregate
+gets an extra term (``did``'s ``wif``): for cells ``k`` kept with weights ``pg_k / sum(pg)``,
+
+.. math:: \\psi^w_i = \\sum_k ATT_k \\Big[\\frac{w_i 1\\{G_i = g_k\\} - pg_k}{\\sum pg}
+          - \\frac{pg_k}{(\\sum pg)^2} \\sum_l (w_i 1\\{G_i = g_l\\} - pg_l)\\Big].
+
+- ``simple``: post-treatment cells weighted by group size;
+- ``dynamic``: event-study ``theta(e)``, cells with ``t - g = e`` weighted by group size; overall = the mean
+  of ``theta(e)`` over ``e >= 0``;
+- ``group``: ``theta(g)`` = mean of group ``g``'s post cells; overall = group-size weighted mean;
+- ``calendar``: ``theta(t)`` over groups treated by ``t``; overall = the mean over periods.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import SmallNumbersWarning
+from ..validation import check_choice
+
+KINDS = ("simple", "dynamic", "group", "calendar")
+
+
+def _wif(keep: np.ndarray, pg: np.ndarray, unit_ind: np.ndarray) -> np.ndarray:
+    """Influence function of the estimated weights (n x len(keep)); ``unit_ind`` is n x cells of w_i 1{G_i=g_k}."""
+    a = unit_ind[:, keep] - pg[keep]
+    s = pg[keep].sum()
+    return a / s - a.sum(axis=1, keepdims=True) * (pg[keep] / s ** 2)[None, :]
+
+
+def _agg_if(att, inf, keep, weights, wif=None) -> np.ndarray:
+    out = inf[:, keep] @ weights
+    if wif is not None:
+        out = out + wif @ att[keep]
+    return out
+
+
+def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float = np.inf,
+              balance_e: int | None = None, alpha: float | None = None):
+    """Aggregate an :class:`ATTgtResults` (see module docstring). Returns an :class:`AggregateResults`."""
+    from .did import influence_se, multiplier_bootstrap
+    from .results import AggregateResults
+
+    check_choice(kind, "kind", KINDS)
+    alpha = res.alpha if alpha is None else alpha
+    tab = res.table
+    ok = tab["att"].notna().to_numpy()
+    if not ok.all():
+        warnings.warn(f"{int((~ok).sum())} group-time cells without an estimate are left out of the aggregate",
+                      SmallNumbersWarning, stacklevel=2)
+    att_all = tab["att"].to_numpy(float)
+    group = tab["group"].to_numpy(float)
+    time = tab["time"].to_numpy(float)
+    n = res.n
+    glist = np.sort(np.unique(group))
+    w_unit = res.unit_weights
+    pg_group = np.array([np.mean(w_unit * (res.unit_group == g)) for g in glist])
+    pg = pg_group[np.searchsorted(glist, group)]
+    unit_ind = w_unit[:, None] * (res.unit_group[:, None] == group[None, :])
+    att = np.where(ok, att_all, 0.0)
+    inf = res.inf
+    event = time - group
+    if balance_e is not None:
+        tmax = time.max()
+        ok = ok & (tmax - group >= balance_e) & (event <= balance_e)
+    ok = ok & (event >= min_e) & (event <= max_e)
+    z = stats.norm.ppf(1 - alpha / 2)
+
+    def one(keep, weights, with_wif):
+        keep = np.flatnonzero(keep)
+        if keep.size == 0:
+            return np.nan, np.zeros(n)
+        wts = np.asarray(weights, float)
+        f = _agg_if(att, inf, keep, wts, _wif(keep, pg, unit_ind) if with_wif else None)
+        return float(np.sum(att[keep] * wts)), f
+
+    detail = None
+    if kind == "simple":
+        keep = ok & (group <= time)
+        value, f = one(keep, pg[keep] / pg[keep].sum(), True)
+    elif kind == "dynamic":
+        eseq = np.unique(event[ok])
+        vals, fs = [], []
+        for e in eseq:
+            keep = ok & (event == e)
+            v, f1 = one(keep, pg[keep] / pg[keep].sum(), True)
+            vals.append(v)
+            fs.append(f1)
+        vals, fs = np.array(vals), np.column_stack(fs)
+        pos = eseq >= 0
+        value = float(np.mean(vals[pos])) if pos.any() else np.nan
+        f = fs[:, pos] @ np.full(pos.sum(), 1 / max(pos.sum(), 1))
+        detail = pd.DataFrame({"event_time": eseq, "att": vals}), fs
+    elif kind == "group":
+        gl = np.unique(group[ok & (group <= time)])
+        vals, fs = [], []
+        for g in gl:
+            keep = ok & (group == g) & (g <= time)
+            v, f1 = one(keep, np.full(keep.sum(), 1 / keep.sum()), False)
+            vals.append(v)
+            fs.append(f1)
+        vals, fs = np.array(vals), np.column_stack(fs)
+        pgg = pg_group[np.searchsorted(glist, gl)]
+        value = float(np.sum(vals * pgg) / pgg.sum())
+        # weights' influence function over groups (did's wif with keepers = all groups)
+        ind_g = w_unit[:, None] * (res.unit_group[:, None] == gl[None, :])
+        a = ind_g - pgg
+        wif = a / pgg.sum() - a.sum(axis=1, keepdims=True) * (pgg / pgg.sum() ** 2)[None, :]
+        f = fs @ (pgg / pgg.sum()) + wif @ vals
+        detail = pd.DataFrame({"group": gl, "att": vals}), fs
+    else:  # calendar
+        tl = np.unique(time[ok & (time >= group.min())])
+        tl = tl[[np.any(ok & (time == t1) & (group <= t1)) for t1 in tl]]
+        vals, fs = [], []
+        for t1 in tl:
+            keep = ok & (time == t1) & (group <= t1)
+            v, f1 = one(keep, pg[keep] / pg[keep].sum(), True)
+            vals.append(v)
+            fs.append(f1)
+        vals, fs = np.array(vals), np.column_stack(fs)
+        value = float(np.mean(vals))
+        f = fs @ np.full(len(vals), 1 / len(vals))
+        detail = pd.DataFrame({"time": tl, "att": vals}), fs
+
+    se = float(influence_se(f[:, None], n, res.cluster)[0])
+    overall = dict(att=value, se=se, lower=value - z * se, upper=value + z * se)
+    if res.draws is not None:
+        se_b, _ = multiplier_bootstrap(f[:, None], n, res.draws, alpha, res.cluster)
+        overall["se_boot"] = float(se_b[0])
+    table = None
+    if detail is not None:
+        table, fs = detail
+        table["se"] = influence_se(fs, n, res.cluster)
+        table["lower"] = table["att"] - z * table["se"]
+        table["upper"] = table["att"] + z * table["se"]
+        if res.draws is not None:
+            se_b, crit = multiplier_bootstrap(fs, n, res.draws, alpha, res.cluster)
+            table["se_boot"] = se_b
+            c = crit if res.cband else z
+            table["band_lower"] = table["att"] - c * table["se_boot"]
+            table["band_upper"] = table["att"] + c * table["se_boot"]
+            table.attrs["critical_value"] = c
+    return AggregateResults(kind=kind, overall=overall, table=table, alpha=alpha, inf=f, meta=dict(res.meta))

@@ -1,0 +1,304 @@
+"""Callaway & Sant'Anna (2021) group-time average treatment effects for staggered adoption.
+
+:func:`att_gt` follows R ``did::att_gt`` (panel data): the same group and period bookkeeping (varying or
+universal base period, never-treated or not-yet-treated comparison units, anticipation), the same two-period
+estimators (``DRDID``'s outcome regression, standardised IPW and doubly robust), the same influence functions
+(scaled by ``n / n1`` for the units used in a cell) and the same Mammen multiplier bootstrap for uniform bands.
+Standard errors are analytic, ``sqrt(mean(IF**2) / n)``, i.e. what ``did`` reports with ``bstrap = FALSE``;
+bootstrap standard errors are reported beside them when ``bstrap=True``.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import ArgumentError, EstimationWarning, SmallNumbersWarning
+from ..validation import check_choice, check_confidence
+from .drdid import ESTIMATORS
+from .results import ATTgtResults
+
+MAMMEN_LOW = (1 - np.sqrt(5)) / 2
+MAMMEN_HIGH = (1 + np.sqrt(5)) / 2
+MAMMEN_P_LOW = (np.sqrt(5) + 1) / (2 * np.sqrt(5))
+
+
+def mammen_weights(size, rng: np.random.Generator) -> np.ndarray:
+    """Mammen (1993) two-point multiplier weights: mean 0, variance 1, third moment 1."""
+    return np.where(rng.random(size) < MAMMEN_P_LOW, MAMMEN_LOW, MAMMEN_HIGH)
+
+
+def _parse_covariates(covariates, xformla) -> list[str]:
+    if covariates is not None and xformla is not None:
+        raise ArgumentError("give covariates or xformla, not both; got both")
+    if xformla is not None:
+        text = str(xformla).strip()
+        if not text.startswith("~"):
+            raise ArgumentError(f"xformla must be a one-sided formula such as '~ x1 + x2'; got {xformla!r}")
+        terms = [t.strip() for t in text[1:].split("+") if t.strip()]
+        terms = [t for t in terms if t != "1"]
+        for t in terms:
+            if not re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*", t):
+                raise ArgumentError(f"xformla may only add column names (no transformations); got term {t!r}")
+        return terms
+    if covariates is None:
+        return []
+    if isinstance(covariates, str):
+        return [covariates]
+    return list(covariates)
+
+
+class Panel:
+    """A balanced unit x period panel in wide form, checked once at the boundary."""
+
+    def __init__(self, data, yname, tname, idname, gname, covariates, weights_name, clustervars,
+                 anticipation, control_group, balanced=True):
+        needed = [yname, tname, idname, gname, *covariates]
+        if weights_name:
+            needed.append(weights_name)
+        if clustervars:
+            needed.append(clustervars)
+        missing = [c for c in needed if c not in data.columns]
+        if missing:
+            raise ArgumentError(f"data has no column(s) {missing}; columns are {list(data.columns)}")
+        df = data[list(dict.fromkeys(needed))].copy()
+        if df.duplicated([idname, tname]).any():
+            raise ArgumentError(f"each ({idname}, {tname}) pair must appear once; found duplicates")
+        df[gname] = pd.to_numeric(df[gname], errors="coerce").fillna(0).astype(float)
+        if (df.groupby(idname)[gname].nunique() > 1).any():
+            raise ArgumentError(f"{gname} must be constant within each {idname}")
+        tlist = np.sort(pd.unique(df[tname].astype(float)))
+        self.dropped = {}
+        # groups first treated after the last period are never treated within the data
+        df.loc[df[gname] > tlist[-1] + anticipation, gname] = 0.0
+        early = (df[gname] > 0) & (df[gname] <= tlist[0] + anticipation)
+        if early.any():
+            n_early = df.loc[early, idname].nunique()
+            warnings.warn(f"dropped {n_early} units already treated in the first period", SmallNumbersWarning,
+                          stacklevel=3)
+            self.dropped["treated_in_first_period"] = n_early
+            df = df[~early]
+        if not (df[gname] == 0).any():
+            if control_group == "nevertreated":
+                raise ArgumentError("control_group='nevertreated' needs never-treated units (gname 0); none found")
+            gmax = df[gname].max()
+            df = df[df[tname] < gmax - anticipation].copy()
+            df.loc[df[gname] == gmax, gname] = 0.0
+            tlist = np.sort(pd.unique(df[tname].astype(float)))
+        wide = df.pivot(index=idname, columns=tname, values=yname).reindex(columns=tlist)
+        keep = wide.notna().all(axis=1) if balanced else wide.notna().any(axis=1)
+        for cov in covariates:
+            covw = df.pivot(index=idname, columns=tname, values=cov).reindex(index=wide.index, columns=tlist)
+            keep &= covw.notna().all(axis=1) if balanced else True
+        if (~keep).any():
+            self.dropped["incomplete"] = int((~keep).sum())
+            warnings.warn(f"dropped {int((~keep).sum())} units with missing outcome or covariates "
+                          "(balanced panel)", SmallNumbersWarning, stacklevel=3)
+        self.ids = wide.index[keep]
+        self.y = wide.loc[keep].to_numpy(float)
+        self.tlist = tlist
+        first = df.sort_values(tname).groupby(idname).first().reindex(self.ids)
+        self.g = first[gname].to_numpy(float)
+        self.w = first[weights_name].to_numpy(float) if weights_name else np.ones(len(self.ids))
+        if np.any(~np.isfinite(self.w)) or np.any(self.w < 0):
+            raise ArgumentError(f"weights in {weights_name!r} must be non-negative numbers")
+        self.cluster = first[clustervars].to_numpy() if clustervars else None
+        # covariates per unit and period (the earlier period of each pair is used, as did's panel2cs2)
+        self.x = np.ones((len(self.ids), len(tlist), 1 + len(covariates)))
+        for j, cov in enumerate(covariates):
+            covw = df.pivot(index=idname, columns=tname, values=cov).reindex(index=self.ids, columns=tlist)
+            self.x[:, :, j + 1] = covw.to_numpy(float)
+        self.n = len(self.ids)
+        glist = np.sort(np.unique(self.g[self.g > 0]))
+        self.glist = glist[glist > tlist[0] + anticipation]
+
+
+def _cells(panel: Panel, base_period: str, anticipation: float):
+    """(group, current-period index, base-period index) of every cell, in did's order."""
+    tlist = panel.tlist
+    tfac = 0 if base_period == "universal" else 1
+    out = []
+    for g in panel.glist:
+        pre_idx = np.flatnonzero(tlist + anticipation < g)
+        if pre_idx.size == 0:
+            warnings.warn(f"no pre-treatment period for group {g:g}; its units are not used as treated",
+                          SmallNumbersWarning, stacklevel=3)
+            continue
+        last_pre = pre_idx[-1]
+        for t in range(len(tlist) - tfac):
+            cur = t + tfac
+            base = last_pre if (base_period == "universal" or g <= tlist[cur]) else t
+            out.append((g, cur, base, max(t, base) + tfac if base_period != "universal" else max(cur, base)))
+    return out
+
+
+def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, *, covariates=None,
+           xformla=None, control_group: str = "nevertreated", est_method: str = "dr",
+           anticipation: int = 0, base_period: str = "varying", clustervars: str | None = None,
+           bstrap: bool = False, biters: int = 999, cband: bool = True, alpha: float = 0.05,
+           weights_name: str | None = None, panel: bool = True, balanced_panel: bool = True,
+           seed: int | None = None) -> ATTgtResults:
+    r"""Group-time average treatment effects ATT(g, t) of Callaway & Sant'Anna (2021).
+
+    For a group ``g`` (units first treated in period ``g``) and a period ``t``,
+
+    .. math:: ATT(g,t) = E[Y_t - Y_{b} \mid G = g] - E[Y_t - Y_{b} \mid C],
+
+    where the base period ``b`` is ``g - 1 - anticipation`` for ``t >= g - anticipation`` and, with the
+    default varying base period, ``t - 1`` before; ``C`` is the never-treated units or the not-yet-treated
+    units (never treated, or first treated after ``max(t, b) + anticipation``, other than group ``g``).
+    With covariates the comparison is adjusted by outcome regression (``"reg"``), standardised inverse
+    probability weighting (``"ipw"``) or both (``"dr"``, doubly robust).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long panel: one row per unit and period.
+    yname, tname, idname, gname : str
+        Outcome, period (numeric), unit id and first-treated period (0 or NaN = never treated) columns.
+    covariates : list of str, optional
+        Pre-treatment covariates (the value in the earlier period of each pair is used). Or ``xformla``,
+        an R-style ``"~ x1 + x2"`` (column names only).
+    control_group : {"nevertreated", "notyettreated"}
+    est_method : {"dr", "ipw", "reg"}
+    anticipation : int
+        Periods of anticipation (treatment effects may start this many periods before ``g``).
+    base_period : {"varying", "universal"}
+    clustervars : str, optional
+        A unit-level column to cluster standard errors on (analytic: ``sqrt(sum_c (sum_i IF_i)^2) / n``;
+        the bootstrap draws one multiplier per cluster). Default: by unit.
+    bstrap, biters, cband : bool, int, bool
+        Multiplier bootstrap (Mammen weights) with ``biters`` draws; with ``cband`` its ``1 - alpha``
+        quantile of the maximal t-statistic gives simultaneous (uniform) bands.
+    alpha : float
+        1 - confidence level.
+    weights_name : str, optional
+        Unit sampling weights (constant over time; the first period's value is used).
+    panel : bool
+        Only panel data are supported (repeated cross-sections raise ``ArgumentError``).
+    balanced_panel : bool
+        True (did's rule): drop units with any missing outcome. False: a unit contributes to every cell
+        whose two periods it has (its influence function is zero elsewhere).
+    seed : int, optional
+        Seed of the bootstrap draws.
+
+    Returns
+    -------
+    ATTgtResults
+        ``.table`` (group, time, base_time, event_time, post, att, se, lower, upper, ...),
+        ``.aggregate(kind)``, ``.summary()``, ``.conf_int(level)``.
+
+    References
+    ----------
+    Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time periods.
+    Journal of Econometrics 225(2), 200-230. R package ``did`` (Callaway & Sant'Anna).
+    """
+    check_choice(control_group, "control_group", ("nevertreated", "notyettreated"))
+    check_choice(est_method, "est_method", tuple(ESTIMATORS))
+    check_choice(base_period, "base_period", ("varying", "universal"))
+    (conf,) = check_confidence(1 - alpha)
+    if not panel:
+        raise ArgumentError("only panel data are supported (panel=True); got panel=False")
+    if anticipation < 0:
+        raise ArgumentError(f"anticipation must be 0 or more periods; got {anticipation!r}")
+    covs = _parse_covariates(covariates, xformla)
+    p = Panel(data, yname, tname, idname, gname, covs, weights_name, clustervars, anticipation,
+              control_group, balanced=balanced_panel)
+    if p.glist.size == 0:
+        raise ArgumentError("no treated group with a pre-treatment period in the data")
+    cells = _cells(p, base_period, anticipation)
+    n, tlist = p.n, p.tlist
+    k = len(cells)
+    att = np.full(k, np.nan)
+    inf = np.zeros((n, k))
+    rows = []
+    estimator = ESTIMATORS[est_method]
+    for j, (g, cur, base, ctrl_idx) in enumerate(cells):
+        treat = p.g == g
+        if control_group == "nevertreated":
+            ctrl = p.g == 0
+        else:
+            ctrl = (p.g == 0) | ((p.g > tlist[ctrl_idx] + anticipation) & (p.g != g))
+        rows.append((g, tlist[cur], tlist[base], float(g <= tlist[cur])))
+        if base_period == "universal" and cur == base:
+            att[j] = 0.0
+            continue
+        dy_all = p.y[:, cur] - p.y[:, base]
+        use = (treat | ctrl) & np.isfinite(dy_all)
+        n1 = int(use.sum())
+        d = treat[use].astype(float)
+        if d.sum() == 0 or (1 - d).sum() == 0:
+            warnings.warn(f"no {'treated' if d.sum() == 0 else 'comparison'} units for group {g:g} in period "
+                          f"{tlist[cur]:g}", SmallNumbersWarning, stacklevel=2)
+            continue
+        dy = dy_all[use]
+        w = p.w[use]
+        if not covs:
+            # closed form: all three estimators coincide without covariates
+            wt, wc = w * d, w * (1 - d)
+            mt = np.sum(wt * dy) / np.sum(wt)
+            mc = np.sum(wc * dy) / np.sum(wc)
+            a = mt - mc
+            f = n1 * (wt * (dy - mt) / np.sum(wt) - wc * (dy - mc) / np.sum(wc))
+        else:
+            x = p.x[use, min(cur, base), :]
+            try:
+                a, f = estimator(dy, d, x, w)
+            except (np.linalg.LinAlgError, EstimationWarning) as exc:
+                warnings.warn(f"group {g:g}, period {tlist[cur]:g}: {exc}", EstimationWarning, stacklevel=2)
+                continue
+        att[j] = a
+        inf[use, j] = (n / n1) * f
+    table = pd.DataFrame(rows, columns=["group", "time", "base_time", "post"])
+    table["event_time"] = table["time"] - table["group"]
+    table["att"] = att
+    return ATTgtResults.from_influence(
+        table, inf, n=n, unit_group=p.g, unit_weights=p.w, cluster=p.cluster, alpha=alpha, confidence=conf,
+        bstrap=bstrap, biters=biters, cband=cband, seed=seed,
+        meta=dict(yname=yname, control_group=control_group, est_method=est_method, base_period=base_period,
+                  anticipation=anticipation, covariates=covs, n_units=n, clustervars=clustervars,
+                  dropped=p.dropped, tlist=tlist, glist=p.glist),
+    )
+
+
+def influence_se(inf: np.ndarray, n: int, cluster=None) -> np.ndarray:
+    """Analytic standard errors from an n x k influence-function matrix: ``sqrt(sum_c S_c^2) / n``."""
+    inf = np.atleast_2d(inf.T).T if inf.ndim == 1 else inf
+    if cluster is not None:
+        codes, uniq = pd.factorize(pd.Series(cluster))
+        sums = np.zeros((len(uniq), inf.shape[1]))
+        np.add.at(sums, codes, inf)
+        inf = sums
+    se = np.sqrt(np.sum(inf ** 2, axis=0)) / n
+    se[se <= np.sqrt(np.finfo(float).eps) * 10] = np.nan
+    return se
+
+
+def multiplier_bootstrap(inf: np.ndarray, n: int, draws: np.ndarray, alpha: float, cluster=None):
+    """did's ``mboot``: bootstrap SEs (IQR-based) and the uniform critical value.
+
+    ``draws`` is a biters x (units or clusters) matrix of Mammen weights.
+    """
+    if cluster is not None:
+        codes, uniq = pd.factorize(pd.Series(cluster))
+        sums = np.zeros((len(uniq), inf.shape[1]))
+        np.add.at(sums, codes, inf)
+        inf = sums
+    bres = draws @ inf / np.sqrt(n)
+    q75 = np.quantile(bres, 0.75, axis=0, method="inverted_cdf")
+    q25 = np.quantile(bres, 0.25, axis=0, method="inverted_cdf")
+    b_sigma = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+    b_sigma[b_sigma <= np.sqrt(np.finfo(float).eps) * 10] = np.nan
+    ok = np.isfinite(b_sigma)
+    z = stats.norm.ppf(1 - alpha / 2)
+    if ok.any():
+        bt = np.nanmax(np.abs(bres[:, ok] / b_sigma[ok]), axis=1)
+        crit = float(np.quantile(bt, 1 - alpha, method="inverted_cdf"))
+    else:
+        crit = np.nan
+    if not np.isfinite(crit) or crit < z:
+        crit = z
+    return b_sigma / np.sqrt(n), crit

@@ -1,0 +1,149 @@
+"""att_gt and its aggregates against R did (README values) and an independent implementation.
+
+Oracles:
+- ../shared/data/reference/did/did_readme_attgt.csv: R did's README output (ATT(g,t), 4 decimals).
+- tests/reference/did_mpdta_differences.csv: the `differences` package (independent Python implementation
+  of Callaway & Sant'Anna with analytic influence-function SEs); produced by did_mpdta_differences.py.
+- closed forms: without covariates ATT(g,t) is a difference of mean changes and its analytic SE is the
+  two-sample formula sqrt(s_T^2/n_T + s_C^2/n_C) with variances over n (not n - 1).
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cluster_eval.errors import ArgumentError
+from cluster_eval.impact import att_gt
+
+REF = Path(__file__).resolve().parents[1] / "reference" / "did_mpdta_differences.csv"
+SPECS = {"nocov": dict(), "lpop_dr": dict(xformla="~ lpop", est_method="dr"),
+         "lpop_reg": dict(xformla="~ lpop", est_method="reg"), "lpop_ipw": dict(xformla="~ lpop", est_method="ipw")}
+
+
+
+@pytest.fixture
+def data(shared):
+    return pd.read_csv(shared("data/reference/did/mpdta.csv"))
+
+
+def fit(d, **kw):
+    return att_gt(d, "lemp", "year", "countyreal", "first.treat", **kw)
+
+
+def test_readme_attgt_and_aggregates(data, shared):
+    ref = pd.read_csv(shared("data/reference/did/did_readme_attgt.csv"))
+    res = fit(data)
+    tab = res.table.set_index(["group", "time"])
+    cells = ref[ref["estimate"] == "att_gt"]
+    got = tab.loc[list(zip(cells["group"].astype(float), cells["time"].astype(float))), "att"].to_numpy()
+    # the README prints 4 decimals: agreement within rounding (5e-5) plus float slack
+    np.testing.assert_allclose(got, cells["value"].to_numpy(), atol=5.01e-5, rtol=0)
+    dyn = ref.loc[ref["estimate"] == "aggregate_dynamic_overall", "value"].iloc[0]
+    grp = ref.loc[ref["estimate"] == "aggregate_group_overall", "value"].iloc[0]
+    assert abs(res.aggregate("dynamic").att - dyn) <= 5.01e-5
+    assert abs(res.aggregate("group").att - grp) <= 5.01e-5
+
+
+def test_readme_printed_figures(data):
+    # figures printed in R did's README (bcallaway11/did, "Getting started"): simple ATT -0.0400,
+    # calendar -0.0417, event-study e = -3 .. 3
+    res = fit(data)
+    assert round(res.aggregate("simple").att, 4) == -0.0400
+    assert round(res.aggregate("calendar").att, 4) == -0.0417
+    dyn = res.aggregate("dynamic").table
+    np.testing.assert_allclose(dyn["att"].round(4), [0.0305, -0.0006, -0.0245, -0.0199, -0.0510, -0.1373, -0.1008])
+
+
+@pytest.mark.parametrize("spec", list(SPECS))
+@pytest.mark.parametrize("control", ["nevertreated", "notyettreated"])
+def test_cells_match_independent_implementation(data, spec, control):
+    ref = pd.read_csv(REF)
+    ref = ref[(ref["spec"] == spec) & (ref["control_group"] == control) & (ref["kind"] == "att_gt")]
+    res = fit(data, control_group=control, **SPECS[spec])
+    tab = res.table.set_index(["group", "time"]).loc[list(zip(ref["group"], ref["time"]))]
+    np.testing.assert_allclose(tab["att"], ref["att"], atol=1e-6)
+    np.testing.assert_allclose(tab["se"], ref["se"], rtol=1e-3)
+
+
+@pytest.mark.parametrize("spec", ["nocov", "lpop_dr"])
+@pytest.mark.parametrize("control", ["nevertreated", "notyettreated"])
+@pytest.mark.parametrize("kind", ["simple", "dynamic", "group", "calendar"])
+def test_aggregates_match_independent_implementation(data, spec, control, kind):
+    ref = pd.read_csv(REF)
+    ref = ref[(ref["spec"] == spec) & (ref["control_group"] == control)]
+    agg = fit(data, control_group=control, **SPECS[spec]).aggregate(kind)
+    o = ref[ref["kind"] == f"{kind}_overall"].iloc[0]
+    assert agg.att == pytest.approx(o["att"], abs=1e-6)
+    assert agg.se == pytest.approx(o["se"], rel=1e-3)
+    if kind != "simple":
+        key = {"dynamic": "event_time", "group": "group", "calendar": "time"}[kind]
+        part = ref[ref["kind"] == kind].sort_values(key)
+        tab = agg.table.sort_values(key)
+        np.testing.assert_allclose(tab[key], part[key])
+        np.testing.assert_allclose(tab["att"], part["att"], atol=1e-6)
+        np.testing.assert_allclose(tab["se"], part["se"], rtol=1e-3)
+
+
+def test_unconditional_se_is_two_sample_formula(data):
+    res = fit(data)
+    wide = data.pivot(index="countyreal", columns="year", values="lemp")
+    g = data.groupby("countyreal")["first.treat"].first()
+    dy = wide[2006] - wide[2003]
+    t, c = dy[g == 2004], dy[g == 0]
+    se = np.sqrt(t.var(ddof=0) / len(t) + c.var(ddof=0) / len(c))
+    row = res.table.query("group == 2004 and time == 2006").iloc[0]
+    assert row["att"] == pytest.approx(t.mean() - c.mean(), abs=1e-12)
+    assert row["se"] == pytest.approx(se, rel=1e-10)
+
+
+def test_bootstrap_band_is_wider_and_se_close(data):
+    res = fit(data, bstrap=True, biters=999, seed=3)
+    t = res.table
+    assert res.critical_value >= 1.959
+    assert ((t["band_upper"] - t["band_lower"]) >= (t["upper"] - t["lower"]) * 0.9).all()
+    np.testing.assert_allclose(t["se_boot"], t["se"], rtol=0.2)
+
+
+def test_clustered_se_by_unit_equals_default(data):
+    d = data.assign(unit_cluster=data["countyreal"])
+    a = fit(d)
+    b = fit(d, clustervars="unit_cluster")
+    np.testing.assert_allclose(a.table["se"], b.table["se"], rtol=1e-12)
+
+
+def test_results_display(data):
+    res = fit(data)
+    assert "Callaway" in res.summary() and "<table" in res._repr_html_()
+    ci = res.conf_int(0.9)
+    assert (ci["lower"] < res.table["att"]).all() and (ci["upper"] > res.table["att"]).all()
+    agg = res.aggregate("dynamic")
+    assert "dynamic" in agg.summary() and len(agg.to_frame()) == 7
+
+
+def test_universal_base_period_has_zero_reference(data):
+    res = fit(data, base_period="universal")
+    ref = res.table[res.table["event_time"] == -1]
+    assert (ref["att"] == 0).all()
+    # post-treatment cells do not depend on the base-period choice
+    post = res.table[res.table["post"] == 1]["att"].to_numpy()
+    np.testing.assert_allclose(post, fit(data).table.query("post == 1")["att"].to_numpy())
+
+
+def test_errors_name_the_rule(data):
+    with pytest.raises(ArgumentError, match="control_group must be one of"):
+        fit(data, control_group="never")
+    with pytest.raises(ArgumentError, match="no column"):
+        att_gt(data, "nope", "year", "countyreal", "first.treat")
+    with pytest.raises(ArgumentError, match="only panel data"):
+        fit(data, panel=False)
+    with pytest.raises(ArgumentError, match="never-treated units"):
+        fit(data[data["first.treat"] > 0])
+
+
+def test_readme_covariate_example(data):
+    # R did README, att_gt(..., xformla = ~lpop) (doubly robust, never treated): printed ATT(g,t), 4 decimals
+    printed = [-0.0145, -0.0764, -0.1404, -0.1069, -0.0005, -0.0062, 0.0010, -0.0413, 0.0267, -0.0046, -0.0284,
+               -0.0288]
+    res = fit(data, xformla="~ lpop")
+    np.testing.assert_allclose(res.table["att"].to_numpy(), printed, atol=5.01e-5)
