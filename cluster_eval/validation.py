@@ -365,3 +365,24 @@ def check_positions(values, name: str, minimum: int = 1) -> np.ndarray:
             raise ArgumentError(f"{name} must hold whole numbers >= {minimum}; got {v!r}")
         out.append(int(f))
     return np.array(out, dtype=int)
+
+
+def check_whole_number(value, name: str, minimum: int = 1) -> int:
+    """A scalar argument is a whole number of at least ``minimum`` (bools refused)."""
+    ok = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool | np.bool_)
+    if ok:
+        f = float(value)
+        ok = np.isfinite(f) and f == round(f) and f >= minimum
+    if not ok:
+        raise ArgumentError(f"{name} must be a whole number of at least {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_columns(df, columns, where: str) -> list[str]:
+    """Every named column is in the DataFrame; the message names the first missing one and lists the table's."""
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    for col in cols:
+        if col not in df.columns:
+            have = ", ".join(repr(c) for c in df.columns)
+            raise ArgumentError(f"{where}: column {col!r} not found; the table has columns {have}")
+    return cols
