@@ -5,8 +5,10 @@ name their ``statistic``, ``method`` and ``confidence``.
 """
 from __future__ import annotations
 
+from .funnel import FunnelResult, funnel
+from .funnel_limits import funnel_limits
 from .proportions import proportion_ci
 from .rates import rate_ci
 from .standardise import dsr, isr
 
-__all__ = ["proportion_ci", "rate_ci", "dsr", "isr"]
+__all__ = ["proportion_ci", "rate_ci", "dsr", "isr", "funnel_limits", "funnel", "FunnelResult"]
