@@ -80,8 +80,8 @@ def _as_series(values) -> pd.Series:
     """Any scalar, list, array, Index, Categorical or Series as a Series with a 0.. index."""
     if isinstance(values, pd.Series):
         return values.reset_index(drop=True)
-    if isinstance(values, pd.Index | pd.Categorical | list | tuple | np.ndarray):
-        return pd.Series(values)
+    if pd.api.types.is_list_like(values) and not isinstance(values, dict | set):
+        return pd.Series(list(values) if isinstance(values, range) else values)
     return pd.Series([values])
 
 
