@@ -1,0 +1,52 @@
+"""A synthetic Denmark with known true effects (``docs/synthetic.md`` states the generating model).
+
+    ds = ce.synthetic.generate(scale="denmark", seed=0)     # a Dataset, truth in ds.truth
+    ce.synthetic.write("data/synth", scale="small", seed=1)  # CSV tables + truth.csv
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..data.loading import Dataset
+from .generator import SCALES, simulate
+from .indicators_model import INDICATORS, TOPICS
+
+__all__ = ["generate", "write", "SCALES", "INDICATORS", "TOPICS"]
+
+
+def generate(scale: str = "small", seed: int = 0) -> Dataset:
+    """Generate the synthetic Danish practice data with its ground truth.
+
+    Parameters
+    ----------
+    scale : {"small", "denmark"}
+        ``"small"``: about 12 clusters, 120 practices, 48 months (2019-01 to 2022-12), for tests.
+        ``"denmark"``: 5 regions, 98 municipalities, 116 clusters of 5-30 practices, 1,700
+        practices (a few in no cluster), monthly 2016-01 to 2024-12.
+    seed : int
+        Seed of the ``numpy.random.Generator``; the same seed gives identical tables.
+
+    Returns
+    -------
+    Dataset
+        practices, clusters, activities, measures (11 indicators), population, truth.
+    """
+    from ..validation import check_choice
+
+    check_choice(scale, "scale", tuple(SCALES))
+    return simulate(scale, int(seed))[0]
+
+
+def write(out_dir, scale: str = "small", seed: int = 0, events: bool = False) -> Path:
+    """Generate and write the tables as CSV (contract names, ISO dates) and ``truth.csv`` into ``out_dir``.
+
+    With ``events=True`` patient-level event tables are added by ``cluster_eval.synthetic.events``.
+    Returns the folder's Path.
+    """
+    ds = generate(scale, seed)
+    out = ds.write(Path(out_dir))
+    if events:
+        from .events import write_events  # provided by the indicator engine
+
+        write_events(ds, out, seed=seed)
+    return out

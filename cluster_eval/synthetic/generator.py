@@ -1,0 +1,239 @@
+"""Assemble the synthetic Denmark: geography, lists, population, uptake, expected values, draws.
+
+Everything is vectorised over practice × month arrays (P, T); the only Python loops run over the
+eleven indicators, the five regions and the clusters of one region.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..data.loading import Dataset
+from . import geography, population, truth, uptake
+from .indicators_model import (
+    INDICATORS,
+    TOPICS,
+    national_pattern,
+    old_cells,
+    practice_level,
+    prevalence_cells,
+    prevalence_sd,
+    rate_profile,
+)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Size and time window of one synthetic scale."""
+
+    n_practices: int
+    n_clusters: int
+    n_unclustered: int
+    n_municipalities: int | None
+    first: str            # first period, "YYYY-MM"
+    n_months: int
+    uptake_first: str     # the uptake window, "YYYY-MM"
+    uptake_last: str
+    n_opening: int        # practices that open during the period
+    n_closing: int        # practices that close during the period
+    n_gaps: int           # practices with 1-3 missing months (a reporting gap)
+
+
+SCALES = {
+    "small": Scale(120, 12, 3, 15, "2019-01", 48, "2019-07", "2021-12", 2, 2, 2),
+    "denmark": Scale(1700, 116, 14, None, "2016-01", 108, "2019-01", "2023-12", 20, 25, 15),
+}
+
+#: Practice random effects are truncated (clipped) at this many standard deviations.
+TRUNCATE = 2.5
+#: Log-scale SD of the yearly change of a practice's list size, and its mean drift.
+LIST_DRIFT, LIST_SD = 0.004, 0.03
+#: Bounds the expected value is clipped to (rates per 1,000; proportions); the tests check they never bind.
+RATE_FLOOR, PROP_EPS = 1e-3, 1e-4
+
+
+def _month_index(ym: str) -> int:
+    y, m = (int(x) for x in ym.split("-"))
+    return y * 12 + m - 1
+
+
+def _tnorm(rng, sd, size):
+    return sd * np.clip(rng.standard_normal(size), -TRUNCATE, TRUNCATE)
+
+
+def _date(m: np.ndarray, day=1) -> np.ndarray:
+    m = np.asarray(m)
+    return pd.to_datetime({"year": m // 12, "month": m % 12 + 1, "day": np.broadcast_to(day, m.shape)}).to_numpy()
+
+
+def _beta_binomial(rng, n, p, rho):
+    """Beta-binomial draws with mean n·p and intra-class correlation rho (binomial when rho = 0)."""
+    n = np.asarray(n, dtype=np.int64)
+    if rho > 0:
+        s = 1.0 / rho - 1.0
+        p = rng.beta(np.maximum(p * s, 1e-9), np.maximum((1 - p) * s, 1e-9))
+    return rng.binomial(n, p)
+
+
+def _gamma_poisson(rng, mean, k):
+    """Gamma-Poisson (negative binomial) draws with the given mean and gamma shape k."""
+    return rng.poisson(mean * rng.gamma(k, 1.0 / k, size=np.shape(mean)))
+
+
+def simulate(scale: str = "small", seed: int = 0) -> tuple[Dataset, dict]:
+    """Generate the synthetic data set and diagnostics (clip counts, expected values). See ``generate``."""
+    cfg = SCALES[scale]
+    rng = np.random.default_rng(seed)
+    first = _month_index(cfg.first)
+    months = first + np.arange(cfg.n_months)
+    last = int(months[-1])
+    year, month = months // 12, months % 12 + 1
+    years = np.arange(year[0], year[-1] + 1)
+    yi = year - years[0]
+
+    # --- geography, opening and closing ------------------------------------------------------
+    practices, clusters = geography.make_geography(rng, cfg.n_practices, cfg.n_clusters, cfg.n_unclustered,
+                                                   cfg.n_municipalities)
+    P, T = len(practices), len(months)
+    cid_to_idx = {c: i for i, c in enumerate(clusters["cluster_id"])}
+    ci = np.array([cid_to_idx.get(c, -1) if c is not None else -1 for c in practices["cluster_id"]])
+    special = rng.choice(P, size=cfg.n_opening + cfg.n_closing + cfg.n_gaps, replace=False)
+    opening = special[:cfg.n_opening]
+    closing = special[cfg.n_opening:cfg.n_opening + cfg.n_closing]
+    gappy = special[cfg.n_opening + cfg.n_closing:]
+    open_m = np.full(P, first - 1)
+    open_m[opening] = rng.integers(first + 6, last - 12, size=len(opening))
+    close_m = np.full(P, last + 1)
+    close_m[closing] = rng.integers(first + 12, last - 6, size=len(closing))
+    present = (months >= open_m[:, None]) & (months <= close_m[:, None])
+    for g in gappy:   # a reporting gap of 1-3 months (rows absent)
+        start = rng.integers(first + 3, last - 3)
+        present[g, start - first:start - first + rng.integers(1, 4)] = False
+    old_open = _date(rng.integers(1975 * 12, 2015 * 12, size=P), rng.integers(1, 29, size=P))
+    practices["opened"] = np.where(open_m >= first, _date(open_m), old_open)
+    practices["closed"] = pd.Series(_date(np.minimum(close_m, last)), dtype="datetime64[ns]")
+    practices.loc[close_m > last, "closed"] = pd.NaT
+
+    # --- list sizes (monthly) and population (yearly) ------------------------------------------
+    growth = np.cumsum(rng.normal(LIST_DRIFT, LIST_SD, (P, len(years) + 1)), axis=1)
+    growth -= growth[:, :1]
+    list_y = practices["list_size"].to_numpy()[:, None] * np.exp(growth)          # (P, Y+1) at 1 January
+    frac = (month - 1) / 12.0
+    n_list = list_y[:, yi] * (1 - frac) + list_y[:, yi + 1] * frac                # (P, T)
+    since_open = months - open_m[:, None]
+    n_list *= np.where(open_m[:, None] >= first, np.clip(0.3 + 0.7 * since_open / 12, 0.3, 1.0), 1.0)
+    to_close = close_m[:, None] - months
+    n_list *= np.clip(to_close / 6.0, 0.2, 1.0)
+    n_list = np.round(n_list)
+    n_list[close_m[:, None] == months] = 0        # the closing month: list already transferred
+    n_list[~present] = 0
+
+    tilt = practices["age_tilt"].to_numpy()[:, None] + population.AGEING_PER_YEAR * (years - 2016)
+    present_y = np.zeros((P, len(years)), dtype=bool)
+    first_in_year = np.zeros((P, len(years)))
+    for y_idx in range(len(years)):   # list at the first month with patients in each year
+        cols = np.flatnonzero(yi == y_idx)
+        has = n_list[:, cols] > 0
+        present_y[:, y_idx] = has.any(axis=1)
+        first_in_year[:, y_idx] = n_list[np.arange(P), cols[np.argmax(has, axis=1)]]
+    counts = population.draw_population(rng, first_in_year.astype(np.int64), tilt)
+    pop = population.population_frame(practices["practice_id"], years, counts, present_y)
+    shares = population.practice_structure(tilt)                                  # (P, Y, 38)
+
+    # sub-populations (denominators)
+    t2d = np.round(n_list * (shares @ prevalence_cells("t2d"))[:, yi]
+                   * np.exp(_tnorm(rng, prevalence_sd("t2d"), P))[:, None])
+    copd = np.round(n_list * (shares @ prevalence_cells("copd"))[:, yi]
+                    * np.exp(_tnorm(rng, prevalence_sd("copd"), P))[:, None])
+    tot = counts.sum(axis=2)
+    old_share = np.where(tot > 0, (counts @ old_cells()) / np.maximum(tot, 1), shares @ old_cells())
+    old = np.round(n_list * old_share[:, yi])
+
+    # --- random effects, baseline expected values --------------------------------------------
+    K = len(INDICATORS)
+    region_idx = pd.Categorical(practices["region"], categories=geography.REGIONS).codes
+    baseline = np.empty((K, P, T))
+    v_all = np.zeros((len(clusters), K))
+    for k, s in enumerate(INDICATORS):
+        u = _tnorm(rng, s.sd_practice, P)
+        v = _tnorm(rng, s.sd_cluster, len(clusters))
+        r = _tnorm(rng, s.sd_region, len(geography.REGIONS))
+        v_all[:, k] = v / s.sd_cluster * (1 if s.better == "lower" else -1)   # + = worse
+        re = u + np.where(ci >= 0, v[np.maximum(ci, 0)], 0.0) + r[region_idx]
+        level = practice_level(s, re, s.sd_practice**2 + s.sd_cluster**2 + s.sd_region**2)
+        if s.kind == "rate":
+            level = level[:, None] * (shares @ rate_profile(s.id))[:, yi]
+        else:
+            level = np.broadcast_to(level[:, None], (P, T))
+        baseline[k] = level + national_pattern(s, year, month)[None, :]
+
+    # --- uptake and effects ---------------------------------------------------------------------
+    badness = np.stack([v_all[:, [k for k, s in enumerate(INDICATORS) if s.topic == t]].mean(axis=1)
+                        for t in TOPICS], axis=1)
+    start = uptake.draw_uptake(rng, badness, _month_index(cfg.uptake_first), _month_index(cfg.uptake_last))
+    activities = uptake.activities_frame(rng, clusters["cluster_id"], start)
+    h = truth.draw_multipliers(rng, len(clusters))
+    headroom = np.full((len(clusters), K), np.inf)
+    for k, s in enumerate(INDICATORS):
+        dist = baseline[k] if s.better == "lower" else (1.0 - baseline[k] if s.kind == "proportion" else None)
+        if dist is None:
+            continue
+        per_practice = np.where(present, dist, np.inf).min(axis=1)
+        np.minimum.at(headroom[:, k], ci[ci >= 0], per_practice[ci >= 0])
+    delta = truth.effect_sizes(rng, INDICATORS, h, headroom)
+    truth_df = truth.truth_frame(clusters["cluster_id"], INDICATORS, start, delta, last, uptake.NEVER)
+
+    # --- expected values with effects, draws ---------------------------------------------------
+    denominators = {"list": n_list, "t2d": t2d, "copd": copd, "old": old}
+    expected = np.empty_like(baseline)
+    clipped = {}
+    frames = []
+    pid = practices["practice_id"].to_numpy(dtype=object)
+    p_idx, t_idx = np.nonzero(present)
+    periods = _date(months)[t_idx]
+    penv_draw = None
+    for k, s in enumerate(INDICATORS):
+        j = TOPICS.index(s.topic)
+        st = np.where(ci >= 0, start[np.maximum(ci, 0), j], uptake.NEVER)
+        e = months[None, :] - st[:, None]
+        eff = np.where((st[:, None] != uptake.NEVER), truth.ramp(e, s.ramp), 0.0)
+        eff = eff * np.where(ci >= 0, delta[np.maximum(ci, 0), k], 0.0)[:, None]
+        mu = baseline[k] + eff
+        lo, hi = (RATE_FLOOR, np.inf) if s.kind == "rate" else (PROP_EPS, 1 - PROP_EPS)
+        clipped[s.id] = int(((mu < lo) | (mu > hi))[present].sum())
+        mu = np.clip(mu, lo, hi)
+        expected[k] = mu
+        if s.kind == "rate":
+            den = n_list
+            num = _gamma_poisson(rng, mu * den / 1000.0, s.dispersion)
+            if s.id == "abx_rate":
+                j01 = num
+        elif s.denominator == "j01":
+            den = j01
+            if s.id == "abx_penv_share":
+                num = penv_draw = _beta_binomial(rng, den, mu, s.dispersion)
+                p_penv = mu
+            else:   # quinolones drawn among the non-penicillin-V prescriptions: E[num] = j01 · mu
+                q = np.clip(mu / np.maximum(1 - p_penv, 1e-9), 0.0, 1.0)
+                num = _beta_binomial(rng, den - penv_draw, q, s.dispersion)
+        else:
+            den = denominators[s.denominator]
+            num = _beta_binomial(rng, den, mu, s.dispersion)
+        frames.append(pd.DataFrame({
+            "indicator_id": s.id,
+            "practice_id": pid[p_idx],
+            "period": periods,
+            "numerator": num[p_idx, t_idx].astype(float),
+            "denominator": den[p_idx, t_idx].astype(float),
+        }))
+    measures = pd.concat(frames, ignore_index=True)
+
+    practices = practices[["practice_id", "cluster_id", "region", "municipality", "opened", "closed"]]
+    ds = Dataset(practices=practices, clusters=clusters, activities=activities, measures=measures,
+                 population=pop, truth=truth_df, source={"synthetic": f"scale={scale}, seed={seed}"})
+    diagnostics = {"clipped": clipped, "expected": expected, "baseline": baseline, "present": present,
+                   "months": months, "cluster_index": ci, "delta": delta, "start": start,
+                   "indicators": [s.id for s in INDICATORS]}
+    return ds, diagnostics

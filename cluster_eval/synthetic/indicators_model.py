@@ -1,0 +1,153 @@
+"""Generating parameters of the eleven synthetic indicators, and their expected values.
+
+Expected value of indicator k for practice i (cluster c, region g) in month t, in the reported
+unit (proportion 0-1; rate per 1,000 listed per month), *without* any cluster effect:
+
+    rate:        m_it = level · A_i,y(t) · exp(u_i + v_c + r_g − s²/2)  +  N_k(t)
+    proportion:  m_it = expit(logit(level) + u_i + v_c + r_g)            +  N_k(t)
+
+with practice, cluster and region random effects u ~ N(0, sd_practice²), v ~ N(0, sd_cluster²),
+r ~ N(0, sd_region²) (each truncated at ±2.5 SD; s² their total variance), ``A`` the practice's
+age-sex ratio (its expected crude rate over the national one, rates only), and a national time
+pattern that is *additive* on the value scale, so that parallel trends hold exactly in
+expectation on the reported scale:
+
+    rate:        N_k(t) = level · (exp(η_k(t)) − 1)
+    proportion:  N_k(t) = expit(logit(level) + η_k(t)) − level
+    η_k(t) = trend · (t − 2020.0 in years) + season · cos(2π (month − peak) / 12) + covid · C(t)
+
+``C(t)`` is a fixed COVID-19 profile (spring 2020 lockdown, second wave winter 2020/21).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .population import AGE_BANDS, OLD, national_structure
+
+TOPICS = ("antibiotics", "diabetes", "copd", "dependence", "elderly")
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """Generating parameters of one indicator (see the module docstring for the model)."""
+
+    id: str
+    topic: str
+    kind: str               # "rate" (per 1,000 listed per month) or "proportion"
+    denominator: str        # "list", "j01" (the practice's J01 prescriptions), "t2d", "copd", "old" (65+)
+    level: float            # national expected value in 2020 (value scale, before seasonality)
+    better: str             # "lower" or "higher"
+    sd_practice: float      # log (rate) or logit (proportion) scale
+    sd_cluster: float
+    sd_region: float
+    dispersion: float       # rate: gamma shape k of the Poisson mean; proportion: beta-binomial ICC rho
+    trend: float            # per year, link scale
+    season: float           # amplitude, link scale
+    peak: float             # month of the seasonal peak (1 = January)
+    covid: float            # link-scale shift at the COVID profile's maximum
+    effect: float           # mean full effect in the reported unit (signed: in the better direction)
+    ramp: int               # months until the full effect (event_time ramp-1 reaches it)
+
+
+INDICATORS: tuple[IndicatorSpec, ...] = (
+    IndicatorSpec("abx_rate", "antibiotics", "rate", "list", 30.0, "lower", 0.18, 0.08, 0.05, 40.0,
+                  -0.025, 0.18, 1.5, -0.28, -2.5, 6),
+    IndicatorSpec("abx_penv_share", "antibiotics", "proportion", "j01", 0.60, "higher", 0.25, 0.12, 0.05, 0.01,
+                  0.02, 0.12, 1.5, -0.10, 0.035, 6),
+    IndicatorSpec("abx_quinolone_share", "antibiotics", "proportion", "j01", 0.04, "lower", 0.30, 0.12, 0.05, 0.005,
+                  -0.05, -0.10, 1.5, 0.15, -0.006, 6),
+    IndicatorSpec("t2d_hba1c_measured", "diabetes", "proportion", "t2d", 0.87, "higher", 0.35, 0.15, 0.05, 0.01,
+                  0.0, 0.0, 1.0, -0.35, 0.03, 12),
+    IndicatorSpec("t2d_hba1c_below59", "diabetes", "proportion", "t2d", 0.70, "higher", 0.20, 0.10, 0.05, 0.005,
+                  0.02, 0.0, 1.0, -0.05, 0.02, 12),
+    IndicatorSpec("copd_spirometry", "copd", "proportion", "copd", 0.55, "higher", 0.45, 0.20, 0.10, 0.02,
+                  -0.03, 0.0, 1.0, -0.80, 0.06, 12),
+    IndicatorSpec("copd_ics", "copd", "proportion", "copd", 0.40, "lower", 0.30, 0.12, 0.05, 0.01,
+                  -0.04, 0.0, 1.0, 0.0, -0.03, 12),
+    IndicatorSpec("dep_opioid_users", "dependence", "rate", "list", 20.0, "lower", 0.25, 0.10, 0.08, 60.0,
+                  -0.03, 0.0, 1.0, 0.0, -1.2, 6),
+    IndicatorSpec("dep_benzo_users", "dependence", "rate", "list", 12.0, "lower", 0.25, 0.10, 0.06, 60.0,
+                  -0.04, 0.0, 1.0, 0.0, -0.8, 6),
+    IndicatorSpec("eld_polypharmacy", "elderly", "proportion", "old", 0.20, "lower", 0.25, 0.10, 0.05, 0.005,
+                  0.02, 0.0, 1.0, 0.0, -0.015, 12),
+    IndicatorSpec("eld_nsaid", "elderly", "proportion", "old", 0.04, "lower", 0.30, 0.12, 0.05, 0.003,
+                  -0.04, 0.0, 1.0, -0.05, -0.006, 6),
+)
+BY_ID = {s.id: s for s in INDICATORS}
+
+# Relative age profiles (per band) and sex multipliers (F, M) of the rate indicators.
+_RATE_PROFILES = {
+    "abx_rate": ([1.6, 0.9, 0.6, 0.85, 0.9, 0.9, 0.9, 0.85, 0.85, 0.85, 0.9, 0.95, 1.0, 1.1, 1.2, 1.4,
+                  1.6, 1.8, 2.0], (1.25, 0.75)),
+    "dep_opioid_users": ([0.02, 0.02, 0.05, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.4, 1.6,
+                          1.9, 2.3, 2.8, 3.2], (1.15, 0.85)),
+    "dep_benzo_users": ([0.0, 0.0, 0.01, 0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4,
+                         1.7, 2.1, 2.6, 3.0], (1.3, 0.7)),
+}
+# Age profiles and sex multipliers of the diagnosed prevalences, scaled to the national prevalence.
+_PREVALENCE = {
+    "t2d": ([0, 0, 0.001, 0.002, 0.003, 0.005, 0.008, 0.012, 0.02, 0.03, 0.045, 0.065, 0.09, 0.11, 0.13,
+             0.14, 0.14, 0.13, 0.11], (0.85, 1.2), 0.05, 0.15),
+    "copd": ([0, 0, 0, 0, 0, 0, 0, 0.002, 0.005, 0.01, 0.02, 0.035, 0.055, 0.08, 0.10, 0.12, 0.13, 0.13,
+              0.12], (1.0, 1.0), 0.04, 0.25),
+}
+assert all(len(p[0]) == len(AGE_BANDS) for p in (*_RATE_PROFILES.values(), *_PREVALENCE.values()))
+
+
+def _cells(profile, sex_mult) -> np.ndarray:
+    band = np.asarray(profile, dtype=float)
+    return np.concatenate([band * sex_mult[0], band * sex_mult[1]])
+
+
+def rate_profile(indicator_id: str) -> np.ndarray:
+    """Relative rate per sex-age cell (38,), scaled so that the national crude ratio is 1."""
+    cells = _cells(*_RATE_PROFILES[indicator_id])
+    return cells / (national_structure() @ cells)
+
+
+def prevalence_cells(name: str) -> np.ndarray:
+    """Diagnosed prevalence per sex-age cell (38,) of ``t2d`` or ``copd``, national prevalence as set."""
+    profile, sex_mult, national, _ = _PREVALENCE[name]
+    cells = _cells(profile, sex_mult)
+    return cells * national / (national_structure() @ cells)
+
+
+def prevalence_sd(name: str) -> float:
+    """Log-scale SD of the practice factor on a diagnosed prevalence."""
+    return _PREVALENCE[name][3]
+
+
+def old_cells() -> np.ndarray:
+    """Indicator of the 65+ cells (38,)."""
+    return np.tile(OLD, 2).astype(float)
+
+
+def covid_profile(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """C(t): 0 before March 2020 and from 2022; 1 in the spring 2020 lockdown; intermediate between."""
+    ym = np.asarray(year) * 100 + np.asarray(month)
+    c = np.zeros(ym.shape)
+    for lo, hi, v in ((202003, 202003, 0.5), (202004, 202006, 1.0), (202007, 202010, 0.5),
+                      (202011, 202105, 0.8), (202106, 202112, 0.3)):
+        c[(ym >= lo) & (ym <= hi)] = v
+    return c
+
+
+def national_pattern(spec: IndicatorSpec, year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """N_k(t): the national time pattern, additive on the value scale (see module docstring)."""
+    t = np.asarray(year) + (np.asarray(month) - 1) / 12.0 - 2020.0
+    eta = (spec.trend * t + spec.season * np.cos(2 * np.pi * (np.asarray(month) - spec.peak) / 12.0)
+           + spec.covid * covid_profile(year, month))
+    if spec.kind == "rate":
+        return spec.level * (np.exp(eta) - 1.0)
+    lo = np.log(spec.level / (1 - spec.level))
+    return 1.0 / (1.0 + np.exp(-(lo + eta))) - spec.level
+
+
+def practice_level(spec: IndicatorSpec, re_sum: np.ndarray, re_var: float) -> np.ndarray:
+    """The practice's level before the national pattern: rate per 1,000 (before A) or proportion."""
+    if spec.kind == "rate":
+        return spec.level * np.exp(re_sum - re_var / 2.0)
+    lo = np.log(spec.level / (1 - spec.level))
+    return 1.0 / (1.0 + np.exp(-(lo + re_sum)))
