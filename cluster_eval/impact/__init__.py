@@ -6,5 +6,7 @@ treated group); ``its`` (segmented regression); ``pool`` (random-effects meta-an
 from __future__ import annotations
 
 from .did import att_gt
+from .its import its
+from .pool import pool
 
-__all__ = ["att_gt"]
+__all__ = ["att_gt", "its", "pool"]
