@@ -271,7 +271,7 @@ def qic(x, y=None, n=None, *, data=None, chart="run", facets=None, notes=None, f
         bad = np.flatnonzero(d["y"].to_numpy() <= 0)
         if bad.size:
             raise ArgumentError("y (time between events) must be greater than zero for chart 't'; "
-                                f"got {d['y'].iloc[bad[0]]!r} at position {bad[0]}")
+                                f"got {float(d['y'].iloc[bad[0]])!r} at position {bad[0]}")
     d = d[d["x"].notna()]
     categorical = _is_categorical(d["x"])
 
