@@ -10,5 +10,6 @@ from .funnel_limits import funnel_limits
 from .proportions import proportion_ci
 from .rates import rate_ci
 from .standardise import dsr, isr
+from .variation import variation
 
-__all__ = ["proportion_ci", "rate_ci", "dsr", "isr", "funnel_limits", "funnel", "FunnelResult"]
+__all__ = ["proportion_ci", "rate_ci", "dsr", "isr", "funnel_limits", "funnel", "FunnelResult", "variation"]
