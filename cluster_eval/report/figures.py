@@ -1,0 +1,177 @@
+"""Drawing helpers of the report notebooks: small, fast matplotlib figures (no pyplot state, Agg only).
+
+Each function takes slices of the run's tables and returns a :class:`matplotlib.figure.Figure`;
+:func:`png` turns a figure into PNG bytes for display (embedded in the HTML as a data URI).
+"""
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .estimates import limits_for
+
+CLUSTER = "#b2182b"
+REGION = "#2166ac"
+NATION = "#555555"
+OTHER = "#8c8c8c"
+POOLED = "#fdb863"
+
+
+def png(fig: Figure, dpi: int = 80) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _grid(n: int, ncols: int = 3, w: float = 4.0, h: float = 2.7):
+    ncols = max(1, min(ncols, n))
+    nrows = max(1, math.ceil(n / ncols))
+    fig = Figure(figsize=(w * ncols, h * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _short(title: str, n: int = 48) -> str:
+    return title if len(title) <= n else title[: n - 1] + "…"
+
+
+def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str, starts: dict,
+           spc: pd.DataFrame) -> Figure:
+    """Cluster vs region vs nation, month by month, one panel per indicator; start and run-chart centre marked."""
+    inds = list(meta.index)
+    fig, axes = _grid(len(inds))
+    spc = spc.set_index("indicator_id") if len(spc) else spc
+    for ax, iid in zip(axes, inds):
+        t = trend[trend["indicator_id"] == iid]
+        for level, unit, colour, lw, ls, label in (("nation", "nation", NATION, 1.0, "--", "nation"),
+                                                   ("region", region, REGION, 1.0, "-", "region"),
+                                                   ("cluster", cluster_id, CLUSTER, 2.0, "-", "cluster")):
+            s = t[(t["level"] == level) & (t["unit_id"] == str(unit))].sort_values("period")
+            ax.plot(s["period"], s["value"], color=colour, lw=lw, ls=ls, label=label)
+        title = _short(meta.loc[iid, "title"])
+        if iid in starts:
+            ax.axvline(starts[iid], color="black", ls="--", lw=0.8)
+        if len(spc) and iid in spc.index:
+            r = spc.loc[iid]
+            if np.isfinite(r["centre"]):
+                ax.axhline(r["centre"], color=CLUSTER, ls=":", lw=0.8)
+            sig = [w for w, f in (("shift", r["runs_signal"]), ("too few crossings", r["crossings_signal"])) if f]
+            title += "\nrun chart: " + (" and ".join(sig) + " signal" if sig else "no signal")
+        ax.set_title(title, fontsize=8)
+        ax.set_ylabel(meta.loc[iid, "unit"], fontsize=7)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7, frameon=False)
+    return fig
+
+
+def funnels(funnel: pd.DataFrame, meta: pd.DataFrame, confidence=(0.95, 0.998)) -> tuple[Figure, dict]:
+    """Practices of the cluster against national funnel limits, before and after the start.
+
+    Returns the figure and {(indicator, phase): number of practices not plotted (suppressed)}.
+    """
+    inds = list(meta.index)
+    fig = Figure(figsize=(8, 2.6 * len(inds)), layout="constrained")
+    axes = fig.subplots(len(inds), 2, squeeze=False)
+    hidden = {}
+    for row, iid in zip(axes, inds):
+        m = meta.loc[iid]
+        for ax, phase in zip(row, ("before", "after")):
+            f = funnel[(funnel["indicator_id"] == iid) & (funnel["phase"] == phase)]
+            shown = f[f["value"].notna() & f["denominator"].notna()]
+            hidden[(iid, phase)] = int(len(f) - len(shown))
+            if not len(f):
+                ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+                ax.set_axis_off()
+                continue
+            target = float(f["target"].iloc[0])
+            dmax = max(float(shown["denominator"].max()) if len(shown) else 1.0, 1.0) * 1.15
+            grid = np.linspace(dmax / 60, dmax, 60)
+            for conf, ls in zip(confidence, ("--", "-")):
+                lo, hi = limits_for(target, grid, m["kind"], float(m["multiplier"]), conf)
+                ax.plot(grid, lo, color=OTHER, ls=ls, lw=0.8)
+                ax.plot(grid, hi, color=OTHER, ls=ls, lw=0.8)
+            ax.axhline(target, color=NATION, lw=0.8)
+            ax.scatter(shown["denominator"], shown["value"], s=14, color=CLUSTER, zorder=3)
+            for r in shown.itertuples():
+                ax.annotate(str(r.practice).replace("Practice ", ""), (r.denominator, r.value), fontsize=6,
+                            xytext=(2, 2), textcoords="offset points")
+            w0, w1 = pd.Timestamp(f["window_start"].iloc[0]), pd.Timestamp(f["window_end"].iloc[0])
+            ax.set_title(f"{_short(m['title'], 40)}\n{phase}: {w0:%b %Y}–{w1:%b %Y}", fontsize=8)
+            ax.set_xlabel("denominator", fontsize=7)
+            ax.set_ylabel(m["unit"], fontsize=7)
+            ax.tick_params(labelsize=7)
+    return fig, hidden
+
+
+def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | None = None) -> Figure:
+    """Effect by month since the start with intervals; month -1 is the reference (zero)."""
+    inds = list(meta.index)
+    fig, axes = _grid(len(inds))
+    for ax, iid in zip(axes, inds):
+        s = es[es["indicator_id"] == iid].sort_values("event_time")
+        if pooled is not None and len(pooled):
+            p = pooled[pooled["indicator_id"] == iid].sort_values("event_time")
+            ax.fill_between(p["event_time"], p["lower"], p["upper"], color=POOLED, alpha=0.35, lw=0,
+                            label="all clusters (pooled)")
+        ax.errorbar(s["event_time"], s["estimate"], yerr=[s["estimate"] - s["lower"], s["upper"] - s["estimate"]],
+                    fmt="o", ms=3, color=CLUSTER, lw=0.8, label="this cluster" if pooled is not None else None)
+        ax.axhline(0, color=NATION, lw=0.8)
+        ax.axvline(-0.5, color="black", ls="--", lw=0.8)
+        ax.set_title(_short(meta.loc[iid, "title"]), fontsize=8)
+        ax.set_xlabel("months since start", fontsize=7)
+        ax.set_ylabel(f"difference ({meta.loc[iid, 'unit']})", fontsize=7)
+        ax.tick_params(labelsize=7)
+    if pooled is not None and len(pooled):
+        axes[0].legend(fontsize=7, frameon=False)
+    return fig
+
+
+def forest(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame, highlight: str | None = None,
+           labels: dict | None = None) -> Figure:
+    """Every cluster's effect with its interval (sorted), the pooled effect as a band; one cluster highlighted."""
+    inds = list(meta.index)
+    n_max = max([int((effects["indicator_id"] == i).sum()) for i in inds] + [1])
+    fig, axes = _grid(len(inds), ncols=3, w=4.0, h=max(2.5, 0.09 * n_max + 1.0))
+    pooled = pooled.set_index("indicator_id") if len(pooled) else pooled
+    for ax, iid in zip(axes, inds):
+        e = effects[(effects["indicator_id"] == iid) & effects["estimate"].notna()].sort_values("estimate")
+        y = np.arange(len(e))
+        colours = np.where(e["cluster_id"] == highlight, CLUSTER, OTHER)
+        if len(pooled) and iid in pooled.index and np.isfinite(pooled.loc[iid, "estimate"]):
+            p = pooled.loc[iid]
+            ax.axvspan(p["lower"], p["upper"], color=POOLED, alpha=0.4, lw=0)
+            ax.axvline(p["estimate"], color=POOLED, lw=1.2)
+        ax.hlines(y, e["lower"], e["upper"], colors=colours, lw=0.9)
+        ax.scatter(e["estimate"], y, s=8, c=colours, zorder=3)
+        ax.axvline(0, color=NATION, lw=0.8)
+        if highlight is not None and (e["cluster_id"] == highlight).any():
+            k = int(np.flatnonzero((e["cluster_id"] == highlight).to_numpy())[0])
+            name = (labels or {}).get(highlight, highlight)
+            ax.annotate(f"{name}", (e["upper"].iloc[k], k), fontsize=7, color=CLUSTER, xytext=(3, -3),
+                        textcoords="offset points")
+        ax.set_yticks([])
+        ax.set_title(f"{_short(meta.loc[iid, 'title'])}\n{len(e)} clusters", fontsize=8)
+        ax.set_xlabel(f"effect ({meta.loc[iid, 'unit']})", fontsize=7)
+        ax.tick_params(labelsize=7)
+    return fig
+
+
+def variation_trends(vt: pd.DataFrame, meta: pd.DataFrame) -> Figure:
+    """Coefficient of variation between practices by year, one line per indicator, one panel per topic."""
+    topics = sorted(meta["topic"].unique())
+    fig, axes = _grid(len(topics), ncols=3, w=4.0, h=2.6)
+    for ax, topic in zip(axes, topics):
+        for iid in meta.index[meta["topic"] == topic]:
+            s = vt[vt["indicator_id"] == iid].sort_values("year")
+            ax.plot(s["year"], s["cv"], marker="o", ms=3, lw=1, label=_short(meta.loc[iid, "title"], 30))
+        ax.set_title(topic, fontsize=8)
+        ax.set_ylabel("coefficient of variation", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, frameon=False)
+    return fig

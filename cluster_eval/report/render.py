@@ -1,0 +1,88 @@
+"""Executed notebook -> one self-contained HTML file (code hidden, no request to any other host).
+
+nbconvert's ``basic`` template (cells only, no CDN scripts, fonts, MathJax or require.js) inside a
+small page of our own with inline CSS. Images are embedded as ``data:`` URIs. The injected-parameters
+and parameters cells and stderr streams are dropped. :func:`check_self_contained` verifies that no
+``src``/``href`` points at another host.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+import nbformat
+
+from ..errors import OutputError
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;max-width:1080px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.7em;border-bottom:2px solid #b2182b;padding-bottom:.2em}h2{font-size:1.35em;margin-top:1.6em;
+border-bottom:1px solid #ddd}h3{font-size:1.1em;margin-top:1.3em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.85em}th,td{border-bottom:1px solid #ddd;padding:.25em .6em;
+text-align:left;vertical-align:top}th{background:#f4f4f4}img{max-width:100%;height:auto}
+.jp-InputPrompt,.jp-OutputPrompt,.prompt{display:none}.ce-foot{color:#777;font-size:.8em;margin-top:3em}
+a{color:#2166ac}.failed{color:#b2182b;font-weight:bold}.ok{color:#1a7f37}
+"""
+EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+REMOVE_TAGS = {"injected-parameters", "parameters", "remove-cell"}
+
+_exporter = None
+
+
+def _get_exporter():
+    global _exporter
+    if _exporter is None:
+        from nbconvert import HTMLExporter
+
+        ex = HTMLExporter(template_name="basic")
+        ex.exclude_input = True
+        ex.exclude_input_prompt = True
+        ex.exclude_output_prompt = True
+        ex.anchor_link_text = ""
+        _exporter = ex
+    return _exporter
+
+
+def page(title: str, body: str, footer: str = "") -> str:
+    """A complete HTML page around ``body`` with the inline stylesheet."""
+    foot = f'<p class="ce-foot">{footer}</p>' if footer else ""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n{foot}\n</body></html>\n")
+
+
+def strip_cells(nb):
+    """Drop parameter cells and stderr streams (warnings are for the log, not the reader)."""
+    cells = []
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & REMOVE_TAGS:
+            continue
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def check_self_contained(text: str, where: str = "report") -> None:
+    """Refuse HTML with a ``src``/``href`` pointing at another host (http://, https:// or //)."""
+    m = EXTERNAL.search(text)
+    if m:
+        start = max(0, m.start() - 60)
+        raise OutputError(f"{where} would load from another host: ...{text[start:m.end() + 60]}...")
+
+
+def render(nb_or_path, title: str, footer: str = "") -> str:
+    """Render an executed notebook to one self-contained HTML page (a string)."""
+    nb = nbformat.read(str(nb_or_path), as_version=4) if not hasattr(nb_or_path, "cells") else nb_or_path
+    nb = strip_cells(nb)
+    body, _ = _get_exporter().from_notebook_node(nb)
+    # links a reader's browser would follow to other hosts become plain text
+    body = re.sub(r"""<a\s[^>]*href\s*=\s*["']?(?:https?:)?//[^>]*>(.*?)</a>""", r"\1", body,
+                  flags=re.IGNORECASE | re.DOTALL)
+    text = page(title, body, footer)
+    check_self_contained(text, title)
+    return text

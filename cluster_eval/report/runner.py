@@ -1,0 +1,325 @@
+"""The scheduled batch job: load, analyse once, one notebook per report in a spawn pool, index, manifest, audit.
+
+Order of work (a refusal with exit status 2 comes before anything is written):
+
+1. params validated (:class:`ConfigError`), output folder checked (:class:`OutputError`), lock checked
+   (:class:`RunLockedError`), data loaded and validated (:class:`InputError`);
+2. the output folder is locked for the run (``.lock``, released by the OS if the run is killed);
+3. the analyse stage writes ``tables/`` (skipped when its inputs are unchanged);
+4. every report whose key (params, input hashes, notebook, package version and code) changed — or
+   whose HTML is missing or altered — runs in a fresh kernel in a ``spawn`` process pool;
+5. ``index.html`` and ``manifest.json`` are written; the disclosure audit runs; exit 1 on any failure.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+from pathlib import Path
+
+from ..errors import ConfigError, OutputError
+from .config import RunConfig, load_params
+from .kernel import provide_kernel, worker_init
+from .lock import RunLock, check_unlocked
+from .worker import atomic_write_text, execute_report, file_hash
+
+LOG = logging.getLogger("cluster_eval.report")
+SUBDIRS = ("clusters", "national", "tables", "notebooks", "logs", ".state")
+#: params that do not change what a report shows (left out of the skip-if-unchanged key)
+NOT_CONTENT = ("output", "jobs")
+
+
+def check_output(folder: Path) -> None:
+    """The output folder is a folder (or can be one) and can be written; else :class:`OutputError`."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"the output path {folder} exists but is not a folder")
+    probe_dir = folder
+    while not probe_dir.exists():
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise OutputError(f"cannot create the output folder {folder}: {probe_dir} is not a folder")
+    probe = probe_dir / f".cluster-eval-write-test-{os.getpid()}"
+    try:
+        with open(probe, "w") as f:
+            f.write("x")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"the output folder {probe_dir} cannot be written ({exc.strerror or exc}); "
+                          "choose another 'output' in the params or fix its permissions") from exc
+
+
+def make_dirs(folder: Path) -> None:
+    try:
+        for sub in SUBDIRS:
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folders in {folder}: {exc.strerror or exc}") from exc
+
+
+def clean_temporaries(folder: Path) -> int:
+    """Remove temporary files a killed run left behind (they are never 'current')."""
+    n = 0
+    for sub in SUBDIRS:
+        for p in (folder / sub).glob(".*.tmp*"):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def code_hash() -> str:
+    """Hash of the package's Python source (a changed function means a changed report)."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=str))
+
+
+def run_key(cfg: RunConfig, input_hashes: dict) -> str:
+    from .. import __version__
+
+    content = {k: v for k, v in cfg.params.items() if k not in NOT_CONTENT}
+    content["report"] = {k: v for k, v in content["report"].items() if k != "timeout"}
+    blob = json.dumps({"params": _jsonable(content), "inputs": input_hashes, "version": __version__,
+                       "code": code_hash()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _setup_logging(folder: Path, quiet: bool, tty: bool):
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False
+    for h in list(LOG.handlers):
+        LOG.removeHandler(h)
+        h.close()
+    fh = logging.FileHandler(folder / "logs" / "run.log", encoding="utf-8")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    LOG.addHandler(fh)
+    if not quiet:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setFormatter(logging.Formatter("cluster-eval: %(message)s"))
+        sh.setLevel(logging.WARNING if tty else logging.INFO)
+        LOG.addHandler(sh)
+
+
+def _close_logging():
+    for h in list(LOG.handlers):
+        LOG.removeHandler(h)
+        h.close()
+
+
+class Reports:
+    """The list of reports of a run, with their keys and skip decisions."""
+
+    def __init__(self, cfg: RunConfig, folder: Path, clusters, base_key: str):
+        self.cfg, self.folder = cfg, folder
+        rep = cfg.report
+        nb_hash = {k: file_hash(p) for k, p in cfg.notebooks.items()}
+        self.jobs = []
+        extra = dict(rep["parameters"])
+        self.jobs.append(self._job("national", "overview", "National overview", folder / "national" / "overview.html",
+                                   {"run_dir": str(folder), "dpi": rep["dpi"], **extra}, base_key, nb_hash))
+        for cid, name in clusters:
+            self.jobs.append(self._job(str(cid), "cluster", f"{name} ({cid})", folder / "clusters" / f"{cid}.html",
+                                       {"run_dir": str(folder), "cluster_id": str(cid), "dpi": rep["dpi"], **extra},
+                                       base_key, nb_hash))
+
+    def _job(self, rid, kind, title, html, params, base_key, nb_hash):
+        key = hashlib.sha256(f"{base_key}|{kind}|{rid}|{nb_hash[kind]}|{json.dumps(params, sort_keys=True)}"
+                             .encode()).hexdigest()
+        return {"id": rid, "kind": kind, "title": title, "notebook": str(self.cfg.notebooks[kind]),
+                "parameters": params, "html": str(html), "ipynb": str(self.folder / "notebooks" / f"{rid}.ipynb"),
+                "timeout": self.cfg.report["timeout"], "log": str(self.folder / "logs" / f"{rid}.log"),
+                "key": key, "footer": f"cluster_eval · run {self.cfg.run_name}"}
+
+    def state_path(self, job) -> Path:
+        return self.folder / ".state" / f"{job['kind']}-{job['id']}.json"
+
+    def state(self, job) -> dict:
+        try:
+            return json.loads(self.state_path(job).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def is_current(self, job) -> bool:
+        """Unchanged inputs, last status ok, and the HTML on disk is exactly the one that run wrote."""
+        st = self.state(job)
+        html = Path(job["html"])
+        return (st.get("key") == job["key"] and st.get("status") == "ok" and html.exists()
+                and st.get("output_hash") == file_hash(html))
+
+    def record(self, job, result: dict) -> None:
+        atomic_write_text(self.state_path(job), json.dumps({**result, "finished": time.time()}))
+
+
+def _execute(todo: list[dict], jobs: int, jupyter_path: Path, on_result) -> None:
+    """Run the jobs in a spawn pool; a worker that dies is retried once in a fresh pool."""
+    attempts = {j["id"]: 0 for j in todo}
+    pending = list(todo)
+    ctx = get_context("spawn")
+    while pending:
+        broken = []
+        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(pending))), mp_context=ctx,
+                                 initializer=worker_init, initargs=(str(jupyter_path),)) as pool:
+            futures = {pool.submit(execute_report, j): j for j in pending}
+            for fut in as_completed(futures):
+                job = futures[fut]
+                try:
+                    res = fut.result()
+                except BrokenProcessPool:
+                    broken.append(job)
+                    continue
+                except Exception as exc:  # noqa: BLE001
+                    res = {"id": job["id"], "kind": job["kind"], "status": "failed",
+                           "error": f"{type(exc).__name__}: {exc}", "duration": None, "output_hash": None,
+                           "key": job["key"]}
+                on_result(job, res)
+        pending = []
+        for job in broken:
+            attempts[job["id"]] += 1
+            if attempts[job["id"]] > 1:
+                on_result(job, {"id": job["id"], "kind": job["kind"], "status": "failed",
+                                "error": "the worker process died (twice)", "duration": None, "output_hash": None,
+                                "key": job["key"]})
+            else:
+                pending.append(job)
+
+
+def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False) -> int:
+    """Run the scheduled job. Returns 0 (all well) or 1 (a report failed or the audit found something).
+
+    Raises ConfigError / InputError / RunLockedError / OutputError (exit status 2) before any work starts.
+    """
+    from ..data import load_dataset
+    from ..data.mapping import resolve_source
+
+    t_start = time.time()
+    cfg = load_params(params_path_or_dict)
+    folder = cfg.output.resolve()
+    check_output(folder)
+    check_unlocked(folder)
+    source = resolve_source(cfg.data_spec())
+    dataset = load_dataset(cfg.data_spec())
+    clusters = list(zip(dataset.clusters["cluster_id"].astype(str), dataset.clusters["name"].astype(str)))
+    if only:
+        only = [str(c) for c in ([only] if isinstance(only, str) else only)]
+        known = {c for c, _ in clusters}
+        unknown = [c for c in only if c not in known]
+        if unknown:
+            import difflib
+
+            hint = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            raise ConfigError(f"--only: cluster {unknown[0]!r} is not in the data"
+                              + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    n_jobs = int(jobs or cfg.jobs or os.cpu_count() or 1)
+    if n_jobs < 1:
+        raise ConfigError(f"jobs must be at least 1; got {n_jobs}")
+
+    make_dirs(folder)
+    with RunLock(folder) as lock:
+        tty = sys.stderr.isatty()
+        _setup_logging(folder, quiet, tty)
+        try:
+            return _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty, n_jobs, t_start,
+                               lock)
+        finally:
+            _close_logging()
+
+
+def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty, n_jobs, t_start, lock) -> int:
+    from . import index as I
+    from . import manifest as M
+    from .analyse import analyse
+
+    if lock.stale:
+        LOG.warning("took over a stale lock left by PID %s (started %s)", lock.stale.get("pid"),
+                    lock.stale.get("started"))
+    n_tmp = clean_temporaries(folder)
+    if n_tmp:
+        LOG.warning("removed %d temporary file(s) left by an interrupted run", n_tmp)
+    input_hashes = {str(p): file_hash(p) for p in source.input_files()}
+    base_key = run_key(cfg, input_hashes)
+    man = M.Manifest(folder, cfg, input_hashes, t_start)
+    man.write(status="running")
+
+    stamp = folder / "tables" / ".stamp"
+    if force or not stamp.exists() or stamp.read_text().strip() != base_key:
+        t0 = time.time()
+        LOG.info("analyse: computing every table for %d clusters", len(clusters))
+        analyse(dataset, cfg, folder / "tables", log=LOG.info)
+        atomic_write_text(stamp, base_key)
+        LOG.info("analyse: done in %.1f s", time.time() - t0)
+    else:
+        LOG.info("analyse: inputs unchanged, tables reused")
+    atomic_write_text(folder / "run_config.json", json.dumps(_jsonable(cfg.params), indent=1))
+
+    reports = Reports(cfg, folder, clusters, base_key)
+    todo, results = [], {}
+    for job in reports.jobs:
+        wanted = only is None or (job["kind"] == "cluster" and job["id"] in only)
+        if not wanted:
+            st = reports.state(job)
+            results[job["id"]] = {"id": job["id"], "kind": job["kind"], **st, "skipped": True,
+                                  "status": "ok" if reports.is_current(job) else st.get("status", "not run")}
+            continue
+        if only is None and not force and reports.is_current(job):
+            results[job["id"]] = {**reports.state(job), "skipped": True}
+            continue
+        todo.append(job)
+    LOG.info("reports: %d to run, %d unchanged (skipped), %d job(s)", len(todo), len(reports.jobs) - len(todo),
+             n_jobs)
+
+    bar = None
+    if tty and not quiet and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="report", desc="reports", file=sys.stderr)
+    done = [0]
+
+    def on_result(job, res):
+        done[0] += 1
+        results[job["id"]] = {**res, "skipped": False}
+        reports.record(job, res)
+        msg = f"[{done[0]}/{len(todo)}] {job['kind']} {job['id']}: {res['status']}"
+        if res.get("duration") is not None:
+            msg += f" ({res['duration']:.1f} s)"
+        if res["status"] != "ok":
+            LOG.warning("%s — %s", msg, res.get("error"))
+        else:
+            LOG.info(msg)
+        if bar is not None:
+            bar.update(1)
+
+    jupyter_path = provide_kernel()
+    try:
+        if todo:
+            _execute(todo, n_jobs, jupyter_path, on_result)
+    finally:
+        shutil.rmtree(jupyter_path, ignore_errors=True)
+        if bar is not None:
+            bar.close()
+
+    failed = [r for r in results.values() if r.get("status") not in ("ok",)]
+    I.write_index(folder, cfg, reports.jobs, results)
+    audit = M.run_audit(folder, cfg)
+    status = "complete" if not failed and not audit.get("findings") else "failed"
+    man.write(status=status, reports=reports.jobs, results=results, audit=audit)
+    LOG.info("run %s: %d report(s) ok, %d failed, audit %s, %.1f s", status, len(results) - len(failed),
+             len(failed), "clean" if not audit.get("findings") else f"{audit['findings']} finding(s)",
+             time.time() - t_start)
+    if failed:
+        LOG.warning("failed: %s (see logs/ and the executed notebooks in notebooks/)",
+                    ", ".join(sorted(str(r.get("id")) for r in failed)[:20]))
+    return 0 if status == "complete" else 1
