@@ -276,25 +276,8 @@ def qic(x, y=None, n=None, *, data=None, chart="run", facets=None, notes=None, f
     categorical = _is_categorical(d["x"])
 
     agg = _aggregate(d, facet_cols + ["x"], got_n, agg_fun, notes is not None)
-    chart_fun = CHART_FUNCTIONS[chart]
-    pieces = []
-    groups = agg.groupby(facet_cols, sort=True, observed=True) if facet_cols else [((), agg)]
-    for _, fd in groups:
-        fd = fd.reset_index(drop=True)
-        k = len(fd)
-        fd["part"] = _makeparts(part_pos, k)
-        fd["index"] = np.arange(1, k + 1)
-        fd["baseline"] = fd["index"] <= freeze_at
-        fd["include"] = ~np.isin(fd["index"], exclude_pos)
-        for _, pd_ in fd.groupby("part", sort=True):
-            pieces.append(_one_part(pd_.copy(), chart_fun, categorical, screened_mr, multiply))
-    if pieces:
-        out = pd.concat(pieces, ignore_index=True)
-    else:
-        out = agg.assign(part=pd.Series(dtype=int), index=pd.Series(dtype=int))
-        for c in ("baseline", "include") + _LIMITS + _RUNS:
-            out[c] = pd.Series(dtype=float)
-
+    out = _chart_parts(agg, facet_cols, CHART_FUNCTIONS[chart], part_pos, freeze_at, exclude_pos,
+                       categorical, screened_mr, multiply)
     for c in _LIMITS:
         v = out[c].to_numpy(dtype=float)
         out[c] = np.where(np.isfinite(v), v, np.nan)
@@ -314,17 +297,49 @@ def qic(x, y=None, n=None, *, data=None, chart="run", facets=None, notes=None, f
     return out
 
 
-def _one_part(fd: pd.DataFrame, chart_fun, categorical: bool, screened_mr: bool, multiply: float):
-    arr = {c: fd[c].to_numpy(dtype=float) for c in ("y", "y_sum", "y_length", "y_mean", "y_sd", "n", "cl")}
-    base = (fd["baseline"] & fd["include"]).to_numpy()
-    res = chart_fun(Part(base=base, categorical=categorical, **arr), screened_mr=screened_mr)
-    inc = fd["include"].to_numpy()
-    runs = runs_analysis(res["y"][inc], res["cl"][inc])
-    for c in ("y", "cl") + _LIMITS:
-        fd[c] = res[c] * multiply
-    for c in _RUNS:
-        fd[c] = runs[c]
-    return fd
+def _chart_parts(agg: pd.DataFrame, facet_cols: list, chart_fun, part_pos, freeze_at, exclude_pos,
+                 categorical: bool, screened_mr: bool, multiply: float) -> pd.DataFrame:
+    """Number, phase and chart every facet (``agg`` is sorted by facet, then x)."""
+    m = len(agg)
+    if facet_cols and m:
+        facet_id = agg.groupby(facet_cols, sort=False, observed=True).ngroup().to_numpy()
+    else:
+        facet_id = np.zeros(m, dtype=int)
+    starts = np.flatnonzero(np.r_[True, facet_id[1:] != facet_id[:-1]]) if m else np.array([], int)
+    ends = np.r_[starts[1:], m]
+    index = np.zeros(m, dtype=int)
+    part = np.zeros(m, dtype=int)
+    for a, b in zip(starts, ends):
+        index[a:b] = np.arange(1, b - a + 1)
+        part[a:b] = _makeparts(part_pos, b - a)
+    baseline = index <= freeze_at
+    include = ~np.isin(index, exclude_pos)
+    base = baseline & include
+    arr = {c: agg[c].to_numpy(dtype=float) for c in ("y", "y_sum", "y_length", "y_mean", "y_sd", "n", "cl")}
+    res = {c: np.full(m, np.nan) for c in ("y", "cl") + _LIMITS}
+    runs = {c: np.full(m, np.nan) for c in _RUNS}
+    runs["runs_signal"] = np.zeros(m, dtype=bool)
+    cuts = np.flatnonzero(np.r_[True, (facet_id[1:] != facet_id[:-1]) | (part[1:] != part[:-1])]) \
+        if m else np.array([], int)
+    for a, b in zip(cuts, np.r_[cuts[1:], m]):
+        sl = slice(a, b)
+        r = chart_fun(Part(base=base[sl], categorical=categorical, **{c: v[sl] for c, v in arr.items()}),
+                      screened_mr=screened_mr)
+        inc = include[sl]
+        ra = runs_analysis(r["y"][inc], r["cl"][inc])
+        for c in res:
+            res[c][sl] = r[c] * multiply
+        for c in _RUNS:
+            runs[c][sl] = ra[c]
+    out = agg.copy()
+    out["part"], out["index"], out["baseline"], out["include"] = part, index, baseline, include
+    for c, v in res.items():
+        out[c] = v
+    for c in ("n_obs", "n_useful"):
+        out[c] = runs[c].astype(int)
+    for c in ("longest_run", "longest_run_max", "n_crossings", "n_crossings_min", "runs_signal"):
+        out[c] = runs[c]
+    return out
 
 
 def qic_grouped(data: pd.DataFrame, x, y=None, n=None, *, by, **kwargs) -> pd.DataFrame:

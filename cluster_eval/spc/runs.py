@@ -17,8 +17,9 @@ Chen Z (2010). A note on the runs test. Model Assisted Statistics and Applicatio
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from scipy.stats import binom
 
 
 def longest_run_max(n_useful):
@@ -36,9 +37,15 @@ def crossings_min(n_useful):
     NaN for no useful points.
     """
     n = np.asarray(n_useful, dtype=float)
-    size = np.maximum(n - 1, 0)
-    out = np.where(n > 0, binom.ppf(0.05, size, 0.5), np.nan)
+    out = np.array([_crossings_min(int(v)) if v > 0 else np.nan for v in n.ravel()]).reshape(n.shape)
     return out if out.ndim else float(out)
+
+
+@lru_cache(maxsize=4096)
+def _crossings_min(n: int) -> float:
+    from scipy.stats import binom  # imported on first use: scipy.stats is slow to import
+
+    return float(binom.ppf(0.05, max(n - 1, 0), 0.5))
 
 
 def runs_analysis(y, cl) -> dict:
@@ -73,8 +80,8 @@ def runs_analysis(y, cl) -> dict:
     run_lengths = np.diff(bounds)
     longest = int(run_lengths.max())
     crossings = int(change.size)
-    lmax = longest_run_max(n_useful)
-    cmin = crossings_min(n_useful)
+    lmax = float(np.round(np.log2(n_useful)) + 3)
+    cmin = _crossings_min(n_useful)
     out.update(longest_run=longest, longest_run_max=lmax, n_crossings=crossings, n_crossings_min=cmin,
                runs_signal=bool(longest > lmax or crossings < cmin))
     return out
