@@ -5,8 +5,9 @@ treated group); ``its`` (segmented regression); ``pool`` (random-effects meta-an
 """
 from __future__ import annotations
 
+from .cluster import cluster_effects
 from .did import att_gt
 from .its import its
 from .pool import pool
 
-__all__ = ["att_gt", "its", "pool"]
+__all__ = ["att_gt", "cluster_effects", "its", "pool"]
