@@ -45,6 +45,15 @@ QICHARTS2_COLUMNS = {
     "n.crossings.min": "n_crossings_min", "sigma.signal": "sigma_signal",
 }
 
+#: qicharts2 ``summary()`` column -> :func:`summary` column.
+QICHARTS2_SUMMARY_COLUMNS = {
+    "facet1": "<first facet>", "facet2": "<second facet>", "part": "part", "n.obs": "n_obs",
+    "n.useful": "n_useful", "longest.run": "longest_run", "longest.run.max": "longest_run_max",
+    "n.crossings": "n_crossings", "n.crossings.min": "n_crossings_min", "runs.signal": "runs_signal",
+    "aLCL": "lcl_mean", "aLCL.95": "lcl_95_mean", "CL": "cl_mean", "aUCL.95": "ucl_95_mean",
+    "aUCL": "ucl_mean", "sigma.signal": "n_sigma_signals",
+}
+
 _LIMITS = ("lcl", "ucl", "lcl_95", "ucl_95")
 _RUNS = ("n_obs", "n_useful", "runs_signal", "longest_run", "longest_run_max", "n_crossings",
          "n_crossings_min")
