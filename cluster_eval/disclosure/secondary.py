@@ -1,0 +1,414 @@
+"""Secondary (complementary) suppression: no hidden count may be recovered from a published total.
+
+The table is seen as cells tied together by *lines*: a line is a set of part cells whose sum is a total
+cell. Totals either sit in the table as margin rows (a dimension column holding :data:`TOTAL`, as in a
+two-way table with row and column totals), or are published elsewhere (``groups``: e.g. each cluster's
+total over its practices, shown in another table), in which case the total is a *virtual* cell that
+cannot be hidden here.
+
+A line leaks when
+
+1. exactly one of its cells (parts and total) is hidden: that cell is the total minus the others; or
+2. its total is published and the hidden parts add up to at most ``threshold`` (0 included): the
+   published total minus the published parts is then itself a small count.
+
+Each round hides, in every leaking line, the smallest published non-zero cell (zeros last), until no
+line leaks. For crossed tables (a cell in more than one line), where lines that each hold two hidden
+cells can still pin a cell down (a "bridge" between two blocks of hidden cells), an exact check follows:
+a hidden cell ``x_i`` is determined by the published lines ``A x = b`` iff the unit vector ``e_i`` lies
+in the row space of ``A`` restricted to the hidden cells (Cox 1980, "Suppression methodology and
+statistical disclosure control", JASA 75:377-385). Determined cells get another complement from their
+lines, and the rounds repeat until nothing is determined.
+"""
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ArgumentError, ClusterEvalWarning
+from ..validation import check_choice, check_columns, check_whole_number
+from .primary import (
+    THRESHOLD,
+    TOTAL,
+    add_flags,
+    as_list,
+    check_threshold,
+    count_values,
+    hide_derived,
+    put_counts,
+    small,
+)
+
+EXACT_LIMIT = 3000
+"""Largest number of hidden cells in one stratum for the exact (row-space) check."""
+
+MAX_TRIES = 5
+"""Rounds of extra complements for one cell the exact check finds determined, before giving up (warning)."""
+
+MARGINS = ("given", "crossed", "nested")
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine: cells, lines, hidden flags
+# ---------------------------------------------------------------------------------------------
+
+def _first_per_line(rows, line, cell, values, cover=None):
+    """For each line among ``rows``, the row of its best complement.
+
+    Best: non-zero before zero, then the cell that lies in the most lines needing a complement (one cell
+    at a crossing mends two lines), then the smallest value.
+    """
+    if rows.size == 0:
+        return rows
+    v = values[cell[rows]]
+    c = np.zeros(rows.size) if cover is None else -cover[cell[rows]]
+    order = np.lexsort((cell[rows], v, c, v == 0, line[rows]))
+    rows = rows[order]
+    keep = np.ones(rows.size, dtype=bool)
+    keep[1:] = line[rows][1:] != line[rows][:-1]
+    return rows[keep]
+
+
+def _determined(hidden, line, cell, tot, line_block):
+    """Hidden cells whose value the published lines fix exactly (row-space test, per stratum)."""
+    h = hidden[cell]
+    rows = np.flatnonzero(h)
+    out, skipped = [], 0
+    blocks = line_block[line[rows]]
+    for b in np.unique(blocks):
+        r = rows[blocks == b]
+        cells, col = np.unique(cell[r], return_inverse=True)
+        if cells.size > EXACT_LIMIT:
+            skipped += 1
+            continue
+        lines, row = np.unique(line[r], return_inverse=True)
+        a = np.zeros((lines.size, cells.size))
+        a[row, col] = np.where(tot[r], -1.0, 1.0)
+        _, s, vt = np.linalg.svd(a, full_matrices=False)
+        q = vt[: int((s > 1e-9 * max(1.0, s.max(initial=0))).sum())]
+        out.append(cells[(q**2).sum(axis=0) > 1 - 1e-8])
+    if skipped:
+        warnings.warn(f"disclosure: the exact check was skipped in {skipped} strata with more than "
+                      f"{EXACT_LIMIT} hidden cells", ClusterEvalWarning, stacklevel=4)
+    return np.concatenate(out) if out else np.array([], dtype=int)
+
+
+def protect(values, hidden, lines: pd.DataFrame, threshold: int, *, frozen=None, exact: bool = False,
+            line_block=None) -> np.ndarray:
+    """Extend a hidden pattern until no line leaks (and, with ``exact``, no hidden cell is determined).
+
+    Parameters
+    ----------
+    values : ndarray of float
+        Cell values (NaN: unknown, treated as hidden).
+    hidden : ndarray of bool
+        Cells hidden so far (primary suppression).
+    lines : DataFrame
+        One row per membership: ``line`` (int, 0..L-1), ``cell`` (int), ``total`` (bool: the line's total).
+    frozen : ndarray of bool, optional
+        Cells that must not be chosen as complements (totals published elsewhere).
+    exact : bool
+        Run the row-space check for determined cells (needed when cells lie in more than one line).
+    line_block : ndarray of int, optional
+        Stratum of each line (independent sub-tables), for the exact check.
+
+    Returns
+    -------
+    ndarray of bool
+        The final hidden pattern.
+    """
+    vals = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    hidden = np.asarray(hidden, dtype=bool) | np.isnan(values)
+    ok = ~np.isnan(values) if frozen is None else ~np.isnan(values) & ~frozen
+    line = lines["line"].to_numpy(dtype=np.int64)
+    cell = lines["cell"].to_numpy(dtype=np.int64)
+    tot = lines["total"].to_numpy(dtype=bool)
+    if line.size == 0:
+        return hidden
+    nl = int(line.max()) + 1
+    line_block = np.zeros(nl, dtype=int) if line_block is None else np.asarray(line_block)
+    part_v = np.where(tot, 0.0, vals[cell])
+    stuck = 0
+    tries = np.zeros(len(values), dtype=int)
+    for _ in range(10 * len(values) + 10):
+        h = hidden[cell]
+        n_hidden = np.bincount(line, weights=h, minlength=nl)
+        n_parts = np.bincount(line, weights=h & ~tot, minlength=nl)
+        s = np.bincount(line, weights=np.where(h, part_v, 0.0), minlength=nl)
+        tot_hidden = np.bincount(line, weights=h & tot, minlength=nl) > 0
+        leaky = (n_hidden == 1) | (~tot_hidden & (n_parts >= 1) & (s <= threshold))
+        stuck = 0
+        if leaky.any():
+            rows = np.flatnonzero(leaky[line] & ~h & ok[cell])
+            cover = np.bincount(cell[rows], minlength=vals.size)
+            pick = _first_per_line(rows, line, cell, vals, cover)
+            stuck = int(np.setdiff1d(np.flatnonzero(leaky), line[pick]).size)
+            if pick.size:
+                hidden[cell[pick]] = True
+                continue
+        if not exact:
+            break
+        det = _determined(hidden, line, cell, tot, line_block)
+        det = det[ok[det]] if det.size else det
+        tries[det] += 1
+        given_up = det[tries[det] > MAX_TRIES]
+        det = det[tries[det] <= MAX_TRIES]
+        if det.size == 0:
+            stuck += int(given_up.size)
+            break
+        with_det = np.isin(line, line[np.isin(cell, det)])
+        pick = _first_per_line(np.flatnonzero(with_det & ~h & ok[cell]), line, cell, vals)
+        if pick.size == 0:
+            stuck += int(det.size)
+            break
+        hidden[cell[pick]] = True
+    if stuck:
+        warnings.warn(f"disclosure: {stuck} lines could not be protected here because their totals are "
+                      "published elsewhere; suppress those totals where they are published",
+                      ClusterEvalWarning, stacklevel=3)
+    return hidden
+
+
+# ---------------------------------------------------------------------------------------------
+# Margins and lines of a long table
+# ---------------------------------------------------------------------------------------------
+
+def add_margins(df: pd.DataFrame, count_cols, dims, by=None, *, total: str = TOTAL,
+                nested: bool = False) -> pd.DataFrame:
+    """Append margin (total) rows to a long table.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per cell: the dimension columns ``dims``, stratum columns ``by``, counts ``count_cols``.
+    count_cols, dims, by : list of str
+    total : str
+        Label written into a dimension column of a margin row.
+    nested : bool
+        ``False``: crossed dimensions (every combination of margins, as a two-way table with row, column
+        and grand totals). ``True``: a hierarchy, outermost first (e.g. ``["cluster_id", "practice_id"]``):
+        cluster totals and the overall total only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``df`` followed by the margin rows (other columns missing there).
+    """
+    cols = as_list(count_cols)
+    dims, by = as_list(dims), as_list(by)
+    check_columns(df, cols + dims + by, "add_margins")
+    out = df.copy()
+    for d in dims:
+        out[d] = out[d].astype(object)
+    if nested:
+        combos = [dims[len(dims) - k:] for k in range(1, len(dims) + 1)]
+    else:
+        combos = [list(c) for k in range(1, len(dims) + 1) for c in itertools.combinations(dims, k)]
+    frames = [out]
+    for summed in combos:
+        keep = by + [d for d in dims if d not in summed]
+        if keep:
+            m = out.groupby(keep, dropna=False, sort=False)[cols].sum(min_count=1).reset_index()
+        else:
+            m = out[cols].sum(min_count=1).to_frame().T
+        for d in summed:
+            m[d] = total
+        frames.append(m)
+    return pd.concat(frames, ignore_index=True)[list(df.columns)]
+
+
+def _codes(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    if not keys:
+        return np.zeros(len(df), dtype=np.int64)
+    return df.groupby(keys, dropna=False, sort=False).ngroup().to_numpy(dtype=np.int64)
+
+
+def build_lines(df: pd.DataFrame, dims, by, groups, total: str):
+    """Lines of a long table: margins along each dimension, and external group totals (virtual cells).
+
+    Returns ``(lines, n_virtual, virtual_parts, line_block)`` where virtual total cells are numbered from
+    ``len(df)`` on and ``virtual_parts`` maps each virtual cell to the table rows it sums.
+    """
+    n = len(df)
+    frames, block, next_line = [], [], 0
+    strat = _codes(df, by)
+    is_margin = np.zeros(n, dtype=bool)
+    for d in dims:
+        is_margin |= (df[d].astype(object) == total).to_numpy()
+    for d in dims:
+        lid = _codes(df, by + [x for x in dims if x != d])
+        is_tot = (df[d].astype(object) == total).to_numpy()
+        n_tot = np.bincount(lid, weights=is_tot)
+        n_part = np.bincount(lid, weights=~is_tot)
+        if (n_tot > 1).any():
+            raise ArgumentError(f"suppress_table: {int(n_tot.max())} rows are the {total!r} of one line along "
+                                f"{d!r}; each line needs one total row")
+        use = (n_tot == 1) & (n_part >= 1)
+        keep = use[lid]
+        uniq, new = np.unique(lid[keep], return_inverse=True)
+        frames.append(pd.DataFrame({"line": new + next_line, "cell": np.flatnonzero(keep),
+                                    "total": is_tot[keep]}))
+        first = np.zeros(uniq.size, dtype=np.int64)
+        first[new] = strat[np.flatnonzero(keep)]
+        block.append(first)
+        next_line += uniq.size
+    virtual = []
+    nv = 0
+    for fam in groups:
+        parts = ~is_margin
+        gid = _codes(df, by + fam)[parts]
+        rows = np.flatnonzero(parts)
+        uniq, new = np.unique(gid, return_inverse=True)
+        vcell = n + nv + new
+        frames.append(pd.DataFrame({"line": next_line + new, "cell": rows, "total": False}))
+        frames.append(pd.DataFrame({"line": next_line + np.arange(uniq.size),
+                                    "cell": n + nv + np.arange(uniq.size), "total": True}))
+        virtual.append(pd.DataFrame({"vcell": vcell, "row": rows}))
+        b = np.zeros(uniq.size, dtype=np.int64)
+        b[new] = strat[rows]
+        block.append(b)
+        next_line += uniq.size
+        nv += uniq.size
+    lines = pd.concat(frames, ignore_index=True) if frames else \
+        pd.DataFrame({"line": [], "cell": [], "total": []})
+    vparts = pd.concat(virtual, ignore_index=True) if virtual else pd.DataFrame({"vcell": [], "row": []})
+    line_block = np.concatenate(block) if block else np.zeros(0, dtype=np.int64)
+    return lines, nv, vparts, line_block
+
+
+# ---------------------------------------------------------------------------------------------
+# Public: a whole table
+# ---------------------------------------------------------------------------------------------
+
+def suppress_table(df: pd.DataFrame, count_cols=None, *, by=None, dims=None, margins: str = "given",
+                   groups=None, threshold: int = THRESHOLD, derived=(), complement=None, rounding=None,
+                   total: str = TOTAL, exact="auto", counts=None) -> pd.DataFrame:
+    """Primary and secondary suppression of a table whose totals are published.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A long table, one row per cell (several count columns are protected one after the other, each
+        with the same lines).
+    count_cols : str or list of str
+        Columns holding person counts (``counts`` is accepted as another name for it).
+    by : list of str, optional
+        Strata: independent sub-tables with no totals across them (e.g. ``["indicator_id", "period"]``).
+    dims : list of str, optional
+        The table's dimensions. A row whose dimension ``d`` holds ``total`` is the total, along ``d``, of
+        the rows that share its other dimensions (and strata).
+    margins : {"given", "crossed", "nested"}
+        ``"given"``: the margin rows already in ``df`` are the published totals. ``"crossed"`` / ``"nested"``:
+        compute them first with :func:`add_margins` (crossed dimensions, or a hierarchy outermost first) and
+        return them, protected, with the table: publish totals only from this output.
+    groups : list of str, or list of lists of str, optional
+        Totals published elsewhere: the sum of the rows sharing these columns (within ``by``), e.g.
+        ``["cluster_id"]`` for cluster totals over practices. ``[]`` in the list means the stratum total.
+        Such totals cannot be hidden here; when one of them is itself small it must be suppressed where it
+        is published (a warning says when a line cannot be protected from here).
+    threshold : int, default 4
+        Counts from 1 to ``threshold`` are hidden.
+    derived : list of str
+        Columns computed from the counts: missing in every row where any count is hidden.
+    complement : (str, str), bool or None
+        ``(numerator, denominator)``: also hide the numerator when ``denominator - numerator`` is from 1 to
+        ``threshold`` (the persons *without* the attribute would be a small count). ``None`` (default):
+        applied when the count columns are named ``numerator`` and ``denominator``; ``False``: never.
+    rounding : int or None
+        After suppression, round the published counts to a multiple of this (see :func:`round_counts`).
+    total : str
+        The label of margin rows (:data:`TOTAL`).
+    exact : "auto", bool
+        Run the exact row-space check for recoverable cells; ``"auto"`` runs it when some cell lies in more
+        than one line (crossed tables, several ``groups`` families).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy (with margin rows when ``margins`` computed them) in which hidden counts and derived values
+        are missing, plus ``suppressed`` (bool) and ``suppressed_reason``. ``attrs["count_columns"]`` names
+        the count columns (written into Parquet metadata; the output audit reads it).
+
+    Notes
+    -----
+    The rules, for every line (a total and its parts): never exactly one hidden cell, and never a
+    published total whose hidden parts add up to ``threshold`` or less. Complements are the smallest
+    non-zero published cells. See the module docstring for the exact check (Cox 1980).
+    """
+    if count_cols is None:
+        count_cols = counts
+    threshold = check_threshold(threshold)
+    cols = check_columns(df, as_list(count_cols), "suppress_table")
+    if not cols:
+        raise ArgumentError("suppress_table: count_cols must name at least one count column; got none")
+    by, dims = check_columns(df, as_list(by), "suppress_table"), check_columns(df, as_list(dims), "suppress_table")
+    derived = check_columns(df, as_list(derived), "suppress_table")
+    check_choice(margins, "margins", MARGINS)
+    groups = [] if groups is None else list(groups)
+    if groups and all(isinstance(g, str) for g in groups):
+        groups = [groups]
+    groups = [check_columns(df, as_list(g), "suppress_table") for g in groups]
+    if rounding is not None:
+        rounding = check_whole_number(rounding, "rounding", minimum=1)
+    if complement is None:
+        complement = ("numerator", "denominator") if {"numerator", "denominator"} <= set(cols) else False
+    elif complement is True:
+        complement = ("numerator", "denominator")
+    if complement:
+        check_columns(df, list(complement), "suppress_table")
+    if margins != "given":
+        if not dims:
+            raise ArgumentError(f"suppress_table: margins={margins!r} needs dims (the table's dimensions)")
+        df = add_margins(df, cols, dims, by, total=total, nested=margins == "nested")
+    out = df.reset_index(drop=True).copy()
+    lines, nv, vparts, line_block = build_lines(out, dims, by, groups, total)
+    n = len(out)
+    if exact == "auto":
+        parts = lines.loc[~lines["total"], "cell"].to_numpy(dtype=np.int64)
+        exact = bool(parts.size) and np.bincount(parts).max() > 1
+    raw = {c: count_values(out, c) for c in cols}
+    prim = {c: small(v, threshold) for c, v in raw.items()}
+    comp = np.zeros(n, dtype=bool)
+    if complement:
+        num, den = complement
+        diff = raw[den] - raw[num]
+        comp = small(diff, threshold) & ~prim[num] & ~prim[den]
+    any_hidden = np.zeros(n, dtype=bool)
+    reasons = []
+    for c in cols:
+        start = prim[c] | (comp if complement and c == complement[0] else False)
+        vals, hid0, frozen = raw[c], start, np.zeros(n, dtype=bool)
+        if nv:
+            vrow = vparts["row"].to_numpy(dtype=np.int64)
+            vcell = vparts["vcell"].to_numpy(dtype=np.int64) - n
+            vsum = np.bincount(vcell, weights=np.nan_to_num(vals[vrow]), minlength=nv)
+            vnan = np.bincount(vcell, weights=np.isnan(vals[vrow]), minlength=nv) > 0
+            vsize = np.bincount(vcell, minlength=nv)
+            vvals = np.where(vnan, np.nan, vsum)
+            # a single-part group's published total equals its part: that part cannot be a complement
+            single = (vsize == 1) & ~small(vvals, threshold)
+            frozen[vrow[single[vcell]]] = True
+            vals = np.concatenate([vals, vvals])
+            hid0 = np.concatenate([hid0, small(vvals, threshold)])
+            frozen = np.concatenate([frozen, np.ones(nv, dtype=bool)])
+        hidden = protect(vals, hid0, lines, threshold, frozen=frozen, exact=bool(exact),
+                         line_block=line_block)[:n]
+        hidden &= ~np.isnan(raw[c])
+        put_counts(out, c, raw[c], hidden)
+        any_hidden |= hidden
+        reasons.append((prim[c], f"{c} below {threshold + 1}"))
+        if complement and c == complement[0]:
+            reasons.append((comp, f"{complement[1]} - {complement[0]} below {threshold + 1}"))
+        reasons.append((hidden & ~start, f"{c} hidden to protect a total"))
+    if rounding:
+        from .primary import round_counts
+
+        out = round_counts(out, cols, base=rounding)
+    hide_derived(out, derived, any_hidden)
+    add_flags(out, any_hidden, reasons)
+    out.attrs["count_columns"] = list(cols)
+    out.attrs["disclosure"] = {"threshold": threshold, "rounding": rounding}
+    return out
