@@ -9,5 +9,6 @@ from .cluster import cluster_effects
 from .did import att_gt
 from .its import its
 from .pool import pool
+from .variation_change import variation_change
 
-__all__ = ["att_gt", "cluster_effects", "its", "pool"]
+__all__ = ["att_gt", "cluster_effects", "its", "pool", "variation_change"]
