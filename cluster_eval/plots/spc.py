@@ -34,6 +34,8 @@ CHART_TITLES = {
 def _positions(d: pd.DataFrame, categorical: bool):
     if categorical:
         return np.arange(len(d), dtype=float)
+    if isinstance(d["x"].dtype, pd.PeriodDtype):
+        return d["x"].dt.to_timestamp().to_numpy()
     return d["x"].to_numpy()
 
 
@@ -91,7 +93,8 @@ def _draw_one(ax, d: pd.DataFrame, *, categorical: bool, show_95: bool, label_li
     ax.scatter(xs[sig & inc], y[sig & inc], s=22, color=SIGNAL_COLOUR, zorder=5)
     ax.scatter(xs[~inc], y[~inc], s=22, facecolors="white", edgecolors=SIGNAL_COLOUR if sig[~inc].any()
                else DOT_COLOUR, zorder=5)
-    if pd.api.types.is_datetime64_any_dtype(d["x"]) and not categorical:
+    if (pd.api.types.is_datetime64_any_dtype(d["x"]) or isinstance(d["x"].dtype, pd.PeriodDtype)) \
+            and not categorical:
         locator = AutoDateLocator(minticks=3, maxticks=7)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))

@@ -103,8 +103,17 @@ def _broadcast(values, length: int) -> pd.Series:
 
 def _is_categorical(x: pd.Series) -> bool:
     """qicharts2's ``dots.only``: subgroups without a numeric or time order."""
+    if isinstance(x.dtype, pd.PeriodDtype) or pd.api.types.is_timedelta64_dtype(x):
+        return False
     return not (pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)) \
         and not pd.api.types.is_datetime64_any_dtype(x)
+
+
+def _dates_as_datetime(x: pd.Series) -> pd.Series:
+    """Python ``date``/``datetime`` objects become datetime64 (they have a time order)."""
+    if x.dtype == object and pd.api.types.infer_dtype(x, skipna=True) in ("date", "datetime"):
+        return pd.to_datetime(x)
+    return x
 
 
 def _makeparts(breaks: np.ndarray, m: int) -> np.ndarray:
@@ -282,6 +291,7 @@ def qic(x, y=None, n=None, *, data=None, chart="run", facets=None, notes=None, f
             raise ArgumentError("y (time between events) must be greater than zero for chart 't'; "
                                 f"got {float(d['y'].iloc[bad[0]])!r} at position {bad[0]}")
     d = d[d["x"].notna()]
+    d["x"] = _dates_as_datetime(d["x"])
     categorical = _is_categorical(d["x"])
 
     agg = _aggregate(d, facet_cols + ["x"], got_n, agg_fun, notes is not None)

@@ -204,6 +204,8 @@ def test_dates_get_a_runs_analysis_and_categories_do_not():
     y = np.arange(1.0, 13.0)
     dates = pd.date_range("2024-01-01", periods=12, freq="MS")
     assert ce.spc.qic(dates, y)["runs_signal"].all()
+    assert ce.spc.qic(pd.Series(dates.to_period("M")), y)["runs_signal"].all()
+    assert ce.spc.qic(list(dates.date), y)["runs_signal"].all()
     names = [f"unit {i:02d}" for i in range(12)]
     d = ce.spc.qic(names, y)
     assert not d["runs_signal"].any() and d.attrs["categorical"]
