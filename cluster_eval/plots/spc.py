@@ -91,8 +91,9 @@ def _draw_one(ax, d: pd.DataFrame, *, categorical: bool, show_95: bool, label_li
     normal = inc & ~sig
     ax.scatter(xs[normal], y[normal], s=14, color=DOT_COLOUR, zorder=4)
     ax.scatter(xs[sig & inc], y[sig & inc], s=22, color=SIGNAL_COLOUR, zorder=5)
-    ax.scatter(xs[~inc], y[~inc], s=22, facecolors="white", edgecolors=SIGNAL_COLOUR if sig[~inc].any()
-               else DOT_COLOUR, zorder=5)
+    if (~inc).any():  # excluded points: hollow, orange rim when beyond the limits
+        rims = np.where(sig[~inc], SIGNAL_COLOUR, DOT_COLOUR)
+        ax.scatter(xs[~inc], y[~inc], s=22, facecolors="white", edgecolors=list(rims), zorder=5)
     if (pd.api.types.is_datetime64_any_dtype(d["x"]) or isinstance(d["x"].dtype, pd.PeriodDtype)) \
             and not categorical:
         locator = AutoDateLocator(minticks=3, maxticks=7)
