@@ -82,6 +82,20 @@ def _gamma_poisson(rng, mean, k):
     return rng.poisson(mean * rng.gamma(k, 1.0 / k, size=np.shape(mean)))
 
 
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """The dtypes ``load_dataset`` gives the contract's tables: text as ``string``, dates ``datetime64[ns]``."""
+    out = {}
+    for col in df.columns:
+        x = df[col]
+        if pd.api.types.is_datetime64_any_dtype(x):
+            out[col] = x.astype("datetime64[ns]")
+        elif pd.api.types.is_numeric_dtype(x):
+            out[col] = x.astype(float)
+        else:
+            out[col] = x.astype("string")
+    return pd.DataFrame(out)
+
+
 def simulate(scale: str = "small", seed: int = 0) -> tuple[Dataset, dict]:
     """Generate the synthetic data set and diagnostics (clip counts, expected values). See ``generate``."""
     cfg = SCALES[scale]
@@ -231,8 +245,9 @@ def simulate(scale: str = "small", seed: int = 0) -> tuple[Dataset, dict]:
     measures = pd.concat(frames, ignore_index=True)
 
     practices = practices[["practice_id", "cluster_id", "region", "municipality", "opened", "closed"]]
-    ds = Dataset(practices=practices, clusters=clusters, activities=activities, measures=measures,
-                 population=pop, truth=truth_df, source={"synthetic": f"scale={scale}, seed={seed}"})
+    ds = Dataset(practices=_typed(practices), clusters=_typed(clusters), activities=_typed(activities),
+                 measures=_typed(measures), population=_typed(pop), truth=truth_df,
+                 source={"synthetic": f"scale={scale}, seed={seed}"})
     diagnostics = {"clipped": clipped, "expected": expected, "baseline": baseline, "present": present,
                    "months": months, "cluster_index": ci, "delta": delta, "start": start,
                    "indicators": [s.id for s in INDICATORS]}

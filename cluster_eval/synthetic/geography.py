@@ -78,6 +78,23 @@ def _allocate(weights: np.ndarray, total: int, minimum: int = 0) -> np.ndarray:
     return base + alloc
 
 
+def _bounded_allocate(weights: np.ndarray, total: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Allocation proportional to ``weights`` with ``lo <= alloc <= hi`` elementwise, summing to ``total``."""
+    lo, hi = np.asarray(lo, dtype=int), np.asarray(hi, dtype=float)
+    if lo.sum() > total or hi.sum() < total:
+        raise ValueError(f"cannot allocate {total} within bounds {lo.tolist()} - {hi.tolist()}")
+    alloc = np.clip(_allocate(weights, total), lo, hi).astype(int)
+    target = np.asarray(weights, dtype=float) / np.sum(weights) * total
+    while alloc.sum() != total:   # move one unit at a time towards the proportional target
+        if alloc.sum() < total:
+            room = np.flatnonzero(alloc < hi)
+            alloc[room[np.argmax((target - alloc)[room])]] += 1
+        else:
+            room = np.flatnonzero(alloc > lo)
+            alloc[room[np.argmin((target - alloc)[room])]] -= 1
+    return alloc
+
+
 def _cluster_sizes(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     """Split ``n`` practices into ``k`` clusters with random sizes in [MIN_CLUSTER, MAX_CLUSTER]."""
     if k * MIN_CLUSTER > n or k * MAX_CLUSTER < n:
@@ -121,7 +138,14 @@ def make_geography(rng: np.random.Generator, n_practices: int, n_clusters: int, 
         w = munis.loc[others, "population"].to_numpy()
         keep |= set(rng.choice(others, size=n_municipalities - len(keep), replace=False, p=w / w.sum()))
         munis = munis.loc[sorted(keep)].reset_index(drop=True)
-    per_muni = _allocate(munis["population"].to_numpy(), n_practices, minimum=1)
+    # practices per region (enough for at least one cluster), then per municipality (at least one)
+    reg_of = munis["region"].to_numpy()
+    reg_w = np.array([munis.loc[reg_of == r, "population"].sum() for r in REGIONS])
+    reg_lo = np.array([max(MIN_CLUSTER + 2, int((reg_of == r).sum())) for r in REGIONS])
+    per_region = _bounded_allocate(reg_w, n_practices, reg_lo, np.full(len(REGIONS), np.inf))
+    per_muni = np.concatenate([_allocate(munis.loc[reg_of == r, "population"].to_numpy(), int(n_r), minimum=1)
+                               for r, n_r in zip(REGIONS, per_region)])
+    munis = pd.concat([munis[reg_of == r] for r in REGIONS], ignore_index=True)
     muni_idx = np.repeat(np.arange(len(munis)), per_muni)
     doctors = rng.choice(np.arange(1, 7), size=n_practices, p=DOCTORS_P)
     per_doctor = LIST_PER_DOCTOR * np.exp(rng.normal(0.0, LIST_PER_DOCTOR_SD, n_practices))
@@ -135,17 +159,25 @@ def make_geography(rng: np.random.Generator, n_practices: int, n_clusters: int, 
         "list_size": list_size,
         "age_tilt": munis["age_tilt"].to_numpy()[muni_idx] + rng.normal(0.0, 0.25, n_practices),
     })
+    # practices in no cluster: drawn at random, keeping every region able to form a cluster
     unclustered = np.zeros(n_practices, dtype=bool)
-    unclustered[rng.choice(n_practices, size=n_unclustered, replace=False)] = True
+    left = dict(zip(REGIONS, per_region))
+    for i in rng.permutation(n_practices):
+        if unclustered.sum() == n_unclustered:
+            break
+        if left[practices.at[i, "region"]] > MIN_CLUSTER + 1:
+            unclustered[i] = True
+            left[practices.at[i, "region"]] -= 1
 
     # clusters per region in proportion to its clustered practices, then contiguous runs
     in_cl = practices.loc[~unclustered]
-    reg_counts = in_cl.groupby("region", sort=False).size().reindex(REGIONS).fillna(0).astype(int)
-    k_per_region = _allocate(reg_counts.to_numpy(), n_clusters, minimum=1)
+    reg_counts = in_cl.groupby("region", sort=False).size().reindex(REGIONS).fillna(0).astype(int).to_numpy()
+    k_per_region = _bounded_allocate(reg_counts, n_clusters, np.maximum(1, -(-reg_counts // MAX_CLUSTER)),
+                                     reg_counts // MIN_CLUSTER)
     cluster_id = np.empty(n_practices, dtype=object)
     cluster_rows = []
     c = 0
-    for region, n_reg, k in zip(REGIONS, reg_counts.to_numpy(), k_per_region):
+    for region, n_reg, k in zip(REGIONS, reg_counts, k_per_region):
         idx = in_cl.index[in_cl["region"] == region].to_numpy()
         sizes = _cluster_sizes(rng, int(n_reg), int(k))
         for part in np.split(idx, np.cumsum(sizes)[:-1]):

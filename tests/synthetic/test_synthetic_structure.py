@@ -70,12 +70,14 @@ def test_measures_contract(fixture, request):
     clustered = ds.practices["cluster_id"].dropna()
     assert set(clustered) <= set(ds.clusters["cluster_id"])
     # shares are of the practice's J01 prescriptions (the abx_rate numerator)
-    wide = m.pivot_table(index=["practice_id", "period"], columns="indicator_id", values="denominator")
-    num = m[m["indicator_id"] == "abx_rate"].set_index(["practice_id", "period"])["numerator"]
-    assert (wide["abx_penv_share"] == num.reindex(wide.index)).all()
-    pen = m[m["indicator_id"] == "abx_penv_share"].set_index(["practice_id", "period"])["numerator"]
-    qui = m[m["indicator_id"] == "abx_quinolone_share"].set_index(["practice_id", "period"])["numerator"]
-    assert (pen + qui.reindex(pen.index) <= num.reindex(pen.index)).all()
+    key = ["practice_id", "period"]
+    abx = m.loc[m["indicator_id"] == "abx_rate", key + ["numerator"]]
+    pen = m.loc[m["indicator_id"] == "abx_penv_share", key + ["numerator", "denominator"]]
+    qui = m.loc[m["indicator_id"] == "abx_quinolone_share", key + ["numerator", "denominator"]]
+    both = abx.merge(pen, on=key, suffixes=("", "_pen")).merge(qui, on=key, suffixes=("", "_qui"))
+    assert len(both) == len(abx) == len(pen) == len(qui)
+    assert (both["denominator"] == both["numerator"]).all() and (both["denominator_qui"] == both["numerator"]).all()
+    assert (both["numerator_pen"] + both["numerator_qui"] <= both["numerator"]).all()
 
 
 @pytest.mark.parametrize("fixture", ["small", "denmark"])

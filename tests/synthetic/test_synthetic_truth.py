@@ -39,8 +39,12 @@ def _wide(ds, indicator):
     return out, pd.DatetimeIndex(periods)
 
 
-def per_cluster_did(ds, indicator):
-    """DataFrame cluster_id, did, se, effect (the truth's full effect) for clusters with full windows."""
+def per_cluster_did(ds, indicator, placebo=False):
+    """DataFrame cluster_id, did, se, effect (the truth's full effect) for clusters with full windows.
+
+    ``placebo=True`` compares the 12 months before the start with the 12 months before those
+    (no effect: the expected DiD is 0).
+    """
     topic = next(s.topic for s in INDICATORS if s.id == indicator)
     vals, periods = _wide(ds, indicator)
     ramp = RAMP[indicator]
@@ -54,19 +58,21 @@ def per_cluster_did(ds, indicator):
     for cid, st in act.items():
         s = periods.get_loc(pd.Timestamp(st).to_period("M").to_timestamp())
         pre, post = slice(s - 12, s), slice(s + ramp - 1, s + ramp + 11)
-        if s - 12 < 0 or s + ramp + 11 > len(periods):
+        if placebo:
+            pre, post = slice(s - 24, s - 12), slice(s - 12, s)
+        if pre.start < 0 or post.stop > len(periods):
             continue
         with warnings.catch_warnings():   # practices absent in a window: NaN, excluded below
             warnings.simplefilter("ignore", RuntimeWarning)
             diff = np.nanmean(vals[:, post], axis=1) - np.nanmean(vals[:, pre], axis=1)
         complete = ~np.isnan(vals[:, pre]).any(axis=1) & ~np.isnan(vals[:, post]).any(axis=1)
-        treated = complete & (ds.practices["cluster_id"] == cid).to_numpy()
-        control = complete & (start_idx >= s + ramp + 11)
+        treated = complete & ds.practices["cluster_id"].eq(cid).fillna(False).to_numpy(dtype=bool)
+        control = complete & (start_idx >= post.stop)
         if treated.sum() < 3 or control.sum() < 20:
             continue
         did = diff[treated].mean() - diff[control].mean()
         se = np.sqrt(diff[treated].var(ddof=1) / treated.sum() + diff[control].var(ddof=1) / control.sum())
-        rows.append((cid, did, se, truth[cid]))
+        rows.append((cid, did, se, 0.0 if placebo else truth[cid]))
     return pd.DataFrame(rows, columns=["cluster_id", "did", "se", "effect"])
 
 
@@ -157,3 +163,21 @@ def test_did_recovers_truth(denmark, indicator):
     w = 1 / res["se"] ** 2
     pooled, pooled_truth = (w * res["did"]).sum() / w.sum(), (w * res["effect"]).sum() / w.sum()
     assert abs(pooled - pooled_truth) < 4 / np.sqrt(w.sum())
+
+
+@pytest.mark.parametrize("indicator", ["abx_rate", "copd_spirometry", "t2d_hba1c_measured"])
+def test_placebo_did_is_zero(denmark, indicator):
+    """Before the start there is no effect: uptake follows levels, not trends (parallel trends hold)."""
+    ds, _ = denmark
+    res = per_cluster_did(ds, indicator, placebo=True)
+    assert len(res) >= 20
+    z = res["did"] / res["se"]
+    assert abs(z.mean()) < 4 * max(z.std(), 1.0) / np.sqrt(len(z)), z.mean()
+
+
+def test_did_oracle_detects_a_wrong_truth(denmark):
+    """The DiD check is not vacuous: doubling the stated effects makes it fail."""
+    ds, _ = denmark
+    res = per_cluster_did(ds, "abx_rate")
+    z = (res["did"] - 2 * res["effect"]) / res["se"]
+    assert abs(z.mean()) > 4 * max(z.std(), 1.0) / np.sqrt(len(z))
