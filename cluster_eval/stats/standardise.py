@@ -53,8 +53,30 @@ def _standard_weights(standard, age_band, n: int) -> np.ndarray:
     return np.broadcast_to(w, (n,)).astype(float)
 
 
+def _frequency_variance_weights(event_frequencies, x, n):
+    """Σ_k k²·u_ik per row from unique-person counts u_ik by event frequency k (missing counts as 0)."""
+    table = pd.DataFrame(event_frequencies).reset_index(drop=True)
+    if len(table) != n:
+        raise ArgumentError(f"arguments must have the same length (or length 1): count has {n}, "
+                            f"event_frequencies has {len(table)}")
+    try:
+        freqs = np.array([float(str(c).lstrip("f")) for c in table.columns])
+    except ValueError as exc:
+        raise ArgumentError("event_frequencies columns must be event frequencies (1, 2, 3 ... or "
+                            f"'f1', 'f2' ...); got {list(table.columns)!r}") from exc
+    u = table.apply(pd.to_numeric, errors="coerce").fillna(0.0).to_numpy(float)
+    check_nonnegative(u.reshape(-1), "event_frequencies")
+    events = u @ freqs
+    bad = np.flatnonzero(np.abs(events - np.nan_to_num(x, nan=0.0)) > 1e-9)
+    if bad.size:
+        i = bad[0]
+        raise ArgumentError(f"count must equal the events implied by event_frequencies (Σ k × persons); got "
+                            f"count={float(np.nan_to_num(x[i])):g} but {events[i]:g} events at position {i}")
+    return u @ freqs ** 2
+
+
 def dsr(count, population, *, by=None, standard=None, age_band=None, confidence=0.95,
-        multiplier: float = 100000) -> pd.DataFrame:
+        multiplier: float = 100000, event_frequencies=None) -> pd.DataFrame:
     """Directly standardised rate with Dobson et al. (1991) confidence limits.
 
     Parameters
@@ -74,6 +96,11 @@ def dsr(count, population, *, by=None, standard=None, age_band=None, confidence=
     confidence : float or tuple of float
     multiplier : float
         Default 100,000.
+    event_frequencies : DataFrame or dict, optional
+        For events that are not independent (one person can have several): per row, the number of
+        unique persons with 1, 2, 3 ... events (columns named 1, 2, 3 ... or 'f1', 'f2' ...). The
+        variance becomes Σ_k k²·var_k (PHEindicatormethods ``independent_events = FALSE``); ``count``
+        must equal Σ k × persons in each row.
 
     Returns
     -------
@@ -109,7 +136,8 @@ def dsr(count, population, *, by=None, standard=None, age_band=None, confidence=
     with np.errstate(divide="ignore", invalid="ignore"):
         bad = ~(pop > 0)
         ratio = np.where(bad, np.nan, w / pop)
-    frame = keys.assign(_x=x0, _pop=pop, _w=w, _wr=x0 * ratio, _sq=x0 * ratio ** 2, _bad=bad)
+    var_weight = x0 if event_frequencies is None else _frequency_variance_weights(event_frequencies, x, n)
+    frame = keys.assign(_x=x0, _pop=pop, _w=w, _wr=x0 * ratio, _sq=var_weight * ratio ** 2, _bad=bad)
     gcols = list(keys.columns)
     grouped = frame.groupby(gcols, sort=False, dropna=False) if gcols else frame.groupby(np.zeros(n))
     agg = grouped.agg(total_count=("_x", "sum"), total_pop=("_pop", "sum"), sw=("_w", "sum"),
@@ -138,7 +166,7 @@ def dsr(count, population, *, by=None, standard=None, age_band=None, confidence=
         rows.append(part)
     out = pd.concat(rows).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
     out["statistic"] = statistic_name("dsr", mult)
-    out["method"] = "dobson"
+    out["method"] = "dobson" if event_frequencies is None else "dobson, non-independent events"
     out["note"] = np.repeat(note, len(levels))
     return out
 

@@ -188,3 +188,31 @@ def test_isr_zero_population_stratum(shared):
         assert_close(out["value"], e["value"])
         assert_close(out["lower"], e["lower95_0cl"])
         assert_close(out["upper"], e["upper95_0cl"])
+
+
+def test_dsr_non_independent_events(shared):
+    """PHE's testdata_nonind_* rows: unique persons by event frequency (f1..f4) per age band."""
+    from cluster_eval.stats import dsr
+    from cluster_eval.stats.esp2013 import ESP2013
+    data = pd.read_csv(shared(PHE + "testdata_DSR_ISR__testdata_nonindepe.csv"))
+    ref = pd.read_csv(shared(PHE + "testdata_DSR_ISR__testresults_DSR.csv"))
+    exp = ref[ref["method"] == "Dobson, with confidence adjusted for non-independent events"]
+    freq = data[["f1", "f2", "f3", "f4"]]
+    out = dsr(data["count"], data["pop"], by=data["area"], standard=np.tile(ESP2013.to_numpy(), 4),
+              confidence=(0.95, 0.998), event_frequencies=freq)
+    got = wide(out)
+    assert list(out["area"].unique()) == list(exp["area"])
+    assert_close(out["total_count"].iloc[::2], exp["total_count"])
+    # PHE's sheet holds these results to 11-13 significant figures (e.g. 9532.9497786200009)
+    for col in ("value", "lower95_0cl", "upper95_0cl", "lower99_8cl", "upper99_8cl"):
+        np.testing.assert_allclose(got[col], exp[col], rtol=1e-6, equal_nan=True)
+    assert set(out["method"]) == {"dobson, non-independent events"}
+
+
+def test_dsr_event_frequencies_must_add_up():
+    from cluster_eval.errors import ArgumentError
+    from cluster_eval.stats import dsr
+    with pytest.raises(ArgumentError) as err:
+        dsr([5, 4], [100, 100], standard=[1, 1], event_frequencies={"f1": [5, 2], "f2": [0, 0]})
+    assert str(err.value) == ("count must equal the events implied by event_frequencies (Σ k × persons); "
+                              "got count=4 but 2 events at position 1")
