@@ -99,10 +99,14 @@ class FunnelResult:
         is zero or missing.
     target : float
         The centre line (× multiplier).
+    overdispersion : str or None
+        The adjustment applied to the limits: None when none was asked for, or when it was asked for
+        but the data show none (φ ≤ 1 for multiplicative, τ² = 0 for additive; the unadjusted limits
+        are used then, as FunnelPlotR does). ``requested_overdispersion`` keeps what was asked.
     """
 
     def __init__(self, units, *, phi, tau2, n_used, n_missing, target, statistic, levels, overdispersion,
-                 trim, trim_method, transform, multiplier, poisson_method, denominators_for_limits):
+                 requested, trim, trim_method, transform, multiplier, poisson_method, denominators_for_limits):
         self.units = units
         self.phi = phi
         self.tau2 = tau2
@@ -113,6 +117,7 @@ class FunnelResult:
         self.statistic = statistic
         self.confidence = levels
         self.overdispersion = overdispersion
+        self.requested_overdispersion = requested
         self.trim = trim
         self.trim_method = trim_method
         self.transform = transform
@@ -162,8 +167,12 @@ class FunnelResult:
     def summary(self) -> str:
         top = max(self.confidence)
         n_out = len(self.outliers(top))
-        adj = "not adjusted for overdispersion" if self.overdispersion is None else \
-            f"adjusted for overdispersion ({self.overdispersion}, {self.transform} scale)"
+        if self.overdispersion is not None:
+            adj = f"adjusted for overdispersion ({self.overdispersion}, {self.transform} scale)"
+        elif self.requested_overdispersion is not None:
+            adj = "not adjusted: no overdispersion found"
+        else:
+            adj = "not adjusted for overdispersion"
         counts = self.units["label"].value_counts()
         lines = [
             f"Funnel analysis: {statistic_name(self.statistic, self.multiplier)}, target {self.target:.6g}",
@@ -217,7 +226,8 @@ def funnel(numerator, denominator, units=None, *, statistic: str = "proportion",
     overdispersion : {None, "multiplicative", "additive"}
         None: PHE/exact limits (:func:`funnel_limits`). "multiplicative": transformed-scale limits
         inflated by sqrt(φ) (only when φ > 1). "additive": random-effects limits with τ² added to each
-        unit's within-unit variance.
+        unit's within-unit variance (only when τ² > 0). Otherwise the unadjusted limits are kept and
+        ``result.overdispersion`` is None.
     trim : float
         Share of units at each end winsorised or truncated before estimating φ (default 0.1).
     trim_method : {"winsorise", "truncate"}
@@ -293,10 +303,10 @@ def funnel(numerator, denominator, units=None, *, statistic: str = "proportion",
     phi, tau2 = dispersion(z_used, s[used])
 
     data = {"unit": ids, "numerator": num, "denominator": den, "value": value * mult, "z": z, "used": used}
+    adjusted = (overdispersion == "multiplicative" and phi > 1) or (overdispersion == "additive" and tau2 > 0)
     lowers, uppers = [], []
     for c in levels:
-        if overdispersion is None or (overdispersion == "multiplicative" and not phi > 1) or \
-                (overdispersion == "additive" and not tau2 > 0):
+        if not adjusted:
             lo, hi = unadjusted_limits(statistic, t, den, c, poisson_method)
         elif statistic == "proportion":
             lo, hi = adjusted_limits(tr, t, size, c, phi, tau2, overdispersion)
@@ -311,6 +321,7 @@ def funnel(numerator, denominator, units=None, *, statistic: str = "proportion",
     data["label"] = _label(value * mult, lowers, uppers, levels)
     units_df = pd.DataFrame(data)
     return FunnelResult(units_df, phi=phi, tau2=tau2, n_used=int(used.sum()), n_missing=int((~ok).sum()),
-                        target=t * mult, statistic=statistic, levels=levels, overdispersion=overdispersion,
+                        target=t * mult, statistic=statistic, levels=levels,
+                        overdispersion=overdispersion if adjusted else None, requested=overdispersion,
                         trim=trim, trim_method=trim_method, transform=tr, multiplier=mult,
                         poisson_method=poisson_method, denominators_for_limits=den)

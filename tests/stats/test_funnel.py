@@ -177,3 +177,25 @@ def test_zero_denominator_is_missing_and_counted():
     assert np.isnan(row["value"]) and row["label"] == "missing"
     assert res.n_missing == 1 and res.n_used == 3
     assert "1 left out" in res.summary()
+
+
+def test_rate_funnel_is_the_ratio_funnel_scaled():
+    events = np.array([12, 40, 7, 95, 30])
+    persons = np.array([1000.0, 2500, 900, 5000, 3100])
+    rate = funnel(events, persons, statistic="rate", multiplier=1000)
+    target = events.sum() / persons.sum()
+    ratio = funnel(events, persons * target, statistic="ratio")
+    np.testing.assert_allclose(rate.units["value"], ratio.units["value"] * target * 1000)
+    np.testing.assert_allclose(rate.units["upper_99_8"], ratio.units["upper_99_8"] * target * 1000)
+    assert list(rate.units["label"]) == list(ratio.units["label"])
+    assert rate.target == pytest.approx(target * 1000)
+
+
+def test_no_overdispersion_keeps_unadjusted_limits():
+    # identical proportions: every z-score is 0, phi = 0, tau2 = 0
+    res = funnel([10, 20, 30], [100, 200, 300], overdispersion="additive")
+    assert res.phi == 0 and res.tau2 == 0
+    assert res.overdispersion is None and res.requested_overdispersion == "additive"
+    plain = funnel([10, 20, 30], [100, 200, 300])
+    pd.testing.assert_frame_equal(res.units, plain.units)
+    assert "no overdispersion found" in res.summary()
