@@ -260,7 +260,7 @@ def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, 
         bstrap=bstrap, biters=biters, cband=cband, seed=seed,
         meta=dict(yname=yname, control_group=control_group, est_method=est_method, base_period=base_period,
                   anticipation=anticipation, covariates=covs, n_units=n, clustervars=clustervars,
-                  dropped=p.dropped, tlist=tlist, glist=p.glist),
+                  dropped=p.dropped, tlist=tlist, glist=p.glist, unit_ids=np.asarray(p.ids)),
     )
 
 

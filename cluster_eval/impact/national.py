@@ -1,0 +1,116 @@
+"""The national analysis: Callaway & Sant'Anna ATTs of all clusters' topic work, one indicator at a time.
+
+For each indicator, every practice is a unit, its group is the first exposed month of its cluster on the
+indicator's topic (never treated when its cluster has no row for the topic or it is in no cluster), and
+:func:`att_gt` estimates the group-time ATTs on the practice values with not-yet-treated comparison
+practices (default); the ``simple`` (post-treatment average weighted by group size) and ``dynamic``
+(event-study) aggregates are reported.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SmallNumbersWarning
+from ..validation import check_choice
+from .did import att_gt
+from .panel import build_panels
+from .results import _Results
+
+
+class NationalEffects(_Results):
+    """``effects`` (one row per indicator), ``event_study`` (indicator x event time), ``results`` (att_gt)."""
+
+    title = "National effects of cluster topic work (Callaway & Sant'Anna 2021)"
+
+    def __init__(self, effects, event_study, results, settings):
+        self.effects = effects
+        self.event_study = event_study
+        self.results = results
+        self.settings = settings
+
+    def _header(self):
+        return list(self.settings.items())
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.effects.copy()
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        from scipy import stats
+
+        z = stats.norm.ppf(0.5 + level / 2)
+        e = self.effects
+        return pd.DataFrame({"indicator_id": e["indicator_id"], "lower": e["value"] - z * e["se"],
+                             "upper": e["value"] + z * e["se"], "confidence": level})
+
+
+def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities: pd.DataFrame, indicators, *,
+                     lag: int = 0, control_group: str = "notyettreated", weight: str | None = None,
+                     min_e: float = -np.inf, max_e: float = np.inf, alpha: float = 0.05,
+                     cluster_se: bool = False, only=None,
+                     panels: dict | None = None, keep_results: bool = True) -> NationalEffects:
+    """National ATT of the clusters' topic work for each indicator (see the module docstring).
+
+    Parameters
+    ----------
+    measures, practices, activities, indicators
+        Contract tables and the indicator -> topic mapping (see :func:`cluster_effects`).
+    lag : int
+        Months from the first meeting to the first exposed month.
+    control_group : {"notyettreated", "nevertreated"}
+    weight : {None, "denominator"}
+        Equal practice weights or each practice's mean denominator (as unit weights).
+    min_e, max_e : float
+        Event-time window of the aggregates (``simple`` keeps post cells with ``e <= max_e``).
+    alpha : float
+    cluster_se : bool
+        Cluster the standard errors by quality cluster (practices in no cluster are their own cluster)
+        instead of by practice.
+    keep_results : bool
+        Keep each indicator's :class:`ATTgtResults` (large: an influence-function matrix) in ``results``.
+
+    Returns
+    -------
+    NationalEffects
+        ``effects``: indicator_id, topic, value (simple ATT), se, lower, upper, dynamic_value, dynamic_se,
+        n_practices, n_groups, reason (why no estimate), confidence, method; ``event_study``: indicator_id, event_time, att, se,
+        lower, upper.
+    """
+    check_choice(control_group, "control_group", ("notyettreated", "nevertreated"))
+    check_choice(weight, "weight", (None, "denominator"))
+    if panels is None:
+        panels = build_panels(measures, practices, activities, indicators, lag=lag, only=only)
+    rows, es, results = [], [], {}
+    for ind, p in panels.items():
+        nt = p.value.shape[1]
+        if not ((p.start_index >= 1) & (p.start_index < nt)).any():
+            rows.append(dict(indicator_id=ind, topic=p.topic, n_practices=len(p.practice_ids), n_groups=0,
+                             reason="no cluster took up the topic within the data"))
+            continue
+        d = p.long()
+        if cluster_se:
+            d["se_cluster"] = d["cluster_id"].where(d["cluster_id"].notna(), "practice-" + d["unit"].astype(str))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SmallNumbersWarning)
+            res = att_gt(d, "value", "t", "unit", "g", control_group=control_group, alpha=alpha,
+                         weights_name="weight" if weight == "denominator" else None, balanced_panel=False,
+                         clustervars="se_cluster" if cluster_se else None)
+            simple = res.aggregate("simple", max_e=max_e)
+            dyn = res.aggregate("dynamic", min_e=min_e, max_e=max_e)
+        rows.append(dict(indicator_id=ind, topic=p.topic, value=simple.att, se=simple.se,
+                         lower=simple.overall["lower"], upper=simple.overall["upper"], dynamic_value=dyn.att,
+                         dynamic_se=dyn.se, n_practices=res.n, n_groups=len(res.meta["glist"]), reason=""))
+        es.append(dyn.table.assign(indicator_id=ind))
+        if keep_results:
+            results[ind] = res
+    effects = pd.DataFrame(rows).reindex(columns=["indicator_id", "topic", "value", "se", "lower", "upper",
+                                                  "dynamic_value", "dynamic_se", "n_practices", "n_groups",
+                                                  "reason"])
+    effects["confidence"] = 1 - alpha
+    effects["method"] = f"callaway-santanna-{control_group}"
+    event_study = pd.concat(es, ignore_index=True) if es else pd.DataFrame()
+    settings = {"comparison": control_group, "standard errors": "by cluster" if cluster_se else "by practice", "lag": lag, "weights": weight or "equal",
+                "indicators": len(effects)}
+    return NationalEffects(effects, event_study, results, settings)

@@ -1,0 +1,45 @@
+"""Short CI version of benchmarks/recovery.py and a national_effects check on the synthetic data."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def recovery():
+    pytest.importorskip("cluster_eval.synthetic")
+    spec = importlib.util.spec_from_file_location("recovery", ROOT / "benchmarks" / "recovery.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_recovery_three_replications(recovery):
+    summary = recovery.main(["--reps", "3", "--quiet"])
+    allr = summary[summary["indicator_id"] == "(all)"].set_index("estimand")
+    assert {"national_simple", "national_dynamic", "cluster_post_average"} <= set(allr.index)
+    # few replications: only gross failures are caught here (the full run is in benchmarks/README.md)
+    assert allr.loc["national_simple", "coverage"] >= 0.6
+    assert allr.loc["cluster_post_average", "coverage"] >= 0.6
+    assert abs(allr.loc["cluster_post_average", "rel_bias"]) < 1
+
+
+def test_national_truth_of_a_constant_effect(recovery):
+    # the truth helper averages cell truths with group-size weights: constant effects give that constant
+    import cluster_eval as ce
+    from cluster_eval.impact.national import national_effects
+    from cluster_eval.impact.panel import build_panels
+    from cluster_eval.synthetic import INDICATORS
+
+    ds = ce.synthetic.generate("small", seed=5)
+    ind = "abx_rate"
+    panels = build_panels(ds.measures, ds.practices, ds.activities, INDICATORS, only=[ind])
+    nat = national_effects(ds.measures, ds.practices, ds.activities, INDICATORS, panels=panels)
+    lookup = {(c, e): 2.0 for c in ds.practices["cluster_id"].dropna().unique() for e in range(0, 60)}
+    s, d = recovery.national_truth(nat.results[ind], panels[ind], lookup)
+    assert s == pytest.approx(2.0) and d == pytest.approx(2.0)
+    e = nat.effects.set_index("indicator_id").loc[ind]
+    assert e["lower"] < e["value"] < e["upper"] and np.isfinite(e["dynamic_value"])
