@@ -71,11 +71,12 @@ def code_filter(crit) -> str:
 def merge_intervals(select: str, extra: str = "") -> str:
     """Merge overlapping or adjacent intervals of each patient (gaps and islands).
 
-    ``extra`` is an additional partition column list (e.g. ``", substance"``).
+    ``extra`` is an additional partition column list (e.g. ``", substance"``). Rows are made distinct
+    first so that ``(s, e)`` orders each partition totally (both window functions then see one order).
     """
     part = f"patient_id{extra}"
     return f"""
-WITH u AS ({select}),
+WITH u AS (SELECT DISTINCT {part}, s, e FROM ({select}) x),
 o AS (SELECT {part}, s, e,
         MAX(e) OVER (PARTITION BY {part} ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
           AS prev_e

@@ -28,6 +28,7 @@ same expectation) the difference has mean 0 and variance the sum of the two.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,8 @@ def _targets(dataset):
         t = expected[k] if expected is not None else obs
         target[k] = _fill(t)
     lst = _fill(np.where(den["abx_rate"] > 0, den["abx_rate"], np.nan), zero_outside=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # practices without measures: no rows
         prev = {name: np.nanmean(den[k] / np.where(den["abx_rate"] > 0, den["abx_rate"], np.nan), axis=1)
                 for name, k in (("t2d", "t2d_hba1c_measured"), ("copd", "copd_spirometry"),
                                 ("old", "eld_nsaid"))}
@@ -417,8 +419,7 @@ def _simulate_batch(rng, batch, ctx, next_id: int):
             ratio = np.clip(np.nan_to_num(ratio[:, hist], nan=0.0), 0, 1)
             pr = np.maximum(prac_pm[r_, tm], 0)
             below = rng.random(len(r_)) < ratio[pr, tm]
-            value = np.where(below, rng.uniform(40, 58.9, len(r_)).round(0), rng.uniform(59, 90, len(r_)).round(0))
-            value = np.where(value >= 59, np.maximum(value, 59), np.minimum(value, 58))
+            value = np.where(below, rng.integers(40, 59, len(r_)), rng.integers(59, 91, len(r_))).astype(float)
             unit = "mmol/mol"
         else:
             value = np.full(len(r_), np.nan)
