@@ -26,7 +26,7 @@ def inverted_wilson(p0, n, confidence):
     to [0, 1].
     """
     n = np.asarray(n, dtype=float)
-    z2 = stats_q(confidence) ** 2
+    z2 = z_value(confidence) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         first = p0 * (n / z2 + 1)
         disc = (-8 * p0 * (n / z2 + 1)) ** 2 - 64 * (1 / z2 + 1 / n) * p0 * (
@@ -37,10 +37,6 @@ def inverted_wilson(p0, n, confidence):
         upper = (first + adj / 8) / last / n
     bad = ~(n > 0)
     return (np.where(bad, np.nan, np.clip(lower, 0, 1)), np.where(bad, np.nan, np.clip(upper, 0, 1)))
-
-
-def stats_q(confidence):
-    return z_value(confidence)
 
 
 def poisson_ratio_limits(expected, confidence, method="phe"):

@@ -5,7 +5,9 @@ Model: y_i | b_i ~ Binomial(n_i, expit(β + b_i))  or  Poisson(n_i·exp(β + b_i
 The marginal likelihood of each unit is integrated with adaptive Gauss-Hermite quadrature centred at
 the conditional mode of b_i (Pinheiro & Bates 1995; the method of lme4 ``glmer(nAGQ = k)``; k = 1 is
 the Laplace approximation, glmer's default). (β, log σ) maximise the summed log-likelihood (BFGS);
-the standard error of log σ comes from a finite-difference Hessian.
+the standard error of log σ comes from a finite-difference Hessian, and the interval for σ² from the
+profile likelihood (β re-maximised at each σ; the lower end is 0 when σ → 0 stays within the
+χ²₁ cut-off), which behaves near the boundary where a Wald interval does not.
 """
 from __future__ import annotations
 
@@ -34,9 +36,15 @@ class RandomInterceptFit:
     n_units: int
     n_events: float
     converged: bool
+    confidence: float = float("nan")
+    sigma2_lower: float = float("nan")
+    sigma2_upper: float = float("nan")
 
-    def sigma2_interval(self, confidence: float = 0.95) -> tuple[float, float]:
-        """Wald interval for σ² from the standard error of log σ (NaN if it is not available)."""
+    def sigma2_interval(self, confidence: float | None = None) -> tuple[float, float]:
+        """Profile-likelihood interval for σ² at the fit's level (default), or a Wald interval on log σ
+        at another level (NaN if the standard error is not available)."""
+        if confidence is None or confidence == self.confidence:
+            return self.sigma2_lower, self.sigma2_upper
         z = stats.norm.ppf(0.5 + confidence / 2)
         if not np.isfinite(self.log_sigma_se) or self.sigma2 <= 0:
             return float("nan"), float("nan")
@@ -96,7 +104,30 @@ def _constant(family, y, n):
     return float(-np.sum(special.gammaln(y + 1)))
 
 
-def fit_random_intercept(y, n, family: str = "binomial", nagq: int = 10) -> RandomInterceptFit:
+def _profile_interval(family, y, n, beta, log_sigma, ll_max, nagq, confidence):
+    """Profile-likelihood interval for σ²: {σ : 2(ℓ̂ − max_β ℓ(β, σ)) ≤ χ²₁(confidence)}."""
+    crit = stats.chi2.ppf(confidence, 1) / 2
+
+    def gap(log_s):
+        res = optimize.minimize_scalar(
+            lambda b: -marginal_loglik(family, y, n, b, log_s, nagq)[0],
+            bounds=(beta - 5, beta + 5), method="bounded", options={"xatol": 1e-9})
+        return ll_max + res.fun - crit
+
+    floor = -12.0
+    if gap(floor) < 0:
+        lower = 0.0
+    else:
+        lower = math.exp(2 * optimize.brentq(gap, floor, log_sigma, xtol=1e-8))
+    hi = log_sigma + 0.5
+    while gap(hi) < 0 and hi < log_sigma + 20:
+        hi += 1.0
+    upper = math.exp(2 * optimize.brentq(gap, log_sigma, hi, xtol=1e-8)) if gap(hi) >= 0 else float("inf")
+    return lower, upper
+
+
+def fit_random_intercept(y, n, family: str = "binomial", nagq: int = 10,
+                         confidence: float = 0.95) -> RandomInterceptFit:
     """Maximum-likelihood fit of the random-intercept model (see the module docstring).
 
     Parameters
@@ -127,7 +158,8 @@ def fit_random_intercept(y, n, family: str = "binomial", nagq: int = 10) -> Rand
     res = optimize.minimize(negll, x0=np.array([beta0, math.log(sd0)]), method="BFGS",
                             options={"gtol": 1e-7})
     beta, log_sigma = res.x
-    if log_sigma < -8:  # the variance sits on its boundary (no between-unit variation)
+    boundary = log_sigma < -8  # the variance sits on its boundary (no between-unit variation)
+    if boundary:
         res2 = optimize.minimize_scalar(lambda b: negll(np.array([b, -12.0])), bracket=(beta - 1, beta + 1))
         beta, log_sigma = float(res2.x), -12.0
     # standard error of log sigma from a central-difference Hessian
@@ -145,14 +177,17 @@ def fit_random_intercept(y, n, family: str = "binomial", nagq: int = 10) -> Rand
                                            - negll(theta - ei + ej) + negll(theta - ei - ej)) / (4 * h * h)
     try:
         cov = np.linalg.inv(hess)
-        se = float(math.sqrt(cov[1, 1])) if cov[1, 1] > 0 else float("nan")
+        se = float(math.sqrt(cov[1, 1])) if cov[1, 1] > 0 and not boundary else float("nan")
     except np.linalg.LinAlgError:
         se = float("nan")
-    converged = bool(res.success) or abs(res.jac).max() < 1e-3 if res.jac is not None else bool(res.success)
+    small_gradient = res.jac is not None and float(np.max(np.abs(res.jac))) < 1e-3
+    converged = bool(res.success) or small_gradient or boundary
     if not converged:
         warnings.warn(f"random-intercept model did not converge: {res.message}", EstimationWarning,
                       stacklevel=2)
-    ll = -negll(theta) + _constant(family, y, n)
+    ll_max = -negll(theta)
+    lower, upper = _profile_interval(family, y, n, float(beta), float(log_sigma), ll_max, nagq, confidence)
     return RandomInterceptFit(family=family, intercept=float(beta), sigma2=float(math.exp(2 * log_sigma)),
-                              log_sigma_se=se, loglik=float(ll), nagq=int(nagq), n_units=int(len(y)),
-                              n_events=float(y.sum()), converged=converged)
+                              log_sigma_se=se, loglik=float(ll_max + _constant(family, y, n)), nagq=int(nagq),
+                              n_units=int(len(y)), n_events=float(y.sum()), converged=converged,
+                              confidence=float(confidence), sigma2_lower=lower, sigma2_upper=upper)

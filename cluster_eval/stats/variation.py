@@ -61,11 +61,11 @@ def _one(num, den, exp, kind, mult, level, nagq, model):
     if events == 0 or (family == "binomial" and events == den.sum()):
         add(f"between_variance_{scale}", np.nan, "random-intercept GLMM", note="no variation in events")
         return rows
-    fit = fit_random_intercept(num, den, family=family, nagq=nagq)
+    fit = fit_random_intercept(num, den, family=family, nagq=nagq, confidence=level)
     method = f"random-intercept {family} GLMM, ML, adaptive Gauss-Hermite nAGQ={nagq}"
     note = left if fit.converged else "model did not converge"
     s2 = fit.sigma2
-    s2_lo, s2_hi = fit.sigma2_interval(level)
+    s2_lo, s2_hi = fit.sigma2_interval()
     add(f"between_variance_{scale}", s2, method, s2_lo, s2_hi, note)
     add(f"between_sd_{scale}", math.sqrt(s2), method, math.sqrt(s2_lo), math.sqrt(s2_hi), note)
     q = stats.norm.ppf(0.75)
@@ -120,8 +120,9 @@ def variation(numerator, denominator, units=None, *, by=None, kind: str = "propo
     -----
     The multilevel model is fitted by maximum likelihood with adaptive Gauss-Hermite quadrature
     (:mod:`cluster_eval.stats.multilevel`); it agrees with lme4 ``glmer`` (same nAGQ) to about 1e-4
-    relative on QOF registers (tests/reference/lme4_variation.R). The interval for σ² is a Wald
-    interval on log σ, carried to the SD, MOR and ICC (monotone transforms).
+    relative on QOF registers (tests/reference/lme4_variation.R). The interval for σ² is a
+    profile-likelihood interval (lower end 0 when the data are compatible with no between-unit
+    variation), carried to the SD, MOR and ICC (monotone transforms).
 
     References
     ----------

@@ -1,5 +1,6 @@
 # Reference values for cluster_eval.stats.variation: between-practice variance of a proportion on the
-# logit scale from lme4::glmer (random-intercept logistic model, binomial counts per practice).
+# logit scale from lme4::glmer (random-intercept logistic model, binomial counts per practice), and the
+# 95% profile-likelihood interval of its SD (confint(method = "profile")).
 #
 # Run from the project root (needs ../shared and R with lme4):
 #   Rscript tests/reference/lme4_variation.R
@@ -30,12 +31,14 @@ for (i in seq_len(nrow(cases))) {
   for (k in c(1L, 10L)) {
     fit <- glmer(cbind(REGISTER, PRACTICE_LIST_SIZE - REGISTER) ~ 1 + (1 | PRACTICE_CODE),
                  data = d, family = binomial, nAGQ = k)
+    ci <- suppressWarnings(confint(fit, parm = ".sig01", method = "profile", level = 0.95))
     rows[[length(rows) + 1]] <- data.frame(
       dataset = cases$dataset[i], register = cases$register[i], icb = cases$icb[i],
       n_units = nrow(d), n_events = sum(d$REGISTER), nAGQ = k,
       intercept = unname(fixef(fit)[1]),
       sigma2 = as.numeric(VarCorr(fit)$PRACTICE_CODE[1, 1]),
       loglik = as.numeric(logLik(fit)),
+      sd_lower_profile95 = ci[1, 1], sd_upper_profile95 = ci[1, 2],
       lme4_version = as.character(packageVersion("lme4")),
       r_version = paste(R.version$major, R.version$minor, sep = ".")
     )

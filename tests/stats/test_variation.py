@@ -71,7 +71,8 @@ def test_between_practice_variance_matches_lme4(shared, row):
     """lme4 1.1-31 glmer(cbind(REGISTER, LIST - REGISTER) ~ 1 + (1 | practice), binomial, nAGQ = 1 or 10)
     on QOF 2022-23 registers; output committed in tests/reference/lme4_variation.csv by
     tests/reference/lme4_variation.R. Tolerance: σ² within 2e-4 relative, intercept within 1e-4
-    (both optimisers stop at their own tolerances; measured differences are below 7e-5 and 3e-5)."""
+    (both optimisers stop at their own tolerances; measured differences are below 7e-5 and 3e-5); the
+    profile interval of the SD within 1e-4 relative."""
     ref = pd.read_csv(REFERENCE).iloc[row]
     data = _qof(shared, ref["register"], ref["icb"])
     assert len(data) == ref["n_units"] and data["REGISTER"].sum() == ref["n_events"]
@@ -85,6 +86,10 @@ def test_between_practice_variance_matches_lme4(shared, row):
         math.exp(math.sqrt(2 * ref["sigma2"]) * 0.6744897501960817), rel=1e-4)
     lo, hi = out.loc["between_variance_logit", ["lower", "upper"]]
     assert lo < s2 < hi
+    # 95% profile-likelihood interval of the SD: lme4 confint(method = "profile"); measured agreement 5e-6
+    sd_lo, sd_hi = out.loc["between_sd_logit", ["lower", "upper"]]
+    assert sd_lo == pytest.approx(ref["sd_lower_profile95"], rel=1e-4)
+    assert sd_hi == pytest.approx(ref["sd_upper_profile95"], rel=1e-4)
     assert (out["n_units"] == ref["n_units"]).all()
 
 
@@ -98,6 +103,16 @@ def test_multilevel_loglik_equals_lme4_laplace(shared):
     n = data["PRACTICE_LIST_SIZE"].to_numpy(float)
     ll, _ = marginal_loglik("binomial", y, n, ref["intercept"], 0.5 * math.log(ref["sigma2"]), nagq=1)
     assert ll + _constant("binomial", y, n) == pytest.approx(ref["loglik"], abs=1e-5)
+
+
+def test_no_between_unit_variation_gives_zero_lower_limit():
+    rng = np.random.default_rng(1)
+    n = rng.integers(100, 1000, 50)
+    y = rng.binomial(n, 0.2)
+    out = variation(y, n).set_index("statistic")
+    assert out.loc["between_variance_logit", "lower"] == 0
+    assert out.loc["median_odds_ratio", "lower"] == 1
+    assert out.loc["between_variance_logit", "upper"] < 0.05
 
 
 def test_rate_kind_recovers_simulated_variance():
