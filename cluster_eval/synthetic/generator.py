@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from ..data.loading import Dataset
 from . import geography, population, truth, uptake
@@ -68,18 +69,35 @@ def _date(m: np.ndarray, day=1) -> np.ndarray:
     return pd.to_datetime({"year": m // 12, "month": m % 12 + 1, "day": np.broadcast_to(day, m.shape)}).to_numpy()
 
 
-def _beta_binomial(rng, n, p, rho):
-    """Beta-binomial draws with mean n·p and intra-class correlation rho (binomial when rho = 0)."""
+def _ar1_uniform(rng, shape, phi):
+    """Uniforms (P, T) whose normal scores follow a stationary AR(1) over months with correlation ``phi``."""
+    eps = rng.standard_normal(shape)
+    z = np.empty(shape)
+    z[:, 0] = eps[:, 0]
+    scale = np.sqrt(1.0 - phi**2)
+    for t in range(1, shape[1]):
+        z[:, t] = phi * z[:, t - 1] + scale * eps[:, t]
+    return special.ndtr(z)
+
+
+def _beta_binomial(rng, n, p, rho, phi=0.0):
+    """Beta-binomial draws with mean n·p and intra-class correlation rho (binomial when rho = 0).
+
+    The beta variable is drawn by a Gaussian copula with AR(1) correlation ``phi`` over months
+    (axis 1), so a practice's deviations persist while each month's marginal stays Beta.
+    """
     n = np.asarray(n, dtype=np.int64)
     if rho > 0:
         s = 1.0 / rho - 1.0
-        p = rng.beta(np.maximum(p * s, 1e-9), np.maximum((1 - p) * s, 1e-9))
+        u = _ar1_uniform(rng, np.shape(p), phi)
+        p = special.betaincinv(np.maximum(p * s, 1e-9), np.maximum((1 - p) * s, 1e-9), u)
     return rng.binomial(n, p)
 
 
-def _gamma_poisson(rng, mean, k):
-    """Gamma-Poisson (negative binomial) draws with the given mean and gamma shape k."""
-    return rng.poisson(mean * rng.gamma(k, 1.0 / k, size=np.shape(mean)))
+def _gamma_poisson(rng, mean, k, phi=0.0):
+    """Gamma-Poisson (negative binomial) draws with the given mean and gamma shape k (AR(1) copula as above)."""
+    g = special.gammaincinv(k, _ar1_uniform(rng, np.shape(mean), phi)) / k
+    return rng.poisson(mean * g)
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -187,8 +205,8 @@ def simulate(scale: str = "small", seed: int = 0) -> tuple[Dataset, dict]:
     badness = np.stack([v_all[:, [k for k, s in enumerate(INDICATORS) if s.topic == t]].mean(axis=1)
                         for t in TOPICS], axis=1)
     start = uptake.draw_uptake(rng, badness, _month_index(cfg.uptake_first), _month_index(cfg.uptake_last))
-    activities = uptake.activities_frame(rng, clusters["cluster_id"], start)
     h = truth.draw_multipliers(rng, len(clusters))
+    activities = uptake.activities_frame(rng, clusters["cluster_id"], start, intensity=h)
     headroom = np.full((len(clusters), K), np.inf)
     for k, s in enumerate(INDICATORS):
         dist = baseline[k] if s.better == "lower" else (1.0 - baseline[k] if s.kind == "proportion" else None)
@@ -221,20 +239,20 @@ def simulate(scale: str = "small", seed: int = 0) -> tuple[Dataset, dict]:
         expected[k] = mu
         if s.kind == "rate":
             den = n_list
-            num = _gamma_poisson(rng, mu * den / 1000.0, s.dispersion)
+            num = _gamma_poisson(rng, mu * den / 1000.0, s.dispersion, s.autocorr)
             if s.id == "abx_rate":
                 j01 = num
         elif s.denominator == "j01":
             den = j01
             if s.id == "abx_penv_share":
-                num = penv_draw = _beta_binomial(rng, den, mu, s.dispersion)
+                num = penv_draw = _beta_binomial(rng, den, mu, s.dispersion, s.autocorr)
                 p_penv = mu
             else:   # quinolones drawn among the non-penicillin-V prescriptions: E[num] = j01 · mu
                 q = np.clip(mu / np.maximum(1 - p_penv, 1e-9), 0.0, 1.0)
-                num = _beta_binomial(rng, den - penv_draw, q, s.dispersion)
+                num = _beta_binomial(rng, den - penv_draw, q, s.dispersion, s.autocorr)
         else:
             den = denominators[s.denominator]
-            num = _beta_binomial(rng, den, mu, s.dispersion)
+            num = _beta_binomial(rng, den, mu, s.dispersion, s.autocorr)
         frames.append(pd.DataFrame({
             "indicator_id": s.id,
             "practice_id": pid[p_idx],

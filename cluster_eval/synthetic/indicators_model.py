@@ -49,31 +49,37 @@ class IndicatorSpec:
     covid: float            # link-scale shift at the COVID profile's maximum
     effect: float           # mean full effect in the reported unit (signed: in the better direction)
     ramp: int               # months until the full effect (event_time ramp-1 reaches it)
+    autocorr: float = 0.5   # month-to-month AR(1) correlation of the practice's overdispersion term
+
+    @property
+    def multiplier(self) -> float:
+        """Unit multiplier of the reported value: 1,000 for rates (per 1,000 listed), 1 for proportions."""
+        return 1000.0 if self.kind == "rate" else 1.0
 
 
 INDICATORS: tuple[IndicatorSpec, ...] = (
     IndicatorSpec("abx_rate", "antibiotics", "rate", "list", 30.0, "lower", 0.18, 0.08, 0.05, 40.0,
-                  -0.025, 0.18, 1.5, -0.28, -2.5, 6),
+                  -0.025, 0.18, 1.5, -0.28, -2.5, 6, 0.3),
     IndicatorSpec("abx_penv_share", "antibiotics", "proportion", "j01", 0.60, "higher", 0.25, 0.12, 0.05, 0.01,
-                  0.02, 0.12, 1.5, -0.10, 0.035, 6),
+                  0.02, 0.12, 1.5, -0.10, 0.035, 6, 0.3),
     IndicatorSpec("abx_quinolone_share", "antibiotics", "proportion", "j01", 0.04, "lower", 0.30, 0.12, 0.05, 0.005,
-                  -0.05, -0.10, 1.5, 0.15, -0.006, 6),
+                  -0.05, -0.10, 1.5, 0.15, -0.006, 6, 0.3),
     IndicatorSpec("t2d_hba1c_measured", "diabetes", "proportion", "t2d", 0.87, "higher", 0.35, 0.15, 0.05, 0.01,
-                  0.0, 0.0, 1.0, -0.35, 0.03, 12),
+                  0.0, 0.0, 1.0, -0.35, 0.03, 12, 0.9),
     IndicatorSpec("t2d_hba1c_below59", "diabetes", "proportion", "t2d", 0.70, "higher", 0.20, 0.10, 0.05, 0.005,
-                  0.02, 0.0, 1.0, -0.05, 0.02, 12),
+                  0.02, 0.0, 1.0, -0.05, 0.02, 12, 0.9),
     IndicatorSpec("copd_spirometry", "copd", "proportion", "copd", 0.55, "higher", 0.45, 0.20, 0.10, 0.02,
-                  -0.03, 0.0, 1.0, -0.80, 0.06, 12),
+                  -0.03, 0.0, 1.0, -0.80, 0.06, 12, 0.9),
     IndicatorSpec("copd_ics", "copd", "proportion", "copd", 0.40, "lower", 0.30, 0.12, 0.05, 0.01,
-                  -0.04, 0.0, 1.0, 0.0, -0.03, 12),
+                  -0.04, 0.0, 1.0, 0.0, -0.03, 12, 0.9),
     IndicatorSpec("dep_opioid_users", "dependence", "rate", "list", 20.0, "lower", 0.25, 0.10, 0.08, 60.0,
-                  -0.03, 0.0, 1.0, 0.0, -1.2, 6),
+                  -0.03, 0.0, 1.0, 0.0, -1.2, 6, 0.7),
     IndicatorSpec("dep_benzo_users", "dependence", "rate", "list", 12.0, "lower", 0.25, 0.10, 0.06, 60.0,
-                  -0.04, 0.0, 1.0, 0.0, -0.8, 6),
+                  -0.04, 0.0, 1.0, 0.0, -0.8, 6, 0.7),
     IndicatorSpec("eld_polypharmacy", "elderly", "proportion", "old", 0.20, "lower", 0.25, 0.10, 0.05, 0.005,
-                  0.02, 0.0, 1.0, 0.0, -0.015, 12),
+                  0.02, 0.0, 1.0, 0.0, -0.015, 12, 0.9),
     IndicatorSpec("eld_nsaid", "elderly", "proportion", "old", 0.04, "lower", 0.30, 0.12, 0.05, 0.003,
-                  -0.04, 0.0, 1.0, -0.05, -0.006, 6),
+                  -0.04, 0.0, 1.0, -0.05, -0.006, 6, 0.5),
 )
 BY_ID = {s.id: s for s in INDICATORS}
 

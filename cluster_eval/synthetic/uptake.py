@@ -7,7 +7,7 @@ trends). The first start is uniform over the first ``FIRST_SPAN`` months of the 
 later topic starts 6-18 months after the previous one. A topic is skipped with probability
 ``SKIP``, and starts after the end of the window never happen: those clusters never take the
 topic up (no row). The first meeting falls on a day 1-28 of the start month; ``meetings`` is
-2 + Poisson(2).
+1 + Poisson(1.5 + 1.5 h), h the cluster-topic effect multiplier (see ``truth``).
 """
 from __future__ import annotations
 
@@ -47,16 +47,22 @@ def draw_uptake(rng: np.random.Generator, badness: np.ndarray, first: int, last:
     return start
 
 
-def activities_frame(rng: np.random.Generator, cluster_ids, start: np.ndarray) -> pd.DataFrame:
-    """The contract's ``activities`` table from a start-month matrix (C, n_topics)."""
+def activities_frame(rng: np.random.Generator, cluster_ids, start: np.ndarray,
+                     intensity: np.ndarray | None = None) -> pd.DataFrame:
+    """The contract's ``activities`` table from a start-month matrix (C, n_topics).
+
+    ``meetings`` = 1 + Poisson(1.5 + 1.5 · intensity), where ``intensity`` (C, n_topics) is the
+    cluster-topic effect multiplier h (mean 1): clusters that meet more tend to achieve more.
+    """
     ci, ti = np.nonzero(start != NEVER)
     m = start[ci, ti]
+    h = np.ones(len(m)) if intensity is None else intensity[ci, ti]
     day = rng.integers(1, 29, size=len(m))
     dates = pd.to_datetime({"year": m // 12, "month": m % 12 + 1, "day": day})
     out = pd.DataFrame({
         "cluster_id": np.asarray(cluster_ids, dtype=object)[ci],
         "topic": np.asarray(TOPICS, dtype=object)[ti],
         "start": dates.to_numpy(),
-        "meetings": (2 + rng.poisson(2.0, size=len(m))).astype(float),
+        "meetings": (1 + rng.poisson(1.5 + 1.5 * h)).astype(float),
     })
     return out.sort_values(["cluster_id", "start"], kind="stable").reset_index(drop=True)
