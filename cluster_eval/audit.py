@@ -181,7 +181,7 @@ def _key_columns(df: pd.DataFrame, exclude=()) -> list[str]:
 
 def _row_label(df: pd.DataFrame, i: int, keys: list[str]) -> str:
     parts = []
-    for k in keys[:3]:
+    for k in keys[:4]:
         v = df[k].iloc[i]
         if isinstance(v, pd.Timestamp):
             v = v.strftime("%Y-%m-%d")
