@@ -8,7 +8,8 @@ from __future__ import annotations
 from .cluster import cluster_effects
 from .did import att_gt
 from .its import its
+from .national import national_effects
 from .pool import pool
 from .variation_change import variation_change
 
-__all__ = ["att_gt", "cluster_effects", "its", "pool", "variation_change"]
+__all__ = ["att_gt", "cluster_effects", "its", "national_effects", "pool", "variation_change"]
