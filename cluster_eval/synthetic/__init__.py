@@ -31,9 +31,12 @@ def generate(scale: str = "small", seed: int = 0) -> Dataset:
     Dataset
         practices, clusters, activities, measures (11 indicators), population, truth.
     """
+    from ..errors import ArgumentError
     from ..validation import check_choice
 
     check_choice(scale, "scale", tuple(SCALES))
+    if isinstance(seed, bool) or not float(seed).is_integer() or int(seed) < 0:
+        raise ArgumentError(f"seed must be a whole number >= 0; got {seed!r}")
     return simulate(scale, int(seed))[0]
 
 

@@ -134,6 +134,12 @@ def test_bad_scale_is_an_argument_error():
         ce.synthetic.generate("huge")
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_bad_seed_is_an_argument_error(seed):
+    with pytest.raises(ArgumentError, match=f"seed must be a whole number >= 0; got {seed!r}"):
+        ce.synthetic.generate("small", seed=seed)
+
+
 def test_write_csv(tmp_path):
     out = ce.synthetic.write(tmp_path / "synth", scale="small", seed=2)
     names = {p.name for p in out.iterdir()}
