@@ -1,0 +1,163 @@
+"""Benchmark of the indicator engine: rows per second and peak memory of
+
+* ``floor``  : reading the Parquet files alone (pyarrow, every column of every table, streamed);
+* ``engine`` : ``compute_measures`` (DuckDB, out of core) on the same files;
+* ``pandas`` : the straightforward pandas implementation of the tests (``Oracle`` in
+  ``tests/indicators/test_engine_vs_pandas.py``), which loads the tables into memory,
+
+each in its own subprocess (peak memory = that process's maximum resident set size). Events are the
+synthetic Denmark's (``write_events``) at ``--scale-factor`` (1.0 = the national lists, about 5.9 million
+patients); ``--periods N`` restricts every run to the last N months (the pandas oracle is slow).
+
+    .venv/bin/python benchmarks/engine.py --scale-factor 0.02 --periods 12
+    .venv/bin/python benchmarks/engine.py --scale-factor 0.26 --skip-pandas     # ~100 million prescriptions
+
+Ratios are printed against the floor and against pandas. Results are recorded in benchmarks/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = ("patients", "listings", "prescriptions", "lab_tests", "diagnoses")
+
+
+def _rows(folder: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    return {t: pq.ParquetFile(folder / f"{t}.parquet").metadata.num_rows for t in TABLES}
+
+
+def _periods(folder: Path, n: int | None):
+    if not n:
+        return None
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    stats = pq.ParquetFile(folder / "prescriptions.parquet").metadata
+    last = max(stats.row_group(i).column(1).statistics.max for i in range(stats.num_row_groups))
+    end = pd.Timestamp(last).to_period("M").to_timestamp()
+    return [str(d.date()) for d in pd.date_range(end=end, periods=n, freq="MS")]
+
+
+def measure(kind: str, folder: Path, periods) -> dict:
+    """Run one measurement in this process; returns seconds and peak RSS (MiB)."""
+    t0 = time.perf_counter()
+    out = {}
+    if kind == "floor":
+        import pyarrow.parquet as pq
+
+        nbytes = 0
+        for t in TABLES:
+            for batch in pq.ParquetFile(folder / f"{t}.parquet").iter_batches(batch_size=1 << 20):
+                nbytes += batch.nbytes
+        out["bytes"] = nbytes
+    elif kind == "engine":
+        sys.path.insert(0, str(ROOT))
+        from cluster_eval.indicators import compute_measures
+
+        m = compute_measures(folder, periods=periods, progress=False, threads=2)
+        out["measure_rows"] = len(m)
+    elif kind == "pandas":
+        import importlib.util
+
+        import pandas as pd
+
+        sys.path.insert(0, str(ROOT))
+        spec = importlib.util.spec_from_file_location(
+            "oracle", ROOT / "tests" / "indicators" / "test_engine_vs_pandas.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        from cluster_eval.indicators import load_catalogue
+
+        ps = pd.to_datetime(periods) if periods else None
+        oracle = mod.Oracle(folder)
+        if ps is None:
+            d = oracle.t["prescriptions"]["date"]
+            ps = pd.date_range(d.min().to_period("M").to_timestamp() + pd.DateOffset(months=23),
+                               d.max().to_period("M").to_timestamp(), freq="MS")
+        m = oracle.measures(load_catalogue().values(), ps)
+        out["measure_rows"] = len(m)
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_mib"] = peak_mib()
+    return out
+
+
+def peak_mib() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss survives exec, so it is not used)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(kind: str, folder: Path, periods) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, "--events", str(folder)]
+    if periods:
+        cmd += ["--period-list", ",".join(periods)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if res.returncode != 0:
+        return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit {res.returncode}"}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale-factor", type=float, default=0.02)
+    ap.add_argument("--workdir", default=str(ROOT / "outputs" / "bench_engine"))
+    ap.add_argument("--periods", type=int, default=None, help="last N months only")
+    ap.add_argument("--skip-pandas", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--child", choices=("floor", "engine", "pandas"))
+    ap.add_argument("--events")
+    ap.add_argument("--period-list")
+    args = ap.parse_args(argv)
+    if args.child:
+        periods = args.period_list.split(",") if args.period_list else None
+        print(json.dumps(measure(args.child, Path(args.events), periods)))
+        return 0
+
+    folder = Path(args.workdir) / f"events_sf{args.scale_factor:g}_seed{args.seed}"
+    if not (folder / "diagnoses.parquet").exists():
+        sys.path.insert(0, str(ROOT))
+        from cluster_eval.synthetic.events import write_events
+        from cluster_eval.synthetic.generator import simulate
+
+        t0 = time.perf_counter()
+        ds, _ = simulate("denmark", args.seed)
+        write_events(ds, folder, seed=args.seed, scale_factor=args.scale_factor, progress=True)
+        print(f"wrote events in {time.perf_counter() - t0:.1f} s -> {folder}")
+    rows = _rows(folder)
+    total = sum(rows.values())
+    size = sum((folder / f"{t}.parquet").stat().st_size for t in TABLES) / 2**20
+    periods = _periods(folder, args.periods)
+    print(f"events: {', '.join(f'{k} {v:,}' for k, v in rows.items())}; {total:,} rows, {size:,.0f} MiB Parquet")
+    print(f"periods: {'last ' + str(args.periods) + ' months' if periods else 'all (default rule)'}; "
+          f"{os.cpu_count()} CPUs")
+    results = {}
+    for kind in ("floor", "engine") + (() if args.skip_pandas else ("pandas",)):
+        results[kind] = r = run_child(kind, folder, periods)
+        if "error" in r:
+            print(f"{kind:7s} failed: {r['error']}")
+            continue
+        print(f"{kind:7s} {r['seconds']:9.2f} s  {total / r['seconds']:14,.0f} rows/s  peak {r['peak_mib']:8,.0f} MiB")
+    f, e, p = results.get("floor", {}), results.get("engine", {}), results.get("pandas", {})
+    if "seconds" in e and "seconds" in f:
+        print(f"engine / floor: time x{e['seconds'] / f['seconds']:.2f}, peak memory x{e['peak_mib'] / f['peak_mib']:.2f}")
+    if "seconds" in e and "seconds" in p:
+        print(f"pandas / engine: time x{p['seconds'] / e['seconds']:.2f}, peak memory x{p['peak_mib'] / e['peak_mib']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
