@@ -95,9 +95,9 @@ def _resolve_periods(con, periods, sources, indicators) -> tuple[int, int, set[i
         return min(wanted), max(wanted), wanted
     bounds = []
     for t in sorted(sources):
-        lo_hi = con.execute(f"SELECT MIN(m), MAX(m) FROM ce_{t}").fetchone()
+        lo_hi = con.execute(f"SELECT MIN(date), MAX(date) FROM ce_{t}").fetchone()
         if lo_hi[0] is not None:
-            bounds.append(lo_hi)
+            bounds.append((month_of(lo_hi[0]), month_of(lo_hi[1])))
     if not bounds:
         raise InputError(Problem("events", None, "no events: the event tables the catalogue uses are empty"))
     first, last = min(b[0] for b in bounds), max(b[1] for b in bounds)
