@@ -13,7 +13,7 @@ Which cells hold counts (the convention reports follow)
 2. **By name** (column names, HTML headers, JSON keys), after lower-casing and turning every run of
    non-letters into ``_``: a name is a count if one of its words is a count word (``numerator``,
    ``denominator``, ``count``, ``n``, ``persons``, ``patients``, ``people``, ``events``, ``cases``,
-   ``users``, ``prescriptions``, ``deaths``, ``admissions``, ``listed``, ``population``, Danish
+   ``prescriptions``, ``deaths``, ``admissions``, ``listed``, ``population``, Danish
    ``antal``, ``personer``, ``patienter``, ``borgere``, ``tæller``, ``nævner``), so ``n_patients``,
    ``persons_65plus``, ``event_count`` are counts; unless one of its words says it is something else
    (a rate or statistic: ``rate``, ``share``, ``per``, ``pct``, ``mean``, ``lower`` ...; a unit that is not
@@ -24,7 +24,9 @@ Which cells hold counts (the convention reports follow)
 
 Rules (a :class:`Finding` names file, location, value and rule)
 --------------------------------------------------------------
-* ``small count``: a count cell shows a number above 0 and below ``threshold + 1`` (default: 1 to 4).
+* ``small count``: a count cell shows a number above 0 and below ``threshold + 1`` (default: 1 to 4). In
+  HTML only whole numbers are read as counts (``2.5`` in a count column is a statistic); in tables every
+  number is.
 * ``small complement``: a row shows both ``numerator`` and ``denominator`` and their difference is a
   small count (the persons without the attribute).
 * ``value from a hidden count``: a row hides its numerator or denominator but shows a value, rate,
@@ -54,7 +56,7 @@ THRESHOLD = 4
 
 COUNT_WORDS = frozenset({
     "numerator", "denominator", "count", "counts", "n", "persons", "patients", "people", "events", "cases",
-    "users", "prescriptions", "deaths", "admissions", "listed", "population", "antal", "personer",
+    "prescriptions", "deaths", "admissions", "listed", "population", "antal", "personer",
     "patienter", "borgere", "tæller", "nævner"})
 NOT_COUNT_WORDS = frozenset({
     # statistics
@@ -68,7 +70,7 @@ NOT_COUNT_WORDS = frozenset({
     "units", "jobs", "files", "meetings", "signals", "signal", "runs", "run", "longest", "crossings",
     "crossing", "useful", "obs", "observations", "points", "rows", "regions", "municipalities", "id",
     "seconds", "duration", "bytes", "version", "hash", "iterations", "workers", "failed", "ok", "skipped",
-    "lag", "window", "draws", "bootstrap", "groups", "group", "timeout",
+    "lag", "window", "draws", "bootstrap", "groups", "group", "timeout", "grid",
     # units of the impact models (practices)
     "treated", "control", "controls", "comparison"})
 DERIVED_WORDS = frozenset({"value", "rate", "proportion", "share", "pct", "percent", "lower", "upper", "z",
@@ -138,13 +140,13 @@ def _is_total_label(text) -> bool:
 
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+")
 _PLAIN = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
-_LEADING = re.compile(r"([-+]?\d[\d,.\u00a0\u202f ]*?)\s*\(")
+_LEADING = re.compile(r"([-+]?\d[\d,.\u00a0\u202f ]*?)\s*\([^()]*%\s*\)")
 
 
 def parse_number(text) -> float | None:
     """The number a cell shows: ``12``, ``1,234``, ``1.234`` (Danish thousands), ``3,5``, ``12 (4.1%)``.
 
-    Percentages and text return None.
+    Percentages, estimates with intervals (``0.48 (-0.90 to 1.86)``) and text return None.
     """
     t = str(text).strip().replace("\u2212", "-")
     if not t or "%" in t.split("(")[0]:
@@ -401,7 +403,7 @@ def _audit_html_table(table, k, file, threshold, where) -> list[Finding]:
             v = parse_number(c["text"])
             loc = f"{where}{label}, row {i + 1} ({rlabel!r}), column {name[j] or j + 1!r}"
             shown[(i, j)] = v
-            if _small(v, threshold):
+            if _small(v, threshold) and v == round(v):  # a shown fraction is a statistic, not a count
                 found.append(Finding(file, loc, c["text"], RULE_SMALL))
             dv = parse_number(c["attrs"].get("data-count", "")) if "data-count" in c["attrs"] else None
             if _small(dv, threshold) and not _small(v, threshold):
