@@ -4,9 +4,22 @@ Public entry points (wired to the command line as ``cluster-eval run`` and ``clu
 
 - :func:`run` ``(params_path_or_dict, jobs=None, only=None, force=False, quiet=False) -> int``
 - :func:`demo` ``(out_dir='outputs/demo', scale='denmark', quiet=False, jobs=None) -> int``
+- :func:`load_params` ``(params_path_or_dict) -> RunConfig``
+
+Imported lazily: a report notebook's kernel imports only :mod:`.sections` and :mod:`.figures`.
 """
 from __future__ import annotations
 
-from .config import load_params  # noqa: F401
-from .demo import demo  # noqa: F401
-from .runner import run  # noqa: F401
+import importlib
+
+_LAZY = {"run": ".runner", "demo": ".demo_run", "load_params": ".config", "RunConfig": ".config"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'cluster_eval.report' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -24,6 +24,7 @@ Notebooks only read these tables; nothing is refitted in a notebook.
 """
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -72,7 +73,8 @@ def indicator_table(dataset, wanted=None, topics=None) -> pd.DataFrame:
             continue
         m = meta.get(k, {})
         kind = m.get("kind") or "proportion"
-        mult = m.get("multiplier") or (100 if kind == "proportion" else 1000)
+        # proportions are shown as percentages in the reports; rates per the catalogue's multiplier
+        mult = 100.0 if kind == "proportion" else (m.get("multiplier") or 1000)
         topic = m.get("topic") or "other"
         if topics and topic not in topics:
             continue
@@ -202,27 +204,44 @@ class Analysis:
                          "baseline": "before start" if start is not None else "all months", **sig})
         return pd.DataFrame(rows)
 
+    def _labels(self) -> np.ndarray:
+        """What a practice is called in the reports: a pseudonym within its cluster, or its code."""
+        cl = self.practices["cluster_id"].reindex(self.pids)
+        if not self.cfg.params["report"]["pseudonymise"]:
+            return self.pids.to_numpy(dtype=object)
+        out = pd.Series(self.pids.to_numpy(dtype=object), index=self.pids)
+        for _, ids in out.groupby(cl.fillna("").to_numpy()):
+            out[ids.index] = _pseudonyms(ids).to_numpy()
+        return out.to_numpy(dtype=object)
+
     def _windows(self, exposed_from: pd.Timestamp):
         k0 = int(self.periods.searchsorted(exposed_from))
         pre, post = int(self.imp["pre"]), int(self.imp["post"])
         return k0, slice(max(0, k0 - pre), k0), slice(k0, min(len(self.periods), k0 + post))
 
     def _groups(self, cluster_id: str, topic: str, exposed_from: pd.Timestamp, post_end: pd.Timestamp):
-        cl = self.practices["cluster_id"].reindex(self.pids)
-        treated = (cl == cluster_id).fillna(False).to_numpy(dtype=bool)
-        act = self.activities[self.activities["topic"] == topic].set_index("cluster_id")["exposed_from"]
-        exp = cl.map(act)
+        if not hasattr(self, "_cl_arr"):
+            self._cl_arr = self.practices["cluster_id"].reindex(self.pids).fillna("").astype(str).to_numpy()
+            self._exp = {}
+        treated = self._cl_arr == str(cluster_id)
+        if topic not in self._exp:
+            act = self.activities[self.activities["topic"] == topic].set_index("cluster_id")["exposed_from"]
+            self._exp[topic] = pd.Series(self._cl_arr).map(act).to_numpy(dtype="datetime64[ns]")
+        exp = self._exp[topic]
+        never = np.isnat(exp)
         if self.imp["comparison"] == "never_treated":
-            control = exp.isna()
+            control = never
         else:
-            control = exp.isna() | (exp > post_end)
-        control = control.fillna(True).to_numpy(dtype=bool) & ~treated
-        return treated, control
+            control = never | (exp > np.datetime64(post_end))
+        return treated, control & ~treated
 
-    def impact_tables(self):
-        eff_rows, es_parts, var_rows, fun_parts = [], [], [], []
+    def impact_tables(self, estimate: bool = True):
+        """Funnels (always) and, with ``estimate``, the simple fallback effects / event studies / variation."""
+        eff_rows, es_parts, var_rows, lim_keys = [], [], [], []
+        fun_cols = {k: [] for k in ("practice", "numerator", "denominator", "cluster_id", "topic", "indicator_id",
+                                    "phase", "target", "mult", "window_start", "window_end")}
+        labels = self._labels()
         ind = self.ind.set_index("indicator_id")
-        pseud = self.cfg.params["report"]["pseudonymise"]
         cl_of = self.practices["cluster_id"].reindex(self.pids)
         for a in self.activities.itertuples(index=False):
             k0, pre, post = self._windows(a.exposed_from)
@@ -241,6 +260,8 @@ class Analysis:
                     status = "not enough months of data around the start"
                 elif has_t < int(self.imp["min_practices"]):
                     status = f"too few practices (fewer than {self.imp['min_practices']})"
+                if not estimate:
+                    status = "skipped"
                 res = E.did(Y, treated, control, pre, post, self.conf) if status == "estimated" else {}
                 half = (pre.stop - pre.start) // 2
                 plc = (E.did(Y, treated, control, slice(pre.start, pre.start + half),
@@ -264,34 +285,109 @@ class Analysis:
                     es = E.event_study(Y, treated, control, k0, int(self.imp["pre"]), int(self.imp["post"]),
                                        self.conf)
                     es_parts.append(es.assign(**{k: base[k] for k in ("cluster_id", "topic", "indicator_id")}))
-                var_rows.append({**{k: base[k] for k in ("cluster_id", "topic", "indicator_id")},
-                                 **self._variation(Y, treated, control, cl_of, pre, post)})
-                # funnel: the cluster's practices before / after
+                if estimate:
+                    var_rows.append({**{k: base[k] for k in ("cluster_id", "topic", "indicator_id")},
+                                     **self._variation(Y, treated, control, cl_of, pre, post)})
+                # funnel: the cluster's practices before / after (collected as arrays, framed once below)
                 mult = float(ind.loc[iid, "multiplier"])
                 for phase, win in (("before", pre), ("after", post)):
                     if win.stop <= win.start:
                         continue
-                    n_all = np.nansum(num[:, win], axis=1)
-                    d_all = np.nansum(den[:, win], axis=1)
-                    tot_n, tot_d = n_all.sum(), d_all.sum()
-                    target = tot_n / tot_d * mult if tot_d > 0 else np.nan
-                    ids = self.pids[treated]
-                    f = pd.DataFrame({"practice_id": ids, "numerator": n_all[treated],
-                                      "denominator": d_all[treated]})
-                    f = f[f["denominator"] > 0]
-                    f["practice"] = _pseudonyms(f["practice_id"]) if pseud else f["practice_id"]
-                    f = f.assign(**{k: base[k] for k in ("cluster_id", "topic", "indicator_id")}, phase=phase,
-                                 target=target, window_start=self.periods[win.start],
-                                 window_end=self.periods[win.stop - 1])
-                    f["value"] = f["numerator"] / f["denominator"] * mult
-                    fun_parts.append(f.drop(columns="practice_id"))
+                    n_t = np.nansum(num[treated, win], axis=1)
+                    d_t = np.nansum(den[treated, win], axis=1)
+                    tot_d = np.nansum(den[:, win])
+                    target = np.nansum(num[:, win]) / tot_d * mult if tot_d > 0 else np.nan
+                    keep = d_t > 0
+                    if not keep.any():
+                        continue
+                    k = int(keep.sum())
+                    fun_cols["practice"].extend(labels[treated][keep])
+                    fun_cols["numerator"].append(n_t[keep])
+                    fun_cols["denominator"].append(d_t[keep])
+                    for col, val in (("cluster_id", a.cluster_id), ("topic", a.topic), ("indicator_id", iid),
+                                     ("phase", phase), ("target", target), ("mult", mult),
+                                     ("window_start", self.periods[win.start]),
+                                     ("window_end", self.periods[win.stop - 1])):
+                        fun_cols[col].extend([val] * k)
+                    if np.isfinite(target):
+                        lim_keys.append((a.cluster_id, a.topic, iid, phase, target, float(d_t[keep].max()) * 1.15,
+                                         ind.loc[iid, "kind"], mult))
         eff = pd.DataFrame(eff_rows)
         es = pd.concat(es_parts, ignore_index=True) if es_parts else pd.DataFrame(
             columns=["cluster_id", "topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper",
                      "n_treated"])
         var = pd.DataFrame(var_rows)
-        fun = pd.concat(fun_parts, ignore_index=True) if fun_parts else pd.DataFrame()
+        fun = pd.DataFrame({k: (np.concatenate(v) if k in ("numerator", "denominator") and v else v)
+                            for k, v in fun_cols.items()})
+        if len(fun):
+            fun["value"] = fun["numerator"] / fun["denominator"] * fun["mult"]
+            fun = fun.drop(columns="mult")
+        self.funnel_limits = self._limits(lim_keys)
         return eff, es, var, fun
+
+    @staticmethod
+    def _limits(keys, points: int = 40) -> pd.DataFrame:
+        """Funnel limit curves (95%, 99.8%) for every (cluster, topic, indicator, phase), vectorised."""
+        cols = ["cluster_id", "topic", "indicator_id", "phase", "target", "top", "kind", "mult"]
+        if not keys:
+            return pd.DataFrame(columns=cols[:5] + ["size", "lower95", "upper95", "lower998", "upper998"])
+        g = pd.DataFrame(keys, columns=cols)
+        rep = g.loc[g.index.repeat(points)].reset_index(drop=True)
+        frac = np.tile(np.linspace(1 / points, 1, points), len(g))
+        # "size": a grid of denominators to draw the limits at (not a count of anyone)
+        rep["size"] = rep["top"].to_numpy() * frac
+        for conf, tag in ((0.95, "95"), (0.998, "998")):
+            lo = np.full(len(rep), np.nan)
+            hi = np.full(len(rep), np.nan)
+            for kind in rep["kind"].unique():
+                m = (rep["kind"] == kind).to_numpy()
+                lo[m], hi[m] = E.limits_vectorised(rep["target"].to_numpy()[m], rep["size"].to_numpy()[m], kind,
+                                                   rep["mult"].to_numpy()[m], conf)
+            rep[f"lower{tag}"], rep[f"upper{tag}"] = lo, hi
+        return rep.drop(columns=["top", "kind", "mult"])
+
+    def package_impact(self):
+        """Effects, event studies and variation change from :mod:`cluster_eval.impact` (None if absent)."""
+        try:
+            from ..impact import cluster_effects, variation_change
+        except ImportError:
+            return None
+        ind = self.ind[["indicator_id", "topic", "multiplier"]]
+        act = self.ds.activities
+        act = act[act["cluster_id"].isin(self.activities["cluster_id"]) & act["topic"].isin(self.ind["topic"])]
+        comp = "notyettreated" if self.imp["comparison"] == "not_yet_treated" else "nevertreated"
+        kw = {"before": int(self.imp["pre"]), "after": int(self.imp["post"]), "lag": int(self.imp["lag"]),
+              "min_practices": int(self.imp["min_practices"]), "confidence": self.conf}
+        prac = self.ds.practices
+        res = cluster_effects(self.measures, prac, act, ind, control_group=comp, **kw)
+        e = res.effects
+        exposed = self.activities.set_index(["cluster_id", "topic"])["exposed_from"]
+        starts = self.activities.set_index(["cluster_id", "topic"])["start"]
+        key = list(zip(e["cluster_id"], e["topic"]))
+        eff = pd.DataFrame({
+            "cluster_id": e["cluster_id"], "topic": e["topic"], "indicator_id": e["indicator_id"],
+            "start": [starts.get(k) for k in key], "exposed_from": [exposed.get(k) for k in key],
+            "status": np.where(e["estimable"], "estimated",
+                               e["reason"].replace("", "not estimable").fillna("not estimable")),
+            "estimate": e["value"], "se": e["se"], "lower": e["lower"], "upper": e["upper"],
+            "confidence": e["confidence"], "mde": e["mde"], "n_treated": e["n_practices"],
+            "n_control": e["n_control"], "placebo": e["pre_value"], "placebo_lower": e["pre_lower"],
+            "placebo_upper": e["pre_upper"], "placebo_p_value": e["placebo_p_value"],
+            "pre_months": e["n_pre"], "post_months": e["n_post"],
+            "method": "Callaway & Sant'Anna 2x2 per cluster (" + e["method"].astype(str) + ")"})
+        topic_of = self.ind.set_index("indicator_id")["topic"]
+        es = res.event_study.rename(columns={"value": "estimate"})
+        es["topic"] = es["indicator_id"].map(topic_of)
+        es = es[["cluster_id", "topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper",
+                 "n_treated"]]
+        v = variation_change(self.measures, prac, act, ind, statistic="sd", **kw)
+        var = pd.DataFrame({
+            "cluster_id": v["cluster_id"], "topic": v["topic"], "indicator_id": v["indicator_id"],
+            "sd_before": v["pre"], "sd_after": v["post"], "change": v["change"],
+            "comparison_change": v["comparison_change"], "difference": v["value"], "lower": v["lower"],
+            "upper": v["upper"], "n_comparison_clusters": v["n_comparison"],
+            "status": np.where(v["estimable"], "estimated", v["reason"].fillna("not estimable"))})
+        return eff, es, var
 
     def _variation(self, Y, treated, control, cl_of, pre, post) -> dict:
         """Between-practice SD of practice means inside the cluster, after minus before, vs comparison clusters."""
@@ -315,9 +411,25 @@ class Analysis:
 
     def pooled_tables(self, eff: pd.DataFrame, es: pd.DataFrame):
         rows = []
-        ok = eff[eff["status"] == "estimated"]
+        ok = eff[(eff["status"] == "estimated") & eff["se"].gt(0)]
+        try:
+            from ..impact import pool
+        except ImportError:
+            pool = None
         for (topic, iid), g in ok.groupby(["topic", "indicator_id"]):
-            rows.append({"topic": topic, "indicator_id": iid, **E.random_effects(g["estimate"], g["se"], self.conf)})
+            r = None
+            if pool is not None and len(g) >= 2:
+                try:
+                    o = pool(g["estimate"], g["se"], method="REML", labels=g["cluster_id"],
+                             confidence=self.conf).overall.iloc[0]
+                    r = {"k": int(o["k"]), "estimate": o["value"], "se": o["se"], "lower": o["lower"],
+                         "upper": o["upper"], "tau2": o["tau2"], "i2": o["I2"] / 100, "q": o["Q"],
+                         "pi_lower": o["pi_lower"], "pi_upper": o["pi_upper"],
+                         "method": f"random effects ({o['method']})"}
+                except Exception:  # noqa: BLE001 - fall back to DerSimonian-Laird below
+                    r = None
+            rows.append({"topic": topic, "indicator_id": iid,
+                         **(r or E.random_effects(g["estimate"], g["se"], self.conf))})
         pooled = pd.DataFrame(rows, columns=["topic", "indicator_id", "k", "estimate", "se", "lower", "upper",
                                              "tau2", "i2", "q", "pi_lower", "pi_upper", "method"])
         pes = []
@@ -386,9 +498,11 @@ class Analysis:
         rnd = self.cfg.params["disclosure"]["rounding"]
         out = {}
 
-        def put(name, df, counts=(), derived=(), groups=None):
+        def put(name, df, counts=(), derived=(), by=None):
             if counts:
-                df = disclose(df, counts=counts, derived=derived, threshold=thr, rounding=rnd, groups=groups)
+                t0 = time.time()
+                df = disclose(df, counts=counts, derived=derived, threshold=thr, rounding=rnd, by=by)
+                log(f"analyse: disclosure control on {name} ({len(df):,} rows, {time.time() - t0:.1f} s)")
             out[name] = write_table(df, tables_dir / f"{name}.parquet")
 
         put("indicators", self.ind)
@@ -396,22 +510,31 @@ class Analysis:
         put("activities", self.activities)
         log("analyse: trends")
         trends = self.trends_table()
-        put("trends", trends, counts=("numerator", "denominator"), derived=("value",))
+        put("trends", trends, counts=("numerator", "denominator"), derived=("value",),
+            by=["indicator_id", "period", "level"])
         put("spc", self.spc_table(trends))
         log("analyse: effects, event studies, variation, funnels")
-        eff, es, var, fun = self.impact_tables()
+        try:
+            pkg = self.package_impact()
+        except Exception as exc:  # noqa: BLE001 - the fallback estimator keeps the run going; the log says why
+            log(f"analyse: cluster_eval.impact failed ({type(exc).__name__}: {exc}); using the simple estimator")
+            pkg = None
+        eff, es, var, fun = self.impact_tables(estimate=pkg is None)
+        if pkg is not None:
+            eff, es, var = pkg
         put("effects", eff)
         put("event_study", es)
         put("variation", var)
         put("funnel", fun, counts=("numerator", "denominator"), derived=("value",),
-            groups=["cluster_id", "topic", "indicator_id", "phase"])
+            by=["cluster_id", "topic", "indicator_id", "phase"])
+        put("funnel_limits", self.funnel_limits)
         log("analyse: pooling and national variation")
         pooled, pes = self.pooled_tables(eff, es)
         put("pooled", pooled)
         put("pooled_event_study", pes)
         put("variation_trend", self.variation_trend_table())
         put("standing", self.standing_table(trends), counts=("numerator", "denominator"),
-            derived=("value", "lower", "upper", "percentile"))
+            derived=("value", "lower", "upper", "percentile"), by=["indicator_id"])
         return out
 
 

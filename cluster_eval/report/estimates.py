@@ -188,3 +188,21 @@ def anhoej(values: np.ndarray, centre: float) -> dict:
     cross_min = int(sps.binom.ppf(0.05, n - 1, 0.5))
     return {"n_useful": n, "longest_run": longest, "longest_run_max": run_max, "n_crossings": crossings,
             "n_crossings_min": cross_min, "runs_signal": longest > run_max, "crossings_signal": crossings < cross_min}
+
+
+def limits_vectorised(target, size, kind: str, multiplier, confidence: float) -> tuple:
+    """Funnel limits for arrays of targets (in reported units) and sizes: PHE's inverted Wilson for proportions,
+    exact Poisson (PHE) for rates, from :mod:`cluster_eval.stats.funnel_limits`; normal approximation otherwise."""
+    t = np.asarray(target, dtype=float) / np.asarray(multiplier, dtype=float)
+    n = np.asarray(size, dtype=float)
+    mult = np.asarray(multiplier, dtype=float)
+    try:
+        from ..stats.funnel_limits import inverted_wilson, poisson_ratio_limits
+    except ImportError:
+        return funnel_limits(t * mult, n, kind, mult, z_value(confidence))
+    if kind == "proportion":
+        lo, hi = inverted_wilson(t, n, confidence)
+    else:
+        lo, hi = poisson_ratio_limits(t * n, confidence)
+        lo, hi = lo * t, hi * t
+    return lo * mult, hi * mult

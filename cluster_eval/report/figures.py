@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .estimates import limits_for
-
 CLUSTER = "#b2182b"
 REGION = "#2166ac"
 NATION = "#555555"
@@ -30,8 +28,10 @@ def png(fig: Figure, dpi: int = 80) -> bytes:
 def _grid(n: int, ncols: int = 3, w: float = 4.0, h: float = 2.7):
     ncols = max(1, min(ncols, n))
     nrows = max(1, math.ceil(n / ncols))
-    fig = Figure(figsize=(w * ncols, h * nrows), layout="constrained")
+    fig = Figure(figsize=(w * ncols, h * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    fig.subplots_adjust(left=0.6 / (w * ncols) + 0.04, right=0.98, top=1 - 0.55 / (h * nrows),
+                        bottom=0.5 / (h * nrows), hspace=0.55, wspace=0.3)
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:n]
@@ -70,14 +70,16 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
     return fig
 
 
-def funnels(funnel: pd.DataFrame, meta: pd.DataFrame, confidence=(0.95, 0.998)) -> tuple[Figure, dict]:
-    """Practices of the cluster against national funnel limits, before and after the start.
+def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame) -> tuple[Figure, dict]:
+    """Practices of the cluster against national funnel limits (95%, 99.8%), before and after the start.
 
     Returns the figure and {(indicator, phase): number of practices not plotted (suppressed)}.
     """
     inds = list(meta.index)
-    fig = Figure(figsize=(8, 2.6 * len(inds)), layout="constrained")
+    fig = Figure(figsize=(8, 2.4 * len(inds)))
     axes = fig.subplots(len(inds), 2, squeeze=False)
+    fig.subplots_adjust(left=0.09, right=0.98, top=1 - 0.45 / len(inds), bottom=0.3 / len(inds), hspace=0.75,
+                        wspace=0.25)
     hidden = {}
     for row, iid in zip(axes, inds):
         m = meta.loc[iid]
@@ -89,21 +91,18 @@ def funnels(funnel: pd.DataFrame, meta: pd.DataFrame, confidence=(0.95, 0.998)) 
                 ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
                 ax.set_axis_off()
                 continue
-            target = float(f["target"].iloc[0])
-            dmax = max(float(shown["denominator"].max()) if len(shown) else 1.0, 1.0) * 1.15
-            grid = np.linspace(dmax / 60, dmax, 60)
-            for conf, ls in zip(confidence, ("--", "-")):
-                lo, hi = limits_for(target, grid, m["kind"], float(m["multiplier"]), conf)
-                ax.plot(grid, lo, color=OTHER, ls=ls, lw=0.8)
-                ax.plot(grid, hi, color=OTHER, ls=ls, lw=0.8)
-            ax.axhline(target, color=NATION, lw=0.8)
+            lim = limits[(limits["indicator_id"] == iid) & (limits["phase"] == phase)]
+            if len(lim):
+                for tag, ls in (("95", "--"), ("998", "-")):
+                    ax.plot(lim["size"], lim[f"lower{tag}"], color=OTHER, ls=ls, lw=0.8)
+                    ax.plot(lim["size"], lim[f"upper{tag}"], color=OTHER, ls=ls, lw=0.8)
+            ax.axhline(float(f["target"].iloc[0]), color=NATION, lw=0.8)
             ax.scatter(shown["denominator"], shown["value"], s=14, color=CLUSTER, zorder=3)
             for r in shown.itertuples():
                 ax.annotate(str(r.practice).replace("Practice ", ""), (r.denominator, r.value), fontsize=6,
                             xytext=(2, 2), textcoords="offset points")
             w0, w1 = pd.Timestamp(f["window_start"].iloc[0]), pd.Timestamp(f["window_end"].iloc[0])
             ax.set_title(f"{_short(m['title'], 40)}\n{phase}: {w0:%b %Y}–{w1:%b %Y}", fontsize=8)
-            ax.set_xlabel("denominator", fontsize=7)
             ax.set_ylabel(m["unit"], fontsize=7)
             ax.tick_params(labelsize=7)
     return fig, hidden

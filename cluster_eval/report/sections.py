@@ -201,7 +201,8 @@ class ClusterReport(_Base):
         if self._none_up():
             return
         fu = read_table(self.run, "funnel", cluster_id=self.cid)
-        fig, hidden = F.funnels(fu, self.meta_up)
+        lim = read_table(self.run, "funnel_limits", cluster_id=self.cid)
+        fig, hidden = F.funnels(fu, lim, self.meta_up)
         show_figure(fig, self.dpi)
         n_hidden = sum(hidden.values())
         if n_hidden:
@@ -214,7 +215,7 @@ class ClusterReport(_Base):
         for r in self.eff.to_dict("records"):
             m = self.meta.loc[r["indicator_id"]]
             ok = r["status"] == "estimated"
-            rows.append({"indicator": m["title"], "topic": r["topic"],
+            rows.append({"topic": r["topic"], "indicator": m["title"],
                          "effect (95% CI)": interval(r["estimate"], r["lower"], r["upper"]) if ok else TOO_SMALL,
                          "unit": diff_unit(m),
                          "placebo (95% CI)": interval(r["placebo"], r["placebo_lower"], r["placebo_upper"])
@@ -252,12 +253,20 @@ class ClusterReport(_Base):
         rows = []
         for r in v.to_dict("records"):
             m = self.meta.loc[r["indicator_id"]]
-            rows.append({"indicator": m["title"], "SD before": num(r["sd_before"]), "SD after": num(r["sd_after"]),
-                         "change": num(r["change"]), "change in comparison clusters": num(r["comparison_change"]),
-                         "difference": num(r["difference"]),
-                         "reading": TOO_SMALL if not np.isfinite(r["difference"]) else
-                         ("practices became more alike than in comparison clusters" if r["difference"] < 0 else
-                          "practices did not become more alike than in comparison clusters")})
+            lo, hi = r.get("lower", np.nan), r.get("upper", np.nan)
+            if not np.isfinite(r["difference"]):
+                reading = TOO_SMALL
+            elif np.isfinite(hi) and hi < 0:
+                reading = "practices became more alike than in comparison clusters"
+            elif np.isfinite(lo) and lo > 0:
+                reading = "practices became less alike than in comparison clusters"
+            else:
+                reading = "no clear change in variation compared with comparison clusters"
+            rows.append({"topic": r["topic"], "indicator": m["title"], "SD before": num(r["sd_before"]),
+                         "SD after": num(r["sd_after"]), "change": num(r["change"]),
+                         "change in comparison clusters": num(r["comparison_change"]),
+                         "difference (95% CI)": interval(r["difference"], lo, hi) if np.isfinite(lo)
+                         else num(r["difference"]), "reading": reading})
         show_table(pd.DataFrame(rows))
 
     def _standing(self) -> pd.DataFrame:
@@ -330,7 +339,7 @@ class NationalOverview(_Base):
             return
         e["cell"] = [interval(a, b, c) if s == "estimated" else s for a, b, c, s in
                      zip(e["estimate"], e["lower"], e["upper"], e["status"])]
-        e["indicator"] = e["indicator_id"]
+        e["indicator"] = e["indicator_id"] + " effect"
         wide = e.pivot_table(index=["cluster_id", "topic", "start"], columns="indicator", values="cell",
                              aggfunc="first").reset_index()
         wide.insert(1, "name", wide["cluster_id"].map(self.names))
@@ -371,7 +380,8 @@ class NationalOverview(_Base):
         show_figure(F.event_study(pes, meta), self.dpi)
 
     def heterogeneity(self):
-        rows = [{"indicator": self.meta.loc[r["indicator_id"], "title"], "clusters": r["k"], "tau²": num(r["tau2"], 3),
+        rows = [{"topic": r["topic"], "indicator": self.meta.loc[r["indicator_id"], "title"], "clusters": r["k"],
+                 "tau²": num(r["tau2"], 3),
                  "I²": f"{100 * r['i2']:.0f}%" if np.isfinite(r["i2"]) else "–", "Q": num(r["q"]),
                  "prediction interval": f"{num(r['pi_lower'])} to {num(r['pi_upper'])}", "method": r["method"]}
                 for r in self.pooled.to_dict("records")]

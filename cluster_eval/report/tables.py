@@ -11,33 +11,33 @@ from ..errors import OutputError
 
 
 def disclose(df: pd.DataFrame, counts=("numerator", "denominator"), derived=("value",), threshold: int = 4,
-             rounding=None, groups=None) -> pd.DataFrame:
+             rounding=None, by=None, total_published: bool = True) -> pd.DataFrame:
     """Suppress small counts (1..threshold) and what is computed from them, before a table is written.
 
-    Uses :mod:`cluster_eval.disclosure` (primary + complementary suppression) when it is installed; the
-    fallback here does primary suppression, one complementary cell per group with exactly one suppressed
-    cell (so it cannot be recovered from the group total), and optional rounding to a multiple of
-    ``rounding``. Adds a boolean ``suppressed`` column; suppressed counts and derived values are NaN.
+    ``by`` names the strata (e.g. one cluster's practices in one window); when ``total_published`` the
+    stratum's total is taken as published elsewhere, so a single hidden cell gets a complement.
+    Uses :func:`cluster_eval.disclosure.suppress_table` (primary + secondary suppression) when installed;
+    the fallback here hides counts 1..threshold, one complementary cell in a stratum with exactly one hidden
+    cell, and optionally rounds to a multiple of ``rounding``. Either way: a boolean ``suppressed`` column,
+    suppressed counts and derived values missing, ``attrs["count_columns"]`` naming the count columns.
     """
     if df is None or not len(df):
         return df
     try:
-        from .. import disclosure as D
-
-        fn = getattr(D, "suppress_table", None)
-        if fn is not None:
-            return fn(df, counts=list(counts), derived=list(derived), threshold=threshold, rounding=rounding,
-                      groups=groups)
+        from ..disclosure import suppress_table
     except ImportError:
-        pass
+        suppress_table = None
+    if suppress_table is not None:
+        return suppress_table(df, count_cols=list(counts), by=list(by) if by else None,
+                              groups=[[]] if (by and total_published) else None, threshold=threshold,
+                              derived=[c for c in derived if c in df], rounding=rounding)
     out = df.copy()
     small = np.zeros(len(out), dtype=bool)
     for c in counts:
         v = out[c].to_numpy(dtype=float)
         small |= (v >= 1) & (v <= threshold)
-    if groups:
-        # complementary suppression: a group with exactly one suppressed row loses its next smallest row too
-        key = out[list(groups)].astype(str).agg("|".join, axis=1)
+    if by and total_published:
+        key = out[list(by)].astype(str).agg("|".join, axis=1)
         first = out[counts[0]].to_numpy(dtype=float)
         tmp = pd.DataFrame({"k": key.to_numpy(), "s": small, "v": first}, index=range(len(out)))
         for _, g in tmp.groupby("k"):
@@ -56,6 +56,7 @@ def disclose(df: pd.DataFrame, counts=("numerator", "denominator"), derived=("va
             vals[small] = np.nan
             out[c] = vals
     out["suppressed"] = small
+    out.attrs["count_columns"] = list(counts)
     return out
 
 
