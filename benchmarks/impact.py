@@ -46,10 +46,12 @@ def compare_differences(panel, label):
     from differences import ATTgt
 
     d = panel.long()
-    d = d[np.isfinite(d["value"])]
+    # a balanced panel (practices with a value every month), so that both packages use the same units
+    complete = d.groupby("unit")["value"].transform(lambda v: v.notna().all())
+    d = d[complete]
     ours, t_ours = timed(f"  att_gt + simple aggregate [{label}]",
-                         lambda: (r := att_gt(d, "value", "t", "unit", "g", control_group="notyettreated",
-                                              balanced_panel=False), r.aggregate("simple"))[1])
+                         lambda: (r := att_gt(d, "value", "t", "unit", "g", control_group="notyettreated"),
+                                  r.aggregate("simple"))[1])
     dd = d[["unit", "t", "value", "g"]].copy()
     dd["cohort"] = dd["g"].where(dd["g"] > 0)
     dd = dd.drop(columns="g").set_index(["unit", "t"])
