@@ -180,3 +180,22 @@ def its(y, time, intervention, *, offset=None, trials=None, family: str = "poiss
         for c in ("counterfactual", "counterfactual_lower", "counterfactual_upper"):
             series[c + "_count"] = series[c] * np.exp(off)
     return ITSResults(params, series, family, float(fit.scale), confidence, len(yv), newey_west, fit, design)
+
+
+def pooled_series(measures: pd.DataFrame, practices: pd.DataFrame, cluster_id, indicator_id: str) -> pd.DataFrame:
+    """A cluster's pooled monthly series of one indicator (sums of numerators and denominators).
+
+    Returns period, time (1-based month index), numerator, denominator, n_practices: the input of
+    :func:`its` (``y=numerator``, ``offset`` or ``trials=denominator``).
+    """
+    members = practices.loc[practices["cluster_id"] == cluster_id, "practice_id"]
+    if members.empty:
+        raise ArgumentError(f"cluster_id {cluster_id!r} has no practices")
+    m = measures[(measures["indicator_id"] == indicator_id) & measures["practice_id"].isin(members)]
+    if m.empty:
+        raise ArgumentError(f"no measures of {indicator_id!r} for cluster {cluster_id!r}")
+    g = m.groupby("period").agg(numerator=("numerator", "sum"), denominator=("denominator", "sum"),
+                                n_practices=("practice_id", "nunique")).reset_index()
+    p = pd.to_datetime(g["period"])
+    g.insert(1, "time", (p.dt.year - p.dt.year.min()) * 12 + p.dt.month - p.iloc[0].month + 1)
+    return g

@@ -147,3 +147,22 @@ def test_readme_covariate_example(data):
                -0.0288]
     res = fit(data, xformla="~ lpop")
     np.testing.assert_allclose(res.table["att"].to_numpy(), printed, atol=5.01e-5)
+
+
+def test_unit_weights(data):
+    d = data.assign(w2=2.0, wv=np.exp(data["lpop"]))
+    np.testing.assert_allclose(fit(d, weights_name="w2").table["att"], fit(d).table["att"], atol=1e-12)
+    res = fit(d, weights_name="wv")
+    wide = d.pivot(index="countyreal", columns="year", values="lemp")
+    first = d.groupby("countyreal")[["first.treat", "wv"]].first()
+    dy = wide[2005] - wide[2003]
+    t, c = first["first.treat"] == 2004, first["first.treat"] == 0
+    expected = np.average(dy[t], weights=first["wv"][t]) - np.average(dy[c], weights=first["wv"][c])
+    assert res.table.query("group == 2004 and time == 2005")["att"].iloc[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_clustered_bootstrap_runs(data):
+    d = data.assign(state=data["countyreal"] // 100)
+    res = fit(d, clustervars="state", bstrap=True, biters=199, seed=1)
+    assert res.draws.shape == (199, d["state"].nunique())
+    assert np.isfinite(res.table["se_boot"]).all() and np.isfinite(res.aggregate("dynamic").table["band_lower"]).all()
