@@ -20,7 +20,8 @@ def indicator_map(indicators) -> pd.DataFrame:
 
     Accepts a dict ``{id: topic}``, a dict ``{id: {"topic": ..., "multiplier": ...}}``, a DataFrame with
     columns indicator_id, topic[, multiplier], or an iterable of objects with ``id``, ``topic`` and ``kind``
-    attributes (e.g. ``ce.synthetic.INDICATORS``: rates get multiplier 1,000).
+    attributes (e.g. ``ce.synthetic.INDICATORS``: rates get multiplier 1,000; catalogue ``Indicator`` objects
+    give their own ``multiplier``), or a dict ``{id: such object}``.
     """
     if isinstance(indicators, pd.DataFrame):
         df = indicators.copy()
@@ -29,6 +30,9 @@ def indicator_map(indicators) -> pd.DataFrame:
         for k, v in indicators.items():
             if isinstance(v, dict):
                 rows.append({"indicator_id": k, **v})
+            elif hasattr(v, "topic"):  # e.g. {id: catalogue Indicator}
+                rows.append({"indicator_id": k, "topic": v.topic,
+                             "multiplier": getattr(v, "multiplier", None)})
             else:
                 rows.append({"indicator_id": k, "topic": v})
         df = pd.DataFrame(rows)
