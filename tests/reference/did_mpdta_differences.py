@@ -23,9 +23,12 @@ d = pd.read_csv(src).set_index(["countyreal", "year"])
 d["cohort"] = d["first.treat"].replace(0, np.nan)
 rows = []
 for spec, formula, method in [("nocov", "lemp", "reg"), ("lpop_dr", "lemp ~ lpop", "dr"),
-                              ("lpop_reg", "lemp ~ lpop", "reg"), ("lpop_ipw", "lemp ~ lpop", "std_ipw-mle")]:
+                              ("lpop_reg", "lemp ~ lpop", "reg"), ("lpop_ipw", "lemp ~ lpop", "std_ipw-mle"),
+                              ("nocov_antic1", "lemp", "reg"), ("nocov_universal", "lemp", "reg")]:
     for control in ("never_treated", "not_yet_treated"):
-        att = ATTgt(data=d, cohort_column="cohort", base_period="varying")
+        att = ATTgt(data=d, cohort_column="cohort",
+                    base_period="universal" if spec == "nocov_universal" else "varying",
+                    anticipation=1 if spec == "nocov_antic1" else 0)
         r = att.fit(formula=formula, est_method=method, control_group=control, n_jobs=1, progress_bar=False)
         tab = att.results().copy()
         tab.columns = [c[-1] for c in tab.columns]
