@@ -222,8 +222,13 @@ def audit_frame(df: pd.DataFrame, file: str, threshold: int = THRESHOLD, declare
 def _recoverable_in_frame(df, counts, num, keys) -> list:
     out = []
     for d in keys:
-        labels = df[d].astype(object)
-        is_tot = labels.map(lambda x: isinstance(x, str) and _is_total_label(x)).to_numpy(dtype=bool)
+        if pd.api.types.is_datetime64_any_dtype(df[d].dtype):
+            continue
+        labels = df[d]
+        if isinstance(labels.dtype, pd.CategoricalDtype):
+            labels = labels.astype(object)
+        is_tot = labels.astype("string").str.strip().str.lower().isin(TOTAL_WORDS).fillna(False) \
+            .to_numpy(dtype=bool)
         if not is_tot.any():
             continue
         others = [k for k in keys if k != d]

@@ -166,8 +166,8 @@ def protect(values, hidden, lines: pd.DataFrame, threshold: int, *, frozen=None,
             break
         hidden[cell[pick]] = True
     if stuck:
-        warnings.warn(f"disclosure: {stuck} lines could not be protected here because their totals are "
-                      "published elsewhere; suppress those totals where they are published",
+        warnings.warn(f"disclosure: {stuck} lines or cells could not be fully protected here (no cell left to "
+                      "hide, or totals published elsewhere); suppress those totals where they are published",
                       ClusterEvalWarning, stacklevel=3)
     return hidden
 
@@ -376,11 +376,9 @@ def suppress_table(df: pd.DataFrame, count_cols=None, *, by=None, dims=None, mar
         num, den = complement
         diff = raw[den] - raw[num]
         comp = small(diff, threshold) & ~prim[num] & ~prim[den]
-    any_hidden = np.zeros(n, dtype=bool)
-    reasons = []
-    for c in cols:
-        start = prim[c] | (comp if complement and c == complement[0] else False)
-        vals, hid0, frozen = raw[c], start, np.zeros(n, dtype=bool)
+    def family(vals, start):
+        """Protect one family of counts (the same lines), with published group totals as virtual cells."""
+        hid0, frozen = start, np.zeros(n, dtype=bool)
         if nv:
             vrow = vparts["row"].to_numpy(dtype=np.int64)
             vcell = vparts["vcell"].to_numpy(dtype=np.int64) - n
@@ -394,15 +392,35 @@ def suppress_table(df: pd.DataFrame, count_cols=None, *, by=None, dims=None, mar
             vals = np.concatenate([vals, vvals])
             hid0 = np.concatenate([hid0, small(vvals, threshold)])
             frozen = np.concatenate([frozen, np.ones(nv, dtype=bool)])
-        hidden = protect(vals, hid0, lines, threshold, frozen=frozen, exact=bool(exact),
-                         line_block=line_block)[:n]
-        hidden &= ~np.isnan(raw[c])
+        return protect(vals, hid0, lines, threshold, frozen=frozen, exact=bool(exact),
+                       line_block=line_block)[:n]
+
+    start = {c: prim[c] | (comp if complement and c == complement[0] else False) for c in cols}
+    hid = dict(start)
+    # the persons without the attribute (denominator - numerator) add up along the same lines: protect
+    # them as a third family when every difference is >= 0 (a proportion), hiding the numerator
+    comp_family = bool(complement) and len(lines) > 0 and not (raw[complement[1]] - raw[complement[0]] < 0).any()
+    for _ in range(len(out) + 2):
+        for c in cols:
+            hid[c] = family(raw[c], hid[c])
+        if not comp_family:
+            break
+        num, den = complement
+        diff_hidden = hid[num] | hid[den]
+        extra = family(raw[den] - raw[num], diff_hidden) & ~diff_hidden
+        if not extra.any():
+            break
+        hid[num] = hid[num] | extra
+    any_hidden = np.zeros(n, dtype=bool)
+    reasons = []
+    for c in cols:
+        hidden = hid[c] & ~np.isnan(raw[c])
         put_counts(out, c, raw[c], hidden)
         any_hidden |= hidden
         reasons.append((prim[c], f"{c} below {threshold + 1}"))
         if complement and c == complement[0]:
             reasons.append((comp, f"{complement[1]} - {complement[0]} below {threshold + 1}"))
-        reasons.append((hidden & ~start, f"{c} hidden to protect a total"))
+        reasons.append((hidden & ~start[c], f"{c} hidden to protect a total"))
     if rounding:
         from .primary import round_counts
 

@@ -82,6 +82,18 @@ def test_practices_within_clusters_have_no_recoverable_count(table, threshold):
                 sel = sel[(sel.cluster_id.isna() & pd.isna(row.cluster_id)) | (sel.cluster_id == row.cluster_id)]
             raw[i] = sel[col].sum()
         assert_safe(raw, out[col], lines, threshold)
+    # the persons without the attribute (denominator - numerator) are protected along the same lines
+    raw_num = pd.Series(np.nan, index=out.index)
+    raw_den = pd.Series(np.nan, index=out.index)
+    for i, row in out.iterrows():
+        sel = table
+        if row.practice_id != TOTAL:
+            sel = sel[sel.practice_id == row.practice_id]
+        elif row.cluster_id != TOTAL:
+            sel = sel[(sel.cluster_id.isna() & pd.isna(row.cluster_id)) | (sel.cluster_id == row.cluster_id)]
+        raw_num[i], raw_den[i] = sel["numerator"].sum(), sel["denominator"].sum()
+    shown_diff = out["denominator"].astype("float64") - out["numerator"].astype("float64")
+    assert_safe(raw_den - raw_num, shown_diff, lines, threshold)
     # the complement rule: no published pair whose difference is small
     both = out.dropna(subset=["numerator", "denominator"])
     diff = both.denominator.astype(float) - both.numerator.astype(float)
@@ -110,3 +122,39 @@ def test_cluster_totals_published_elsewhere_do_not_reveal_a_practice(table, thre
             assert g.numerator.isna().sum() != 1 or len(g) == 1
             if g.numerator.isna().any() and len(g) > 1:
                 assert total - g.numerator.astype(float).sum() > threshold
+
+
+# --- the two independent implementations agree: the audit finds nothing in ce.disclosure's output ---
+
+@SETTINGS
+@given(table=practices(), threshold=st.integers(1, 5))
+def test_audit_passes_what_suppress_measures_wrote(table, threshold):
+    from cluster_eval.audit import audit_frame
+
+    table["value"] = table.numerator / table.denominator.where(table.denominator > 0)
+    raw_found = audit_frame(table, "raw", threshold)
+    raw = table[["numerator", "denominator"]].to_numpy(dtype=float)
+    has_small = ((raw > 0) & (raw <= threshold)).any() or (
+        ((table.denominator - table.numerator) > 0) & ((table.denominator - table.numerator) <= threshold)).any()
+    assert bool(raw_found) == bool(has_small)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = suppress_measures(table, threshold=threshold, totals=True)
+    assert audit_frame(out, "out", threshold) == []
+
+
+@SETTINGS
+@given(table=two_way(), threshold=st.integers(1, 5))
+def test_audit_passes_what_suppress_table_wrote(table, threshold):
+    from cluster_eval.audit import audit_frame
+
+    out = suppress_table(table, "n", dims=["r", "c"], margins="crossed", threshold=threshold)
+    assert audit_frame(out, "out", threshold) == []
+    # and it catches the table with margins but without secondary suppression, when a line leaks
+    from cluster_eval.disclosure import add_margins, suppress_counts
+
+    primary = suppress_counts(add_margins(table, "n", ["r", "c"]), "n", threshold=threshold)
+    leaks = any(len(p) and sum(pd.isna(primary.loc[p + [t], "n"])) == 1
+                for p, t in lines_of(primary, ["r", "c"]))
+    if leaks:
+        assert any(f.rule == "recoverable from total" for f in audit_frame(primary, "p", threshold))
