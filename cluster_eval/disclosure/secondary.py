@@ -315,8 +315,10 @@ def suppress_table(df: pd.DataFrame, count_cols=None, *, by=None, dims=None, mar
         Columns computed from the counts: missing in every row where any count is hidden.
     complement : (str, str), bool or None
         ``(numerator, denominator)``: also hide the numerator when ``denominator - numerator`` is from 1 to
-        ``threshold`` (the persons *without* the attribute would be a small count). ``None`` (default):
-        applied when the count columns are named ``numerator`` and ``denominator``; ``False``: never.
+        ``threshold`` (the persons *without* the attribute would be a small count); and, when no
+        numerator exceeds its denominator, protect the differences along the lines like a count (their
+        totals are published too: total denominator minus total numerator). ``None`` (default): applied
+        when the count columns are named ``numerator`` and ``denominator``; ``False``: never.
     rounding : int or None
         After suppression, round the published counts to a multiple of this (see :func:`round_counts`).
     total : str

@@ -219,3 +219,12 @@ def test_other_bad_arguments():
     with pytest.raises(ArgumentError) as err:
         suppress_table(two_totals, "n", dims=["g"])
     assert str(err.value) == "suppress_table: 2 rows are the 'Total' of one line along 'g'; each line needs one total row"
+
+
+def test_docstring_examples():
+    import doctest
+
+    from cluster_eval.disclosure import measures
+
+    result = doctest.testmod(measures, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 5 and result.failed == 0
