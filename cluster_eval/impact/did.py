@@ -216,6 +216,10 @@ def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, 
     inf = np.zeros((n, k))
     rows = []
     estimator = ESTIMATORS[est_method]
+    if not covs and VECTORISED:
+        _unconditional_cells(p, cells, control_group, anticipation, base_period, att, inf)
+        rows = [(g, tlist[cur], tlist[base], float(g <= tlist[cur])) for g, cur, base, _ in cells]
+        cells = []
     for j, (g, cur, base, ctrl_idx) in enumerate(cells):
         treat = p.g == g
         if control_group == "nevertreated":
@@ -264,6 +268,51 @@ def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, 
     )
 
 
+VECTORISED = True  # the closed-form path for no covariates (tests switch it off to compare with the loop)
+
+
+def _unconditional_cells(p: Panel, cells, control_group, anticipation, base_period, att, inf):
+    """All cells without covariates at once per group: differences of weighted mean changes.
+
+    The influence function of a cell is ``n * (w_i D_i (dy_i - m_T) / sum(w D) - w_i C_i (dy_i - m_C) /
+    sum(w C))`` (the ``n / n1``-scaled DRDID influence function with an intercept only).
+    """
+    n, tlist = p.n, p.tlist
+    cells_arr = np.array([(g, cur, base, ci) for g, cur, base, ci in cells], dtype=float).reshape(-1, 4)
+    for g in np.unique(cells_arr[:, 0]):
+        js = np.flatnonzero(cells_arr[:, 0] == g)
+        cur = cells_arr[js, 1].astype(int)
+        base = cells_arr[js, 2].astype(int)
+        ci = cells_arr[js, 3].astype(int)
+        dy = p.y[:, cur] - p.y[:, base]
+        fin = np.isfinite(dy)
+        treat = (p.g == g)[:, None] & fin
+        if control_group == "nevertreated":
+            ctrl = (p.g == 0)[:, None] & fin
+        else:
+            ctrl = ((p.g == 0)[:, None] | ((p.g[:, None] > tlist[ci][None, :] + anticipation)
+                                           & (p.g != g)[:, None])) & fin
+        wt = np.where(treat, p.w[:, None], 0.0)
+        wc = np.where(ctrl, p.w[:, None], 0.0)
+        swt, swc = wt.sum(0), wc.sum(0)
+        d0 = np.where(fin, dy, 0.0)
+        ref = cur == base
+        bad = ((swt == 0) | (swc == 0)) & ~ref
+        for k in np.flatnonzero(bad):
+            warnings.warn(f"no {'treated' if swt[k] == 0 else 'comparison'} units for group {g:g} in period "
+                          f"{tlist[cur[k]]:g}", SmallNumbersWarning, stacklevel=3)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mt = (wt * d0).sum(0) / swt
+            mc = (wc * d0).sum(0) / swc
+            f = n * (wt * (d0 - mt) / swt - wc * (d0 - mc) / swc)
+        a = mt - mc
+        a[bad] = np.nan
+        f[:, bad | ref] = 0.0
+        a[ref] = 0.0 if base_period == "universal" else a[ref]
+        att[js] = a
+        inf[:, js] = f
+
+
 def influence_se(inf: np.ndarray, n: int, cluster=None) -> np.ndarray:
     """Analytic standard errors from an n x k influence-function matrix: ``sqrt(sum_c S_c^2) / n``."""
     inf = np.atleast_2d(inf.T).T if inf.ndim == 1 else inf
@@ -272,7 +321,7 @@ def influence_se(inf: np.ndarray, n: int, cluster=None) -> np.ndarray:
         sums = np.zeros((len(uniq), inf.shape[1]))
         np.add.at(sums, codes, inf)
         inf = sums
-    se = np.sqrt(np.sum(inf ** 2, axis=0)) / n
+    se = np.sqrt(np.einsum("ij,ij->j", inf, inf)) / n
     se[se <= np.sqrt(np.finfo(float).eps) * 10] = np.nan
     return se
 

@@ -199,3 +199,18 @@ def test_invariances(seed, shift, scale):
     np.testing.assert_allclose(moved["att"], scale * base["att"], atol=1e-8 * scale * (1 + abs(shift)))
     np.testing.assert_allclose(moved["se"], scale * base["se"], rtol=1e-6)
     assert (base["lower"] <= base["att"]).all() and (base["att"] <= base["upper"]).all()
+
+
+@pytest.mark.parametrize("control", ["nevertreated", "notyettreated"])
+@pytest.mark.parametrize("base", ["varying", "universal"])
+def test_vectorised_path_equals_cell_loop(data, control, base, monkeypatch):
+    import cluster_eval.impact.did as did
+
+    d = data.copy()
+    d.loc[d.sample(frac=0.05, random_state=1).index, "lemp"] = np.nan  # unbalanced: pairwise cells
+    kw = dict(control_group=control, base_period=base, balanced_panel=False, weights_name="lpop")
+    fast = fit(d, **kw).table
+    monkeypatch.setattr(did, "VECTORISED", False)
+    slow = fit(d, **kw).table
+    np.testing.assert_allclose(fast["att"], slow["att"], atol=1e-12)
+    np.testing.assert_allclose(fast["se"], slow["se"], rtol=1e-10)
