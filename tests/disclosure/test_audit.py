@@ -318,3 +318,18 @@ def test_html_without_thead_and_with_spans():
             "<tr><td>K1</td><td>17</td><td>3</td></tr></table>")
     assert audit_html(html, "x.html") == [
         Finding("x.html", "table 1, row 3 ('K1'), column 'persons / 2024'", "3", RULE_SMALL)]
+
+
+def test_pandas_html_renderings_are_read():
+    # DataFrame.to_html (index as <th>), a MultiIndex header with colspan, and a Styler table
+    df = pd.DataFrame({"numerator": [12, 3], "denominator": [40, 50], "value": [0.3, 0.06]},
+                      index=pd.Index(["P1", "P2"], name="practice"))
+    plain = audit_html(df.to_html(), "a.html")
+    assert [(f.location, f.value) for f in plain] == [("table 1, row 4 ('P2'), column 'numerator'", "3")]
+    wide = df.copy()
+    wide.columns = pd.MultiIndex.from_tuples([("counts", "numerator"), ("counts", "denominator"), ("", "value")])
+    assert [(f.location, f.value) for f in audit_html(wide.to_html(), "b.html")] == [
+        ("table 1, row 5 ('P2'), column 'counts / numerator'", "3")]  # 3 header rows
+    pytest.importorskip("jinja2")
+    styled = df.style.format({"value": "{:.1%}"}).to_html()
+    assert [(f.rule, f.value) for f in audit_html(styled, "c.html")] == [(RULE_SMALL, "3")]
