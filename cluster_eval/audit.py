@@ -51,6 +51,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import ArgumentError
+from .validation import check_whole_number
+
 THRESHOLD = 4
 """Counts from 1 to THRESHOLD may not be shown (Statistics Denmark: no cell below 5 persons)."""
 
@@ -531,6 +534,7 @@ def audit_dir(path, threshold: int = THRESHOLD) -> list[Finding]:
     list of Finding
         Empty when the folder is clean.
     """
+    threshold = check_whole_number(threshold, "threshold", minimum=1)
     root = Path(path)
     files = sorted(p for p in root.rglob("*") if p.is_file())
     found = []
@@ -549,7 +553,7 @@ def _manifest_threshold(root: Path) -> int | None:
 
 
 def main_audit(path, threshold: int | None = None, out=None, limit: int = 200) -> int:
-    """``cluster-eval audit OUTPUT_DIR``: print the findings; exit status 0 clean, 1 findings, 2 no folder.
+    """``cluster-eval audit OUTPUT_DIR``: print the findings; exit status 0 clean, 1 findings, 2 bad arguments.
 
     The threshold is the larger of ``threshold`` (default 4) and the run's own
     ``params.disclosure.threshold`` in ``manifest.json``.
@@ -559,7 +563,12 @@ def main_audit(path, threshold: int | None = None, out=None, limit: int = 200) -
     if not root.is_dir():
         print(f"audit: {str(path)!r} is not a folder", file=out)
         return 2
-    thr = max(threshold or THRESHOLD, _manifest_threshold(root) or 0)
+    try:
+        thr = max(check_whole_number(THRESHOLD if threshold is None else threshold, "threshold", minimum=1),
+                  _manifest_threshold(root) or 0)
+    except ArgumentError as exc:
+        print(f"audit: {exc}", file=out)
+        return 2
     files = [p for p in root.rglob("*") if p.is_file()]
     checked = sum(_kind(p) is not None for p in files)
     found = audit_dir(root, thr)

@@ -333,3 +333,14 @@ def test_pandas_html_renderings_are_read():
     pytest.importorskip("jinja2")
     styled = df.style.format({"value": "{:.1%}"}).to_html()
     assert [(f.rule, f.value) for f in audit_html(styled, "c.html")] == [(RULE_SMALL, "3")]
+
+
+def test_bad_threshold(run_dir):
+    from cluster_eval.errors import ArgumentError
+
+    with pytest.raises(ArgumentError) as err:
+        audit_dir(run_dir, threshold=0)
+    assert str(err.value) == "threshold must be a whole number of at least 1; got 0"
+    out = io.StringIO()
+    assert main_audit(run_dir, threshold=-1, out=out) == 2
+    assert out.getvalue() == "audit: threshold must be a whole number of at least 1; got -1\n"
