@@ -54,6 +54,11 @@ class ClusterEffects(_Results):
     def to_frame(self) -> pd.DataFrame:
         return self.effects.copy()
 
+    def for_cluster(self, cluster_id) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """One cluster's rows: (effects, event_study)."""
+        return (self.effects[self.effects["cluster_id"] == cluster_id].reset_index(drop=True),
+                self.event_study[self.event_study["cluster_id"] == cluster_id].reset_index(drop=True))
+
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         (level,) = check_confidence(level)
         e = self.effects
@@ -160,12 +165,11 @@ def cluster_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities:
             w = np.nan_to_num(w)
         else:
             w = np.ones(len(p.practice_ids))
+        has_data = np.isfinite(p.value).any(axis=1)
         for cid, sidx, start in zip(p.cluster_start["cluster_id"], p.cluster_start["start_index"],
                                     p.cluster_start["start"]):
             s = int(sidx)
-            in_cluster = p.cluster_ids == cid
-            observed = in_cluster & np.isfinite(p.value).any(axis=1)
-            n_pr = int(observed.sum())
+            n_pr = int((has_data & (p.cluster_ids == cid)).sum())
             row = dict(cluster_id=cid, topic=p.topic, indicator_id=ind, start=start, n_practices=n_pr)
             reason = ""
             if s < 1 or s >= p.value.shape[1]:

@@ -99,3 +99,11 @@ def test_denominator_weights_and_display(tiny):
     assert "Per-cluster" in a.summary() and "<table" in a._repr_html_()
     ci = a.conf_int(0.9)
     assert (ci["lower"].dropna() <= a.effects["value"].dropna()).all()
+
+
+def test_for_cluster(tiny):
+    prac, acts, meas = tiny
+    res = cluster_effects(meas, prac, acts, IND, before=3, after=3)
+    eff, es = res.for_cluster("C01")
+    assert len(eff) == 1 and list(es["event_time"]) == list(range(-3, 4))
+    assert es.loc[es["event_time"] == -1, "value"].iloc[0] == 0
