@@ -6,6 +6,13 @@ estimators (``DRDID``'s outcome regression, standardised IPW and doubly robust),
 (scaled by ``n / n1`` for the units used in a cell) and the same Mammen multiplier bootstrap for uniform bands.
 Standard errors are analytic, ``sqrt(mean(IF**2) / n)``, i.e. what ``did`` reports with ``bstrap = FALSE``;
 bootstrap standard errors are reported beside them when ``bstrap=True``.
+
+Differences from ``did`` worth knowing: with ``clustervars`` the analytic SEs are clustered
+(``sqrt(sum_c S_c^2) / n``, S_c the cluster sums of the influence function) and the bootstrap draws one
+multiplier per cluster on the cluster sums (``did`` uses cluster means, identical for equal cluster sizes);
+``balanced_panel=False`` keeps units with gaps (each cell uses the units observed in both of its periods)
+where ``did`` would switch to its repeated cross-section estimator; units first treated after the last
+period (plus anticipation) count as never treated; only panel data are supported.
 """
 from __future__ import annotations
 
