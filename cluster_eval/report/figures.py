@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 CLUSTER = "#b2182b"
 REGION = "#2166ac"
@@ -25,16 +26,31 @@ def png(fig: Figure, dpi: int = 80) -> bytes:
     return buf.getvalue()
 
 
-def _grid(n: int, ncols: int = 3, w: float = 4.0, h: float = 2.7):
+def _grid(n: int, ncols: int = 3, w: float = 3.6, h: float = 2.4):
     ncols = max(1, min(ncols, n))
     nrows = max(1, math.ceil(n / ncols))
     fig = Figure(figsize=(w * ncols, h * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     fig.subplots_adjust(left=0.6 / (w * ncols) + 0.04, right=0.98, top=1 - 0.55 / (h * nrows),
-                        bottom=0.5 / (h * nrows), hspace=0.55, wspace=0.3)
+                        bottom=0.5 / (h * nrows), hspace=0.6, wspace=0.3)
     for ax in axes[n:]:
         ax.set_visible(False)
+    for ax in axes[:n]:
+        _light(ax)
     return fig, axes[:n]
+
+
+def _light(ax, nx: int = 4, ny: int = 4):
+    """Few ticks, small labels: tick objects and text dominate drawing time."""
+    ax.xaxis.set_major_locator(MaxNLocator(nx))
+    ax.yaxis.set_major_locator(MaxNLocator(ny))
+    ax.tick_params(labelsize=7, length=2)
+
+
+def _year(periods) -> np.ndarray:
+    """Dates as decimal years (a numeric axis draws much faster than a date axis)."""
+    p = pd.DatetimeIndex(periods)
+    return (p.year + (p.month - 1) / 12).to_numpy(dtype=float)
 
 
 def _short(title: str, n: int = 48) -> str:
@@ -53,10 +69,10 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
                                                    ("region", region, REGION, 1.0, "-", "region"),
                                                    ("cluster", cluster_id, CLUSTER, 2.0, "-", "cluster")):
             s = t[(t["level"] == level) & (t["unit_id"] == str(unit))].sort_values("period")
-            ax.plot(s["period"], s["value"], color=colour, lw=lw, ls=ls, label=label)
+            ax.plot(_year(s["period"]), s["value"].to_numpy(dtype=float), color=colour, lw=lw, ls=ls, label=label)
         title = _short(meta.loc[iid, "title"])
         if iid in starts:
-            ax.axvline(starts[iid], color="black", ls="--", lw=0.8)
+            ax.axvline(_year([starts[iid]])[0], color="black", ls="--", lw=0.8)
         if len(spc) and iid in spc.index:
             r = spc.loc[iid]
             if np.isfinite(r["centre"]):
@@ -65,46 +81,53 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
             title += "\nrun chart: " + (" and ".join(sig) + " signal" if sig else "no signal")
         ax.set_title(title, fontsize=8)
         ax.set_ylabel(meta.loc[iid, "unit"], fontsize=7)
-        ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7, frameon=False)
     return fig
 
 
 def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame) -> tuple[Figure, dict]:
-    """Practices of the cluster against national funnel limits (95%, 99.8%), before and after the start.
+    """The cluster's practices against national funnel limits (95% dashed, 99.8% solid) after the start,
+    with each practice's position before the start (grey, joined to its position after).
 
     Returns the figure and {(indicator, phase): number of practices not plotted (suppressed)}.
     """
     inds = list(meta.index)
-    fig = Figure(figsize=(8, 2.4 * len(inds)))
-    axes = fig.subplots(len(inds), 2, squeeze=False)
-    fig.subplots_adjust(left=0.09, right=0.98, top=1 - 0.45 / len(inds), bottom=0.3 / len(inds), hspace=0.75,
-                        wspace=0.25)
+    fig, axes = _grid(len(inds))
     hidden = {}
-    for row, iid in zip(axes, inds):
+    for ax, iid in zip(axes, inds):
         m = meta.loc[iid]
-        for ax, phase in zip(row, ("before", "after")):
-            f = funnel[(funnel["indicator_id"] == iid) & (funnel["phase"] == phase)]
-            shown = f[f["value"].notna() & f["denominator"].notna()]
-            hidden[(iid, phase)] = int(len(f) - len(shown))
-            if not len(f):
-                ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-                ax.set_axis_off()
-                continue
-            lim = limits[(limits["indicator_id"] == iid) & (limits["phase"] == phase)]
-            if len(lim):
-                for tag, ls in (("95", "--"), ("998", "-")):
-                    ax.plot(lim["size"], lim[f"lower{tag}"], color=OTHER, ls=ls, lw=0.8)
-                    ax.plot(lim["size"], lim[f"upper{tag}"], color=OTHER, ls=ls, lw=0.8)
-            ax.axhline(float(f["target"].iloc[0]), color=NATION, lw=0.8)
-            ax.scatter(shown["denominator"], shown["value"], s=14, color=CLUSTER, zorder=3)
-            for r in shown.itertuples():
-                ax.annotate(str(r.practice).replace("Practice ", ""), (r.denominator, r.value), fontsize=6,
-                            xytext=(2, 2), textcoords="offset points")
-            w0, w1 = pd.Timestamp(f["window_start"].iloc[0]), pd.Timestamp(f["window_end"].iloc[0])
-            ax.set_title(f"{_short(m['title'], 40)}\n{phase}: {w0:%b %Y}–{w1:%b %Y}", fontsize=8)
-            ax.set_ylabel(m["unit"], fontsize=7)
-            ax.tick_params(labelsize=7)
+        f = funnel[funnel["indicator_id"] == iid]
+        shown = {}
+        for phase in ("before", "after"):
+            g = f[f["phase"] == phase]
+            ok = g[g["value"].notna() & g["denominator"].notna()]
+            hidden[(iid, phase)] = int(len(g) - len(ok))
+            shown[phase] = ok.set_index("practice")
+        if not len(f):
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+            continue
+        phase = "after" if len(f[f["phase"] == "after"]) else "before"
+        lim = limits[(limits["indicator_id"] == iid) & (limits["phase"] == phase)]
+        if len(lim):
+            x = lim["size"].to_numpy(dtype=float)
+            for tag, ls in (("95", "--"), ("998", "-")):
+                ax.plot(x, lim[f"lower{tag}"].to_numpy(dtype=float), color=OTHER, ls=ls, lw=0.8)
+                ax.plot(x, lim[f"upper{tag}"].to_numpy(dtype=float), color=OTHER, ls=ls, lw=0.8)
+        g = f[f["phase"] == phase]
+        ax.axhline(float(g["target"].iloc[0]), color=NATION, lw=0.8)
+        b, a = shown["before"], shown["after"]
+        both = b.index.intersection(a.index)
+        if len(both):
+            xs = np.column_stack([b.loc[both, "denominator"], a.loc[both, "denominator"]])
+            ys = np.column_stack([b.loc[both, "value"], a.loc[both, "value"]])
+            ax.plot(xs.T, ys.T, color=OTHER, lw=0.5)
+        ax.scatter(b["denominator"], b["value"], s=10, facecolors="none", edgecolors=OTHER, label="before")
+        ax.scatter(a["denominator"], a["value"], s=12, color=CLUSTER, zorder=3, label="after")
+        w0 = pd.Timestamp(g["window_start"].iloc[0])
+        w1 = pd.Timestamp(g["window_end"].iloc[0])
+        ax.set_title(f"{_short(m['title'], 44)}\nlimits: {w0:%b %Y}–{w1:%b %Y}", fontsize=8)
+        ax.set_ylabel(m["unit"], fontsize=7)
+    axes[0].legend(fontsize=7, frameon=False)
     return fig, hidden
 
 
@@ -118,14 +141,15 @@ def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | Non
             p = pooled[pooled["indicator_id"] == iid].sort_values("event_time")
             ax.fill_between(p["event_time"], p["lower"], p["upper"], color=POOLED, alpha=0.35, lw=0,
                             label="all clusters (pooled)")
-        ax.errorbar(s["event_time"], s["estimate"], yerr=[s["estimate"] - s["lower"], s["upper"] - s["estimate"]],
-                    fmt="o", ms=3, color=CLUSTER, lw=0.8, label="this cluster" if pooled is not None else None)
+        x = s["event_time"].to_numpy(dtype=float)
+        ax.vlines(x, s["lower"].to_numpy(dtype=float), s["upper"].to_numpy(dtype=float), color=CLUSTER, lw=0.8)
+        ax.scatter(x, s["estimate"].to_numpy(dtype=float), s=8, color=CLUSTER,
+                   label="this cluster" if pooled is not None else None)
         ax.axhline(0, color=NATION, lw=0.8)
         ax.axvline(-0.5, color="black", ls="--", lw=0.8)
         ax.set_title(_short(meta.loc[iid, "title"]), fontsize=8)
         ax.set_xlabel("months since start", fontsize=7)
         ax.set_ylabel(f"difference ({meta.loc[iid, 'unit']})", fontsize=7)
-        ax.tick_params(labelsize=7)
     if pooled is not None and len(pooled):
         axes[0].legend(fontsize=7, frameon=False)
     return fig
@@ -157,7 +181,6 @@ def forest(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame, high
         ax.set_yticks([])
         ax.set_title(f"{_short(meta.loc[iid, 'title'])}\n{len(e)} clusters", fontsize=8)
         ax.set_xlabel(f"effect ({meta.loc[iid, 'unit']})", fontsize=7)
-        ax.tick_params(labelsize=7)
     return fig
 
 
@@ -171,6 +194,5 @@ def variation_trends(vt: pd.DataFrame, meta: pd.DataFrame) -> Figure:
             ax.plot(s["year"], s["cv"], marker="o", ms=3, lw=1, label=_short(meta.loc[iid, "title"], 30))
         ax.set_title(topic, fontsize=8)
         ax.set_ylabel("coefficient of variation", fontsize=7)
-        ax.tick_params(labelsize=7)
         ax.legend(fontsize=6, frameon=False)
     return fig

@@ -41,7 +41,26 @@ def worker_init(jupyter_path: str) -> None:
         os.pathsep)
     for k, v in KERNEL_ENV.items():
         os.environ[k] = v
+    _die_with_parent()
     import logging
 
     logging.getLogger("papermill").setLevel(logging.ERROR)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
+
+
+def _die_with_parent() -> None:
+    """Linux: a pool worker is killed when the run that started it dies (even by SIGKILL), so no orphan worker
+    can write a report after a rerun has started. (Kernels stop themselves when their parent goes.)"""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent already went before prctl took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass

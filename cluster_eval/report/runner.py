@@ -75,10 +75,13 @@ def clean_temporaries(folder: Path) -> int:
 
 
 def code_hash() -> str:
-    """Hash of the package's Python source (a changed function means a changed report)."""
-    root = Path(__file__).resolve().parents[1]
+    """Hash of the report package's source (sections, figures, analyse): a changed figure means a changed report.
+
+    The statistics packages are covered by the package version (bump it, or use ``force``, after changing them).
+    """
+    root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
+    for p in sorted(root.glob("*.py")):
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     return h.hexdigest()
