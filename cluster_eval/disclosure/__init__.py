@@ -13,6 +13,7 @@ Functions::
     suppress_measures(df, numerator, denominator, ...)    practice-level measures, cluster and national totals
     round_counts(df, cols, base=5)                        optional rounding
     add_margins(df, count_cols, dims, by=)                margin (total) rows of a long table
+    format_counts(df, cols)                               display text for report tables ([s] when hidden)
 
 Conventions for outputs (the audit, :mod:`cluster_eval.audit`, relies on them): a hidden count is missing
 (NaN / null) in Parquet and CSV and shows as :data:`SUPPRESSED_TEXT` in HTML; every table that went through
@@ -27,10 +28,11 @@ from .primary import (
     SUPPRESSED_TEXT,
     THRESHOLD,
     TOTAL,
+    format_counts,
     round_counts,
     suppress_counts,
 )
 from .secondary import add_margins, protect, suppress_table
 
 __all__ = ["MIN_COUNT", "THRESHOLD", "ROUND_TO", "TOTAL", "SUPPRESSED_TEXT", "suppress_counts", "suppress_table",
-           "suppress_measures", "round_counts", "add_margins", "protect"]
+           "suppress_measures", "round_counts", "add_margins", "protect", "format_counts"]

@@ -186,3 +186,17 @@ def round_counts(df: pd.DataFrame, cols, base: int = ROUND_TO) -> pd.DataFrame:
         rounded = base * np.floor(vals / base + 0.5)
         put_counts(out, col, rounded, np.zeros(len(out), dtype=bool))
     return out
+
+
+def format_counts(df: pd.DataFrame, cols, *, text: str = SUPPRESSED_TEXT) -> pd.DataFrame:
+    """Counts as display text for a report table: ``1,234``; hidden counts as ``text`` (:data:`SUPPRESSED_TEXT`).
+
+    Use it on a table that went through suppression, just before ``to_html``: the output audit reads a
+    column named for a count (``numerator``, ``patients``, ...) and flags any shown 1 to 4.
+    """
+    cols = check_columns(df, as_list(cols), "format_counts")
+    out = df.copy()
+    for col in cols:
+        vals = count_values(out, col)
+        out[col] = [text if not np.isfinite(v) else f"{v:,.0f}" if v == round(v) else f"{v:,}" for v in vals]
+    return out

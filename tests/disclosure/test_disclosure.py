@@ -228,3 +228,14 @@ def test_docstring_examples():
 
     result = doctest.testmod(measures, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_format_counts_and_the_audit_agree():
+    from cluster_eval.audit import audit_html
+    from cluster_eval.disclosure import SUPPRESSED_TEXT, format_counts
+
+    out = suppress_counts(pd.DataFrame({"practice": ["A", "B", "C"], "patients": [1234, 3, 0]}), "patients")
+    shown_df = format_counts(out, "patients")
+    assert shown_df["patients"].tolist() == ["1,234", SUPPRESSED_TEXT, "0"]
+    assert audit_html(shown_df.to_html(index=False), "t.html") == []
+    assert len(audit_html(format_counts(pd.DataFrame({"patients": [3]}), "patients").to_html(), "t.html")) == 1
