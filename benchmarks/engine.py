@@ -3,7 +3,7 @@
 * ``floor``  : reading the Parquet files alone (pyarrow, every column of every table, streamed);
 * ``engine`` : ``compute_measures`` (DuckDB, out of core) on the same files;
 * ``pandas`` : the straightforward pandas implementation of the tests (``Oracle`` in
-  ``tests/indicators/test_engine_vs_pandas.py``), which loads the tables into memory,
+  ``tests/indicators/conftest.py``), which loads the tables into memory,
 
 each in its own subprocess (peak memory = that process's maximum resident set size). Events are the
 synthetic Denmark's (``write_events``) at ``--scale-factor`` (1.0 = the national lists, about 5.9 million
@@ -72,7 +72,7 @@ def measure(kind: str, folder: Path, periods) -> dict:
 
         sys.path.insert(0, str(ROOT))
         spec = importlib.util.spec_from_file_location(
-            "oracle", ROOT / "tests" / "indicators" / "test_engine_vs_pandas.py")
+            "oracle", ROOT / "tests" / "indicators" / "conftest.py")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         from cluster_eval.indicators import load_catalogue
