@@ -36,3 +36,9 @@ def make_tables(seed=0, n_clusters=6, per_cluster=8, n_never=20, months=36, effe
 @pytest.fixture(scope="session")
 def tiny():
     return make_tables()
+
+
+@pytest.fixture(scope="session")
+def make_impact_tables():
+    """The table factory itself (tests is not a package, so it cannot be imported by name)."""
+    return make_tables
