@@ -168,7 +168,7 @@ def protect(values, hidden, lines: pd.DataFrame, threshold: int, *, frozen=None,
     if stuck:
         warnings.warn(f"disclosure: {stuck} lines or cells could not be fully protected here (no cell left to "
                       "hide, or totals published elsewhere); suppress those totals where they are published",
-                      ClusterEvalWarning, stacklevel=3)
+                      ClusterEvalWarning, stacklevel=4)
     return hidden
 
 

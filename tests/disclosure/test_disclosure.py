@@ -239,3 +239,21 @@ def test_format_counts_and_the_audit_agree():
     assert shown_df["patients"].tolist() == ["1,234", SUPPRESSED_TEXT, "0"]
     assert audit_html(shown_df.to_html(index=False), "t.html") == []
     assert len(audit_html(format_counts(pd.DataFrame({"patients": [3]}), "patients").to_html(), "t.html")) == 1
+
+
+def test_totals_published_elsewhere_can_leak_and_a_warning_says_so():
+    # K1 has one practice (3): its cluster total is 3 too. With K2's total (50) and the national total (53)
+    # published elsewhere, K1 = 53 - 50 whatever this table hides: the exact check finds P1 determined,
+    # hides everything it can, and warns.
+    from cluster_eval.errors import ClusterEvalWarning
+
+    df = pd.DataFrame({"cluster_id": ["K1", "K2", "K2"], "practice_id": ["P1", "P2", "P3"], "numerator": [3, 20, 30]})
+    with pytest.warns(ClusterEvalWarning, match="could not be fully protected"):
+        out = suppress_table(df, "numerator", groups=[["cluster_id"], []])
+    assert shown(out["numerator"]) == [None, None, None]
+    # protected together with its totals (suppress_measures, totals=True), K2's total is hidden as well:
+    # P1 = K1 total, K1 + K2 = 53 (published), P2 + 30 = K2 -> P1 + P2 = 23, no single value
+    m = df.assign(indicator_id="copd_ics", period=pd.Timestamp("2024-01-01"), denominator=100)
+    tot = suppress_measures(m, complement=False, totals=True)
+    assert shown(tot["numerator"]) == [None, None, 30, None, None, 53]
+    assert tot["cluster_id"].tolist()[3:] == ["K1", "K2", TOTAL]
