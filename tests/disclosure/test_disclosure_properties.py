@@ -158,3 +158,19 @@ def test_audit_passes_what_suppress_table_wrote(table, threshold):
                 for p, t in lines_of(primary, ["r", "c"]))
     if leaks:
         assert any(f.rule == "recoverable from total" for f in audit_frame(primary, "p", threshold))
+
+
+@SETTINGS
+@given(table=practices(), threshold=st.integers(1, 5), data=st.data())
+def test_audit_finds_a_small_count_planted_anywhere(table, threshold, data):
+    from cluster_eval.audit import audit_frame
+
+    out = suppress_measures(table, threshold=threshold).reset_index(drop=True)
+    row = data.draw(st.integers(0, len(out) - 1))
+    col = data.draw(st.sampled_from(["numerator", "denominator"]))
+    value = data.draw(st.integers(1, threshold))
+    out[col] = out[col].astype("Float64")
+    out.loc[row, col] = value
+    found = audit_frame(out, "t.parquet", threshold)
+    assert any(f.location.startswith(f"row {row + 1} (") and f.location.endswith(f"column {col!r}")
+               and f.rule == "small count" and f.value == value for f in found)
