@@ -344,3 +344,18 @@ def test_bad_threshold(run_dir):
     out = io.StringIO()
     assert main_audit(run_dir, threshold=-1, out=out) == 2
     assert out.getvalue() == "audit: threshold must be a whole number of at least 1; got -1\n"
+
+
+def test_declared_count_columns_and_json_tables(tmp_path):
+    # a count column with a neutral name, declared in the Parquet metadata (DataFrame.attrs)
+    df = pd.DataFrame({"cluster": ["K1", "K2"], "k": [3, 40]})
+    df.attrs["count_columns"] = ["k"]
+    df.to_parquet(tmp_path / "declared.parquet", index=False)
+    undeclared = pd.DataFrame({"cluster": ["K1"], "k": [3]})
+    undeclared.to_parquet(tmp_path / "plain.parquet", index=False)
+    # a pandas 'split' JSON table
+    (tmp_path / "split.json").write_text(json.dumps({"columns": ["cluster", "persons"], "data": [["K1", 3]]}))
+    assert audit_dir(tmp_path) == [
+        Finding("declared.parquet", "row 1 (cluster='K1'), column 'k'", 3, RULE_SMALL),
+        Finding("split.json", "$: row 1 (cluster='K1'), column 'persons'", 3, RULE_SMALL),
+    ]
