@@ -51,7 +51,8 @@ def count_values(df: pd.DataFrame, col: str) -> np.ndarray:
     return vals
 
 
-def as_list(cols, name: str = "count_cols") -> list[str]:
+def as_list(cols) -> list[str]:
+    """None, one name or several names, as a list."""
     if cols is None:
         return []
     return [cols] if isinstance(cols, str) else list(cols)

@@ -360,7 +360,11 @@ def suppress_table(df: pd.DataFrame, count_cols=None, *, by=None, dims=None, mar
     elif complement is True:
         complement = ("numerator", "denominator")
     if complement:
-        check_columns(df, list(complement), "suppress_table")
+        complement = tuple(check_columns(df, list(complement), "suppress_table"))
+        if len(complement) != 2 or not set(complement) <= set(cols):
+            raise ArgumentError(f"suppress_table: complement must name two of the count columns (numerator, "
+                                f"denominator); got {complement!r}")
+    index = df.index if margins == "given" else None
     if margins != "given":
         if not dims:
             raise ArgumentError(f"suppress_table: margins={margins!r} needs dims (the table's dimensions)")
@@ -431,4 +435,6 @@ def suppress_table(df: pd.DataFrame, count_cols=None, *, by=None, dims=None, mar
     add_flags(out, any_hidden, reasons)
     out.attrs["count_columns"] = list(cols)
     out.attrs["disclosure"] = {"threshold": threshold, "rounding": rounding}
+    if index is not None:
+        out.index = index
     return out

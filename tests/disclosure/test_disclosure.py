@@ -122,12 +122,13 @@ def test_given_margins_are_used():
 
 
 def test_derived_values_and_rounding():
-    df = practices_table([3, 10, 7, 50], ["K1"] * 4)
+    df = practices_table([3, 10, 7, 50], ["K1"] * 4).set_index(pd.Index([10, 11, 12, 13]))
     df["value"] = df["numerator"] / 100
     out = suppress_table(df, "numerator", groups=["cluster_id"], derived=["value"], rounding=5)
     assert shown(out["numerator"]) == [None, 10, None, 50]
     assert shown(out["value"]) == [None, 0.1, None, 0.5]
     assert out.attrs["count_columns"] == ["numerator"]
+    assert out.index.tolist() == [10, 11, 12, 13]
 
 
 # --- measures ----------------------------------------------------------------------------------
@@ -215,6 +216,10 @@ def test_other_bad_arguments():
     with pytest.raises(ArgumentError) as err:
         round_counts(df.assign(n=[1, 2]), "n", base=0)
     assert str(err.value) == "base must be a whole number of at least 1; got 0"
+    with pytest.raises(ArgumentError) as err:
+        suppress_table(df.assign(n=[1, 2], d=[3, 4]), "n", complement=("n", "d"))
+    assert str(err.value) == ("suppress_table: complement must name two of the count columns (numerator, "
+                              "denominator); got ('n', 'd')")
     two_totals = pd.DataFrame({"g": ["a", TOTAL, TOTAL], "n": [5, 5, 5]})
     with pytest.raises(ArgumentError) as err:
         suppress_table(two_totals, "n", dims=["g"])
