@@ -5,6 +5,7 @@ treated group); ``its`` (segmented regression); ``pool`` (random-effects meta-an
 """
 from __future__ import annotations
 
+from .analysis import impact_tables
 from .cluster import cluster_effects
 from .did import att_gt
 from .its import its
@@ -12,4 +13,4 @@ from .national import national_effects
 from .pool import pool
 from .variation_change import variation_change
 
-__all__ = ["att_gt", "cluster_effects", "its", "national_effects", "pool", "variation_change"]
+__all__ = ["att_gt", "cluster_effects", "impact_tables", "its", "national_effects", "pool", "variation_change"]

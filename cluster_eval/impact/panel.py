@@ -16,7 +16,7 @@ from ..errors import ArgumentError
 
 
 def indicator_map(indicators) -> pd.DataFrame:
-    """Normalise the indicator -> topic (and multiplier) mapping to a DataFrame indexed by indicator_id.
+    """Normalise the indicator -> topic (multiplier, kind) mapping to a DataFrame indexed by indicator_id.
 
     Accepts a dict ``{id: topic}``, a dict ``{id: {"topic": ..., "multiplier": ...}}``, a DataFrame with
     columns indicator_id, topic[, multiplier], or an iterable of objects with ``id``, ``topic`` and ``kind``
@@ -31,7 +31,7 @@ def indicator_map(indicators) -> pd.DataFrame:
             if isinstance(v, dict):
                 rows.append({"indicator_id": k, **v})
             elif hasattr(v, "topic"):  # e.g. {id: catalogue Indicator}
-                rows.append({"indicator_id": k, "topic": v.topic,
+                rows.append({"indicator_id": k, "topic": v.topic, "kind": getattr(v, "kind", None),
                              "multiplier": getattr(v, "multiplier", None)})
             else:
                 rows.append({"indicator_id": k, "topic": v})
@@ -42,14 +42,19 @@ def indicator_map(indicators) -> pd.DataFrame:
             mult = getattr(spec, "multiplier", None)
             if mult is None:
                 mult = 1000.0 if getattr(spec, "kind", "proportion") == "rate" else 1.0
-            rows.append({"indicator_id": spec.id, "topic": spec.topic, "multiplier": mult})
+            rows.append({"indicator_id": spec.id, "topic": spec.topic, "multiplier": mult,
+                         "kind": getattr(spec, "kind", None)})
         df = pd.DataFrame(rows)
     if "indicator_id" not in df or "topic" not in df:
         raise ArgumentError("indicators must give indicator_id and topic; got columns " + str(list(df.columns)))
     if "multiplier" not in df:
         df["multiplier"] = 1.0
     df["multiplier"] = df["multiplier"].fillna(1.0).astype(float)
-    return df.set_index("indicator_id")[["topic", "multiplier"]]
+    if "kind" not in df:
+        df["kind"] = None
+    # without a stated kind: a multiplier of 1,000 or more means a rate per 1,000, else a proportion
+    df["kind"] = df["kind"].where(df["kind"].notna(), np.where(df["multiplier"] >= 1000, "rate", "proportion"))
+    return df.set_index("indicator_id")[["topic", "multiplier", "kind"]]
 
 
 @dataclass
