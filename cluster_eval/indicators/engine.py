@@ -110,7 +110,7 @@ def _resolve_periods(con, periods, sources, indicators) -> tuple[int, int, set[i
     return int(lo), int(last), None
 
 
-def connect(memory_limit: str = "3GB", threads: int | None = None, temp_directory=None):
+def connect(memory_limit: str = "2.5GB", threads: int | None = None, temp_directory=None):
     """A DuckDB connection configured for out-of-core work."""
     import duckdb
 
@@ -125,7 +125,7 @@ def connect(memory_limit: str = "3GB", threads: int | None = None, temp_director
 
 
 def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, progress=True, *,
-                     validate=True, memory_limit="3GB", threads=None, fmt="parquet") -> pd.DataFrame:
+                     validate=True, memory_limit="2.5GB", threads=None, fmt="parquet") -> pd.DataFrame:
     """Compute the contract's ``measures`` table from patient-level event files.
 
     Parameters

@@ -177,6 +177,7 @@ WHERE s <= e"""
         raise TypeError(f"unknown criterion {crit!r}")
 
     def _concurrent(self, crit: ConcurrentDrugs) -> str:
+        # Dispensings covering one period end (most) skip the (inequality) join with ce_offsets.
         lo, hi = self.plan.lo, self.plan.hi
         days = f"CEIL(LEAST(ddd, {MAX_COVERAGE_DAYS}))"
         first_uncovered = month_after_days("date", days)
@@ -187,11 +188,13 @@ WITH d AS (
          GREATEST(m, {lo}) AS s, LEAST({first_uncovered} - 1, {hi}) AS e
   FROM ce_prescriptions
   WHERE {code_filter(crit)} AND ddd > 0 AND date >= {first_day(lo - back)} AND date < {first_day(hi + 1)}),
-pts AS (SELECT d.patient_id, d.s + o.k AS p, COUNT(DISTINCT d.substance) AS n
-        FROM d JOIN ce_offsets o ON o.k <= d.e - d.s
-        WHERE d.s <= d.e GROUP BY d.patient_id, d.s + o.k),
-c AS (SELECT patient_id, p, p - ROW_NUMBER() OVER (PARTITION BY patient_id ORDER BY p) AS g
-      FROM pts WHERE n >= {crit.min_count})
+x AS (SELECT DISTINCT patient_id, p, substance FROM (
+        SELECT patient_id, s AS p, substance FROM d WHERE e = s
+        UNION ALL
+        SELECT d.patient_id, d.s + o.k AS p, d.substance FROM d JOIN ce_offsets o ON o.k <= d.e - d.s
+        WHERE d.e > d.s) y),
+pts AS (SELECT patient_id, p FROM x GROUP BY patient_id, p HAVING COUNT(*) >= {crit.min_count}),
+c AS (SELECT patient_id, p, p - ROW_NUMBER() OVER (PARTITION BY patient_id ORDER BY p) AS g FROM pts)
 SELECT patient_id, MIN(p) AS s, MAX(p) AS e FROM c GROUP BY patient_id, g"""
 
     # -- interval algebra ----------------------------------------------------------------------
