@@ -176,7 +176,8 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
     if problems:
         raise InputError(problems)
 
-    con = connect(memory_limit, threads)
+    spill = tempfile.TemporaryDirectory(prefix="cluster_eval_duckdb_")
+    con = connect(memory_limit, threads, spill.name)
     try:
         if validate:
             validate_tables(con, readers)
@@ -202,6 +203,7 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
             bar.close()
     finally:
         con.close()
+        spill.cleanup()
 
     frames = []
     for ind in indicators:
