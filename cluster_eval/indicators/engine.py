@@ -178,7 +178,11 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
 
     spill = tempfile.TemporaryDirectory(prefix="cluster_eval_duckdb_")
     con = connect(memory_limit, threads, spill.name)
+    bar = None
     try:
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=1, desc="indicators", unit="step", postfix="checking the tables")
         if validate:
             validate_tables(con, readers)
         create_views(con, readers)
@@ -187,10 +191,9 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
         con.execute(f"CREATE TEMP TABLE ce_periods AS SELECT CAST(range AS BIGINT) AS p FROM range({lo}, {hi + 1})")
         con.execute("CREATE TEMP TABLE ce_offsets AS SELECT CAST(range AS BIGINT) AS k FROM range(0, 241)")
         steps = plan.steps
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=len(steps) + 1, desc="indicators", unit="step")
+        if bar is not None:
+            bar.total = len(steps) + 2
+            bar.update()
         for name, sql, label in steps:
             if bar is not None:
                 bar.set_postfix_str(label)
@@ -200,8 +203,9 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
         wide = con.execute(sqlmod.final_query(plan)).df()
         if bar is not None:
             bar.update()
-            bar.close()
     finally:
+        if bar is not None:
+            bar.close()
         con.close()
         spill.cleanup()
 
