@@ -389,6 +389,23 @@ class Analysis:
             "status": np.where(v["estimable"], "estimated", v["reason"].fillna("not estimable"))})
         return eff, es, var
 
+    def national_tables(self):
+        """National ATT per indicator and its event study (Callaway & Sant'Anna 2021, all clusters' practices)."""
+        try:
+            from ..impact import national_effects
+        except ImportError:
+            return None
+        ind = self.ind[["indicator_id", "topic", "multiplier"]]
+        act = self.ds.activities
+        act = act[act["cluster_id"].isin(self.activities["cluster_id"]) & act["topic"].isin(self.ind["topic"])]
+        comp = "notyettreated" if self.imp["comparison"] == "not_yet_treated" else "nevertreated"
+        res = national_effects(self.measures, self.ds.practices, act, ind, lag=int(self.imp["lag"]),
+                               control_group=comp, min_e=-int(self.imp["pre"]), max_e=int(self.imp["post"]),
+                               alpha=1 - self.conf, keep_results=False)
+        es = res.event_study.rename(columns={"att": "estimate"})
+        es["topic"] = es["indicator_id"].map(self.ind.set_index("indicator_id")["topic"])
+        return res.effects, es[["topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper"]]
+
     def _variation(self, Y, treated, control, cl_of, pre, post) -> dict:
         """Between-practice SD of practice means inside the cluster, after minus before, vs comparison clusters."""
         out = {"sd_before": np.nan, "sd_after": np.nan, "change": np.nan, "comparison_change": np.nan,
@@ -532,6 +549,16 @@ class Analysis:
         pooled, pes = self.pooled_tables(eff, es)
         put("pooled", pooled)
         put("pooled_event_study", pes)
+        if self.cfg.params["impact"].get("national", True):
+            log("analyse: national staggered DiD (att_gt) per indicator")
+            try:
+                nat = self.national_tables()
+            except Exception as exc:  # noqa: BLE001 - the overview falls back to pooled cluster estimates
+                log(f"analyse: national effects failed ({type(exc).__name__}: {exc})")
+                nat = None
+            if nat is not None:
+                put("national_effects", nat[0])
+                put("national_event_study", nat[1])
         put("variation_trend", self.variation_trend_table())
         put("standing", self.standing_table(trends), counts=("numerator", "denominator"),
             derived=("value", "lower", "upper", "percentile"), by=["indicator_id"])

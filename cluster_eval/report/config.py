@@ -9,7 +9,8 @@ A params file (YAML) describes one scheduled run::
     indicators: null                     # list of indicator ids (default: every indicator in the data)
     topics: null                         # list of topics (default: every topic)
     periods: {start: null, end: null}    # months "YYYY-MM" (default: all data)
-    impact: {lag: 0, pre: 12, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3}
+    impact: {lag: 0, pre: 12, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
+             national: true}
     disclosure: {threshold: 4, rounding: null}
     report: {timeout: 600, dpi: 80, pseudonymise: true, cluster_notebook: null, overview_notebook: null,
              parameters: {}}
@@ -44,7 +45,7 @@ DEFAULTS = {
     "topics": None,
     "periods": {"start": None, "end": None},
     "impact": {"lag": 0, "pre": 12, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
-               "min_practices": 3},
+               "min_practices": 3, "national": True},
     "disclosure": {"threshold": 4, "rounding": None},
     "report": {"timeout": 600, "dpi": 80, "pseudonymise": True, "cluster_notebook": None,
                "overview_notebook": None, "parameters": {}},
@@ -197,6 +198,8 @@ def load_params(params_path_or_dict) -> RunConfig:
     imp["pre"] = _int(imp["pre"], "params 'impact.pre'", low=2)
     imp["post"] = _int(imp["post"], "params 'impact.post'", low=1)
     imp["min_practices"] = _int(imp["min_practices"], "params 'impact.min_practices'", low=1)
+    if not isinstance(imp["national"], bool):
+        raise ConfigError(f"params 'impact.national' must be true or false; got {imp['national']!r}")
     if imp["comparison"] not in COMPARISONS:
         raise ConfigError(f"params 'impact.comparison' must be one of {', '.join(COMPARISONS)}; "
                           f"got {imp['comparison']!r}{_suggest(str(imp['comparison']), COMPARISONS)}")

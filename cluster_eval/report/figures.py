@@ -40,7 +40,7 @@ def _grid(n: int, ncols: int = 3, w: float = 3.6, h: float = 2.4):
     return fig, axes[:n]
 
 
-def _light(ax, nx: int = 4, ny: int = 4):
+def _light(ax, nx: int = 3, ny: int = 3):
     """Few ticks, small labels: tick objects and text dominate drawing time."""
     ax.xaxis.set_major_locator(MaxNLocator(nx))
     ax.yaxis.set_major_locator(MaxNLocator(ny))

@@ -26,7 +26,8 @@ def provide_kernel(folder: str | os.PathLike | None = None) -> Path:
     spec = root / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR",
+                 "--HistoryManager.enabled=False", "--IPCompleter.use_jedi=False"],
         "display_name": "cluster_eval (runner)",
         "language": "python",
         "env": KERNEL_ENV,
@@ -35,8 +36,16 @@ def provide_kernel(folder: str | os.PathLike | None = None) -> Path:
     return root
 
 
-def worker_init(jupyter_path: str) -> None:
-    """Initializer of each pool worker: our kernelspec first on the path, one BLAS thread, Agg."""
+def worker_init(jupyter_path: str, stderr_log: str | None = None) -> None:
+    """Initializer of each pool worker: our kernelspec first on the path, one BLAS thread, Agg; the worker's
+    and its kernels' stderr (kernel chatter such as "KeyboardInterrupt caught in kernel") go to ``stderr_log``."""
+    if stderr_log:
+        try:
+            fd = os.open(stderr_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(fd, 2)
+            os.close(fd)
+        except OSError:
+            pass
     os.environ["JUPYTER_PATH"] = os.pathsep.join([str(jupyter_path), os.environ.get("JUPYTER_PATH", "")]).rstrip(
         os.pathsep)
     for k, v in KERNEL_ENV.items():

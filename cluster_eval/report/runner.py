@@ -167,7 +167,7 @@ class Reports:
         atomic_write_text(self.state_path(job), json.dumps({**result, "finished": time.time()}))
 
 
-def _execute(todo: list[dict], jobs: int, jupyter_path: Path, on_result) -> None:
+def _execute(todo: list[dict], jobs: int, jupyter_path: Path, on_result, stderr_log=None) -> None:
     """Run the jobs in a spawn pool; a worker that dies is retried once in a fresh pool."""
     attempts = {j["id"]: 0 for j in todo}
     pending = list(todo)
@@ -175,7 +175,7 @@ def _execute(todo: list[dict], jobs: int, jupyter_path: Path, on_result) -> None
     while pending:
         broken = []
         with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(pending))), mp_context=ctx,
-                                 initializer=worker_init, initargs=(str(jupyter_path),)) as pool:
+                                 initializer=worker_init, initargs=(str(jupyter_path), stderr_log)) as pool:
             futures = {pool.submit(execute_report, j): j for j in pending}
             for fut in as_completed(futures):
                 job = futures[fut]
@@ -308,13 +308,14 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
     jupyter_path = provide_kernel()
     try:
         if todo:
-            _execute(todo, n_jobs, jupyter_path, on_result)
+            _execute(todo, n_jobs, jupyter_path, on_result, str(folder / "logs" / "kernels.log"))
     finally:
         shutil.rmtree(jupyter_path, ignore_errors=True)
         if bar is not None:
             bar.close()
 
-    failed = [r for r in results.values() if r.get("status") not in ("ok",)]
+    # exit status: the reports this invocation ran (with --only, the others keep their last state)
+    failed = [r for r in results.values() if not r.get("skipped") and r.get("status") != "ok"]
     I.write_index(folder, cfg, reports.jobs, results)
     audit = M.run_audit(folder, cfg)
     status = "complete" if not failed and not audit.get("findings") else "failed"

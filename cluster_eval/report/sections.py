@@ -310,6 +310,10 @@ class NationalOverview(_Base):
         self.effects = read_table(self.run, "effects")
         self.pooled = read_table(self.run, "pooled")
         self.names = dict(zip(self.clusters["cluster_id"], self.clusters["name"]))
+        self.national = self._optional("national_effects")
+
+    def _optional(self, name: str) -> pd.DataFrame:
+        return read_table(self.run, name) if (self.run / "tables" / f"{name}.parquet").exists() else pd.DataFrame()
 
     def title(self):
         n_up = self.effects["cluster_id"].nunique() if len(self.effects) else 0
@@ -355,13 +359,18 @@ class NationalOverview(_Base):
 
     def pooled_table(self):
         rows = []
+        nat = self.national.set_index("indicator_id") if len(self.national) else None
         for r in self.pooled.to_dict("records"):
             m = self.meta.loc[r["indicator_id"]]
-            rows.append({"topic": r["topic"], "indicator": m["title"], "clusters": r["k"],
-                         "pooled effect (95% CI)": interval(r["estimate"], r["lower"], r["upper"]),
-                         "unit": diff_unit(m),
-                         "prediction interval": f"{num(r['pi_lower'])} to {num(r['pi_upper'])}",
-                         "reading": verdict({**r, "status": "estimated"}, m["better"])})
+            row = {"topic": r["topic"], "indicator": m["title"], "clusters": r["k"],
+                   "pooled effect (95% CI)": interval(r["estimate"], r["lower"], r["upper"]),
+                   "unit": diff_unit(m),
+                   "prediction interval": f"{num(r['pi_lower'])} to {num(r['pi_upper'])}",
+                   "reading": verdict({**r, "status": "estimated"}, m["better"])}
+            if nat is not None and r["indicator_id"] in nat.index:
+                n = nat.loc[r["indicator_id"]]
+                row["national effect, all practices (95% CI)"] = interval(n["value"], n["lower"], n["upper"])
+            rows.append(row)
         show_table(pd.DataFrame(rows)) if rows else show_markdown(f"*{TOO_SMALL}.*")
 
     def forest(self):
@@ -372,7 +381,13 @@ class NationalOverview(_Base):
         show_figure(F.forest(self.effects, meta, self.pooled), self.dpi)
 
     def event_studies(self):
-        pes = read_table(self.run, "pooled_event_study")
+        pes = self._optional("national_event_study")
+        if len(pes):
+            show_markdown("*Callaway & Sant'Anna (2021) event-study aggregation over every cluster's start, "
+                          "practices compared with practices not yet treated.*")
+        else:
+            pes = read_table(self.run, "pooled_event_study")
+            show_markdown("*Random-effects pooling of the clusters' own event studies.*")
         if not len(pes):
             show_markdown(f"*{TOO_SMALL}.*")
             return

@@ -59,10 +59,17 @@ def execute_report(job: dict) -> dict:
     html_path, nb_path = Path(job["html"]), Path(job["ipynb"])
     tmp_nb = nb_path.with_name(f".{nb_path.stem}.{os.getpid()}.tmp.ipynb")
     status, error, out_hash = "ok", None, None
+    deadline = t0 + float(job["timeout"])
+
+    def remaining(cell) -> float:
+        # nbclient asks before each cell: the report's whole budget, not a fresh one per cell
+        return max(1.0, deadline - time.time())
+
     try:
         pm.execute_notebook(str(job["notebook"]), str(tmp_nb), parameters=job["parameters"],
                             kernel_name=KERNEL_NAME, language="python", progress_bar=False, log_output=False,
-                            execution_timeout=int(job["timeout"]), start_timeout=120,
+                            execution_timeout=int(job["timeout"]), timeout_func=remaining,
+                            start_timeout=min(120, int(job["timeout"])), request_save_on_cell_execute=False,
                             cwd=str(Path(job["notebook"]).parent))
     except BaseException as exc:  # noqa: BLE001 - every failure is reported, the pool goes on
         if isinstance(exc, KeyboardInterrupt):

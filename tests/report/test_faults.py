@@ -35,7 +35,7 @@ def test_failures_are_isolated_and_reported(small_data, params_for, cluster_ids,
     fail, hang, die, *ok = cluster_ids
     out = tmp_path / "out"
     nb = faulty_notebook(tmp_path, fail, hang, die)
-    params = params_for(small_data, out, report={"timeout": 20, "cluster_notebook": str(nb)})
+    params = params_for(small_data, out, report={"timeout": 30, "cluster_notebook": str(nb)})
     t0 = time.time()
     status = run(params, quiet=True)
     assert status == 1
