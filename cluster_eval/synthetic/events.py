@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 IDS = ("abx_rate", "abx_penv_share", "abx_quinolone_share", "t2d_hba1c_measured", "t2d_hba1c_below59",
        "copd_spirometry", "copd_ics", "dep_opioid_users", "dep_benzo_users", "eld_polypharmacy", "eld_nsaid")
-HISTORY = 24                       # months simulated before the first period (look-back windows)
+HISTORY = 23                       # months before the first period: a 24-month window at the first period is full
 OTHER_J01 = np.array(["J01CA04", "J01CF01", "J01FA09", "J01XE01", "J01EA01", "J01AA02"])
 OPIOIDS = np.array(["N02AJ06", "N02AX02", "N02AA01"])
 BENZOS = np.array(["N05BA04", "N05CF01", "N05CD02"])
