@@ -386,3 +386,44 @@ def check_columns(df, columns, where: str) -> list[str]:
             have = ", ".join(repr(c) for c in df.columns)
             raise ArgumentError(f"{where}: column {col!r} not found; the table has columns {have}")
     return cols
+
+
+# ---------------------------------------------------------------------------------------------
+# Patient-level event tables (docs/events.md): checked out of core in DuckDB by the indicator engine
+# ---------------------------------------------------------------------------------------------
+
+def validate_events(events_dir, tables=None) -> None:
+    """Check the patient-level event tables of a folder (patients, listings, prescriptions, lab_tests,
+    diagnoses; those present, or ``tables``) without loading them into memory.
+
+    Raises :class:`~cluster_eval.errors.InputError` with one Problem per broken rule (file, column,
+    rule, first offending rows, count). The rules are those of ``docs/events.md``; the checks run in
+    DuckDB (``cluster_eval.indicators.tables``) so that hundreds of millions of rows can be checked.
+    """
+    from pathlib import Path
+
+    from .errors import InputError, Problem
+    from .indicators.engine import connect
+    from .indicators.tables import EVENT_TABLES, find_table, validate_tables
+
+    events_dir = Path(events_dir)
+    names = tuple(tables) if tables is not None else EVENT_TABLES
+    readers, problems = {}, []
+    for t in names:
+        found = find_table(events_dir, t)
+        if found is not None:
+            readers[t] = found
+        elif tables is not None:
+            problems.append(Problem(f"{t}.parquet|csv", None, "table is missing from the events folder"))
+    if problems:
+        raise InputError(problems)
+    if not readers:
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cluster_eval_duckdb_") as spill:
+        con = connect(temp_directory=spill)
+        try:
+            validate_tables(con, readers)
+        finally:
+            con.close()

@@ -119,7 +119,7 @@ def connect(memory_limit: str = "2.5GB", threads: int | None = None, temp_direct
     con.execute("SET preserve_insertion_order = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    tmp = temp_directory or tempfile.mkdtemp(prefix="cluster_eval_duckdb_")
+    tmp = temp_directory or str(Path(tempfile.gettempdir()) / "cluster_eval_duckdb")
     con.execute(f"SET temp_directory = '{tmp}'")
     return con
 

@@ -97,3 +97,16 @@ def test_two_files_for_one_table_are_refused(tmp_path):
         compute_measures(folder, progress=False)
     assert str(err.value.problems[0]) == ("patients: more than one file holds this table (patients.csv, "
                                           "patients/*.csv); keep one")
+
+
+def test_validate_events_checks_a_folder_without_computing(tmp_path):
+    from cluster_eval.validation import validate_events
+
+    folder = write_tables(tmp_path / "bad", {"patients": BAD["patients"]})
+    with pytest.raises(InputError) as err:
+        validate_events(folder)
+    assert len(err.value.problems) == 3 and err.value.problems[1].column == "sex"
+    good = write_tables(tmp_path / "good", {"patients": "patient_id,sex,birth_date\n1,F,1950-01-01\n"})
+    validate_events(good)   # clean: no error
+    with pytest.raises(InputError, match="listings.parquet|csv: table is missing"):
+        validate_events(good, tables=["patients", "listings"])
