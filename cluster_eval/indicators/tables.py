@@ -177,7 +177,8 @@ def _num(col: str) -> str:
 
 
 def create_views(con, readers: dict[str, tuple[str, str]]) -> None:
-    """The typed views ``ce_<table>`` that the compiled SQL reads (ids as text, month indices)."""
+    """The typed relations ``ce_<table>`` that the compiled SQL reads (ids as text unless integer in every
+    Parquet file; month indices ``m``): views over Parquet, temporary tables from CSV."""
     from .sql import month_index as mi
 
     types = {t: _describe(con, r) for t, (r, _) in readers.items()}
@@ -187,15 +188,20 @@ def create_views(con, readers: dict[str, tuple[str, str]]) -> None:
 
     def reader(t):
         return readers[t][0]
+
+    def kind(t):
+        """Parquet is read in place (a view, with filter pushdown); CSV is parsed once into a DuckDB
+        temporary table (columnar, spilled to disk beyond the memory limit) instead of at every step."""
+        return "TABLE" if readers[t][0].startswith("read_csv") else "VIEW"
     pt = types["patients"]
     death = f"{mi(_date(pt, 'death_date'))} - 1" if "death_date" in pt else "CAST(NULL AS BIGINT)"
-    con.execute(f"""CREATE OR REPLACE TEMP VIEW ce_patients AS
+    con.execute(f"""CREATE OR REPLACE TEMP {kind('patients')} ce_patients AS
 SELECT {pid}, CAST(sex AS VARCHAR) AS sex, {mi(_date(pt, 'birth_date'))} AS bm, {death} AS de
 FROM {reader('patients')}""")
     lt = types["listings"]
     to = (f"{mi(_date(lt, 'listed_to') + ' + INTERVAL 1 DAY')} - 1" if "listed_to" in lt
           else "CAST(NULL AS BIGINT)")
-    con.execute(f"""CREATE OR REPLACE TEMP VIEW ce_listings AS
+    con.execute(f"""CREATE OR REPLACE TEMP {kind('listings')} ce_listings AS
 SELECT {pid}, CAST(practice_id AS VARCHAR) AS practice_id, {mi(_date(lt, 'listed_from'))} AS ls, {to} AS le
 FROM {reader('listings')}""")
     empty = {
@@ -216,5 +222,5 @@ FROM {reader('listings')}""")
             "diagnoses": f"CASE WHEN system = 'ICD10' THEN {icd_normalised('code')} ELSE CAST(code AS VARCHAR) END "
                          "AS code, CAST(system AS VARCHAR) AS system",
         }[t]
-        con.execute(f"""CREATE OR REPLACE TEMP VIEW ce_{t} AS
+        con.execute(f"""CREATE OR REPLACE TEMP {kind(t)} ce_{t} AS
 SELECT {pid}, {d} AS date, {mi(d)} AS m, {extra} FROM {reader(t)}""")
