@@ -290,14 +290,12 @@ def _simulate_batch(rng, batch, ctx, next_id: int):
     # a replacement is at least born before taking the slot
     rep_start = _month_start(m_all[death_t[dies]])
     birth[S:] = np.minimum(birth[S:], rep_start - 30)
-    local = lambda ids: ids - next_id                                        # noqa: E731 (id -> row)
-
-    # ages (completed years on month ends) per slot-month
+    occ_row = occ - next_id                                                  # (S, T) row of the holder
     pe = _month_start(m_all + 1) - 1                                         # (T,) last days
-    occ_row = local(occ)
-    age = (pe[None, :] - birth[occ_row]) / 365.25
-    alive_listed = listed
-    is_old = age >= 65
+    # 65+ on the month's last day, by the engine's rule (birthday month reached)
+    birth_m = birth.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    is_old = (m_all[None, :] - birth_m[occ_row]) >= 12 * 65
+    alive_listed = listed                                                    # a holder is alive at month end
 
     # --- listings: runs of (patient, slot) -----------------------------------------------------
     key = np.where(alive_listed, occ_row, -1)
