@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", choices=SCALES, default="denmark")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--events", action="store_true", help="also write patient-level event tables")
+    s.add_argument("--events-scale", type=float, default=1.0, metavar="F",
+                   help="fraction of listed patients simulated as events (default 1.0 = all)")
     s.add_argument("--quiet", action="store_true")
 
     v = sub.add_parser("validate", help="check a data folder (or params file) against the data contract")
@@ -68,16 +70,30 @@ def cmd_synth(args) -> int:
     from .synthetic import write
 
     _say(args, f"writing the synthetic Denmark ({args.scale}, seed {args.seed}) to {args.out} ...")
-    out = write(args.out, scale=args.scale, seed=args.seed, events=args.events)
+    if not 0 < args.events_scale <= 1:
+        from .errors import ConfigError
+        raise ConfigError(f"--events-scale must be in (0, 1]; got {args.events_scale}")
+    out = write(args.out, scale=args.scale, seed=args.seed, events=args.events,
+                events_scale=args.events_scale, progress=not args.quiet)
     _say(args, f"done: {out}")
     return 0
 
 
 def cmd_validate(args) -> int:
     from .data import load_dataset
+    from .indicators.tables import EVENT_TABLES
 
-    ds = load_dataset(args.data)
-    print(f"{args.data}: valid — {ds!r}")
+    path = Path(args.data)
+    has_events = path.is_dir() and any((path / f"{t}{ext}").exists()
+                                       for t in EVENT_TABLES for ext in (".csv", ".parquet"))
+    has_contract = not path.is_dir() or any(path.glob("measures.*")) or not has_events
+    if has_contract:
+        ds = load_dataset(args.data)
+        print(f"{args.data}: valid — {ds!r}")
+    if has_events:
+        from .validation import validate_events
+        validate_events(path)
+        print(f"{args.data}: patient-level event tables valid")
     return 0
 
 

@@ -40,16 +40,18 @@ def generate(scale: str = "small", seed: int = 0) -> Dataset:
     return simulate(scale, int(seed))[0]
 
 
-def write(out_dir, scale: str = "small", seed: int = 0, events: bool = False) -> Path:
+def write(out_dir, scale: str = "small", seed: int = 0, events: bool = False,
+          events_scale: float = 1.0, progress: bool = False) -> Path:
     """Generate and write the tables as CSV (contract names, ISO dates) and ``truth.csv`` into ``out_dir``.
 
-    With ``events=True`` patient-level event tables are added by ``cluster_eval.synthetic.events``.
-    Returns the folder's Path.
+    With ``events=True`` patient-level event tables are added by ``cluster_eval.synthetic.events``;
+    ``events_scale`` scales the number of patients (1.0: every listed patient, ~5.9 million at
+    ``scale="denmark"``, several hundred million prescriptions). Returns the folder's Path.
     """
     ds = generate(scale, seed)
     out = ds.write(Path(out_dir))
     if events:
         from .events import write_events  # provided by the indicator engine
 
-        write_events(ds, out, seed=seed)
+        write_events(ds, out, seed=seed, scale_factor=events_scale, progress=progress)
     return out
