@@ -61,6 +61,10 @@ def interval(est, lo, hi) -> str:
     return f"{num(est)} ({num(lo)} to {num(hi)})"
 
 
+def _short_title(title: str, n: int = 40) -> str:
+    return title if len(title) <= n else title[: n - 1] + "…"
+
+
 def diff_unit(meta_row) -> str:
     return "percentage points" if meta_row["unit"] == "%" else meta_row["unit"]
 
@@ -337,25 +341,27 @@ class NationalOverview(_Base):
         show_markdown("\n".join(lines))
 
     def status_table(self):
+        """One table per topic: the clusters that took it up, when, and each indicator's effect (or why none)."""
         e = self.effects.copy()
         if not len(e):
             show_markdown("*No cluster took up a topic in the period of the data.*")
             return
         e["cell"] = [interval(a, b, c) if s == "estimated" else s for a, b, c, s in
                      zip(e["estimate"], e["lower"], e["upper"], e["status"])]
-        e["indicator"] = e["indicator_id"] + " effect"
-        wide = e.pivot_table(index=["cluster_id", "topic", "start"], columns="indicator", values="cell",
-                             aggfunc="first").reset_index()
-        wide.insert(1, "name", wide["cluster_id"].map(self.names))
-        wide["start"] = pd.to_datetime(wide["start"]).dt.strftime("%Y-%m")
+        for topic, g in e.groupby("topic"):
+            cols = {iid: f"{_short_title(self.meta.loc[iid, 'title'])} — effect ({diff_unit(self.meta.loc[iid])})"
+                    for iid in sorted(g["indicator_id"].unique())}
+            wide = g.pivot_table(index=["cluster_id", "start"], columns="indicator_id", values="cell",
+                                 aggfunc="first").reset_index().rename(columns=cols)
+            wide.insert(1, "name", wide["cluster_id"].map(self.names))
+            wide["start"] = pd.to_datetime(wide["start"]).dt.strftime("%Y-%m")
+            wide.columns.name = None
+            show_markdown(f"### {topic} — {len(wide)} clusters")
+            show_table(wide.sort_values("cluster_id").fillna("–"))
         none = self.clusters[~self.clusters["cluster_id"].isin(e["cluster_id"])]
         if len(none):
-            extra = pd.DataFrame({"cluster_id": none["cluster_id"], "name": none["name"], "topic": "none taken up",
-                                  "start": "–"})
-            wide = pd.concat([wide, extra], ignore_index=True)
-        wide = wide.sort_values(["cluster_id", "topic"]).fillna("")
-        wide.columns.name = None
-        show_table(wide)
+            show_markdown(f"### No topic taken up — {len(none)} clusters")
+            show_table(none[["cluster_id", "name", "region"]])
 
     def pooled_table(self):
         rows = []

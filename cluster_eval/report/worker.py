@@ -70,6 +70,7 @@ def execute_report(job: dict) -> dict:
                             kernel_name=KERNEL_NAME, language="python", progress_bar=False, log_output=False,
                             execution_timeout=int(job["timeout"]), timeout_func=remaining,
                             start_timeout=min(120, int(job["timeout"])), request_save_on_cell_execute=False,
+                            shutdown_kernel="immediate",
                             cwd=str(Path(job["notebook"]).parent))
     except BaseException as exc:  # noqa: BLE001 - every failure is reported, the pool goes on
         if isinstance(exc, KeyboardInterrupt):
