@@ -167,6 +167,16 @@ class Reports:
         atomic_write_text(self.state_path(job), json.dumps({**result, "finished": time.time()}))
 
 
+def _remove_orphans(folder: Path, jobs: list[dict]) -> None:
+    """Reports of clusters no longer in the data are removed (never listed, never left looking current)."""
+    keep = {Path(j["html"]).name for j in jobs if j["kind"] == "cluster"}
+    for p in (folder / "clusters").glob("*.html"):
+        if p.name not in keep:
+            LOG.warning("removing %s: cluster no longer in the data", p.relative_to(folder))
+            p.unlink(missing_ok=True)
+            (folder / ".state" / f"cluster-{p.stem}.json").unlink(missing_ok=True)
+
+
 def _execute(todo: list[dict], jobs: int, jupyter_path: Path, on_result, stderr_log=None) -> None:
     """Run the jobs in a spawn pool; a worker that dies is retried once in a fresh pool."""
     attempts = {j["id"]: 0 for j in todo}
@@ -314,6 +324,8 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
         if bar is not None:
             bar.close()
 
+    if only is None:
+        _remove_orphans(folder, reports.jobs)
     # exit status: the reports this invocation ran (with --only, the others keep their last state)
     failed = [r for r in results.values() if not r.get("skipped") and r.get("status") != "ok"]
     I.write_index(folder, cfg, reports.jobs, results)

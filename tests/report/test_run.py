@@ -161,3 +161,21 @@ def test_only_unknown_cluster_is_refused(shared_run, small_data, params_for):
     out, _ = shared_run
     with pytest.raises(ConfigError, match="--only: cluster 'NOPE' is not in the data"):
         run(params_for(small_data, out), only=["NOPE"], quiet=True)
+
+
+def test_audit_finding_fails_the_run_and_orphan_reports_are_removed(shared_run, small_data, params_for):
+    out, _ = shared_run
+    planted = out / "tables" / "planted.csv"
+    planted.write_text("practice_id,numerator,denominator\nP1,3,120\nP2,40,130\n")
+    orphan = out / "clusters" / "GONE.html"
+    orphan.write_text("<html></html>")
+    try:
+        assert run(params_for(small_data, out), quiet=True) == 1
+        man = json.loads((out / "manifest.json").read_text())
+        assert man["status"] == "failed"
+        assert man["audit"]["findings"] >= 1 and "planted.csv" in man["audit"]["first"][0]
+        assert all(r["status"] == "ok" for r in man["reports"])  # the reports themselves are fine
+        assert not orphan.exists()
+    finally:
+        planted.unlink()
+    assert run(params_for(small_data, out), quiet=True) == 0
