@@ -271,7 +271,13 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
     if force or not stamp.exists() or stamp.read_text().strip() != base_key:
         t0 = time.time()
         LOG.info("analyse: computing every table for %d clusters", len(clusters))
-        analyse(dataset, cfg, folder / "tables", log=LOG.info)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:  # into the run log, not onto the terminal
+            warnings.simplefilter("always")
+            analyse(dataset, cfg, folder / "tables", log=LOG.info)
+        for w in {(str(w.message), w.category.__name__, w.filename, w.lineno) for w in caught}:
+            LOG.info("analyse: %s: %s (%s:%s)", w[1], w[0], Path(w[2]).name, w[3])
         atomic_write_text(stamp, base_key)
         LOG.info("analyse: done in %.1f s", time.time() - t0)
     else:
@@ -298,7 +304,8 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
     if tty and not quiet and todo:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), unit="report", desc="reports", file=sys.stderr)
+        cols = shutil.get_terminal_size((80, 24)).columns or 80
+        bar = tqdm(total=len(todo), unit="report", desc="reports", file=sys.stderr, ncols=min(cols, 100))
     done = [0]
 
     def on_result(job, res):
