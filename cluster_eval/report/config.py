@@ -12,7 +12,8 @@ A params file (YAML) describes one scheduled run::
     impact: {lag: 0, pre: 12, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
              national: true}
     disclosure: {threshold: 4, rounding: null}
-    report: {timeout: 600, dpi: 80, pseudonymise: true, cluster_notebook: null, overview_notebook: null,
+    report: {timeout: 600, dpi: 80, figure_format: svg, pseudonymise: true, cluster_notebook: null,
+             overview_notebook: null,
              parameters: {}}
 
 Every section is checked strictly: an unknown or misspelt key is a :class:`ConfigError` naming the key
@@ -47,7 +48,7 @@ DEFAULTS = {
     "impact": {"lag": 0, "pre": 12, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
                "min_practices": 3, "national": True},
     "disclosure": {"threshold": 4, "rounding": None},
-    "report": {"timeout": 600, "dpi": 80, "pseudonymise": True, "cluster_notebook": None,
+    "report": {"timeout": 600, "dpi": 80, "figure_format": "svg", "pseudonymise": True, "cluster_notebook": None,
                "overview_notebook": None, "parameters": {}},
 }
 COMPARISONS = ("not_yet_treated", "never_treated")
@@ -213,6 +214,8 @@ def load_params(params_path_or_dict) -> RunConfig:
     rep = p["report"]
     rep["timeout"] = _int(rep["timeout"], "params 'report.timeout'", low=1)
     rep["dpi"] = _int(rep["dpi"], "params 'report.dpi'", low=20)
+    if rep["figure_format"] not in ("svg", "png"):
+        raise ConfigError(f"params 'report.figure_format' must be svg or png; got {rep['figure_format']!r}")
     if not isinstance(rep["pseudonymise"], bool):
         raise ConfigError(f"params 'report.pseudonymise' must be true or false; got {rep['pseudonymise']!r}")
     if not isinstance(rep["parameters"] or {}, dict):

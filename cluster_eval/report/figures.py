@@ -30,6 +30,18 @@ def png(fig: Figure, dpi: int = 80) -> bytes:
     return buf.getvalue()
 
 
+def svg(fig: Figure) -> str:
+    """SVG text of a figure, text kept as text (no glyph rendering: about twice as fast as PNG and smaller),
+    deterministic ids and no date, so an unchanged figure gives an identical report."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cluster_eval"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    return text[text.find("<svg"):]
+
+
 def _grid(n: int, ncols: int = 3, w: float = 3.6, h: float = 2.4, sharex: bool = False):
     ncols = max(1, min(ncols, n))
     nrows = max(1, math.ceil(n / ncols))
@@ -88,6 +100,7 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
             title += "\nrun chart: " + (" and ".join(sig) + " signal" if sig else "no signal")
         ax.set_title(title, fontsize=8)
         ax.set_ylabel(meta.loc[iid, "unit"], fontsize=7)
+    axes[0].xaxis.set_major_locator(MaxNLocator(4, integer=True))  # shared: whole years on every panel
     axes[0].legend(fontsize=7, frameon=False)
     return fig
 

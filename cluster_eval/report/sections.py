@@ -36,7 +36,13 @@ def show_html(text: str):
     _display(HTML(text))
 
 
-def show_figure(fig, dpi: int):
+def show_figure(fig, dpi: int, fmt: str = "svg"):
+    """Display a figure as inline SVG (default) or PNG at ``dpi``."""
+    if fmt == "svg":
+        from IPython.display import display
+
+        display({"image/svg+xml": F.svg(fig)}, raw=True)
+        return
     from IPython.display import Image
 
     _display(Image(data=F.png(fig, dpi=dpi), format="png"))
@@ -94,6 +100,7 @@ class _Base:
         self.meta = read_table(self.run, "indicators").set_index("indicator_id")
         cfg = self.run / "run_config.json"
         self.config = json.loads(cfg.read_text()) if cfg.exists() else {}
+        self.fmt = (self.config.get("report") or {}).get("figure_format", "svg")
 
     def _imp(self, key, default=None):
         return (self.config.get("impact") or {}).get(key, default)
@@ -199,7 +206,7 @@ class ClusterReport(_Base):
         tr = tr[tr["unit_id"].isin(ids) & tr["indicator_id"].isin(self.meta_up.index)]
         spc = read_table(self.run, "spc", cluster_id=self.cid)
         fig = F.trends(tr, self.meta_up, self.cid, str(self.cluster["region"]), self.starts, spc)
-        show_figure(fig, self.dpi)
+        show_figure(fig, self.dpi, self.fmt)
 
     def funnels(self):
         if self._none_up():
@@ -207,7 +214,7 @@ class ClusterReport(_Base):
         fu = read_table(self.run, "funnel", cluster_id=self.cid)
         lim = read_table(self.run, "funnel_limits", cluster_id=self.cid)
         fig, hidden = F.funnels(fu, lim, self.meta_up)
-        show_figure(fig, self.dpi)
+        show_figure(fig, self.dpi, self.fmt)
         n_hidden = sum(hidden.values())
         if n_hidden:
             show_markdown(f"*{n_hidden} practice-period points are not shown: their counts are too small to publish.*")
@@ -238,7 +245,7 @@ class ClusterReport(_Base):
             return
         pes = read_table(self.run, "pooled_event_study")
         meta = self.meta_up[self.meta_up.index.isin(es["indicator_id"])]
-        show_figure(F.event_study(es, meta, pes), self.dpi)
+        show_figure(F.event_study(es, meta, pes), self.dpi, self.fmt)
 
     def forest(self):
         if self._none_up():
@@ -246,7 +253,7 @@ class ClusterReport(_Base):
         eff = self.effects_all[self.effects_all["indicator_id"].isin(self.meta_up.index)]
         pooled = read_table(self.run, "pooled")
         show_figure(F.forest(eff, self.meta_up, pooled, highlight=self.cid,
-                             labels={self.cid: "this cluster"}), self.dpi)
+                             labels={self.cid: "this cluster"}), self.dpi, self.fmt)
         if not (self.eff["status"] == "estimated").any():
             show_markdown("*This cluster has no estimate to place among the others (too few practices or months).*")
 
@@ -384,7 +391,7 @@ class NationalOverview(_Base):
         if not len(meta):
             show_markdown(f"*{TOO_SMALL}.*")
             return
-        show_figure(F.forest(self.effects, meta, self.pooled), self.dpi)
+        show_figure(F.forest(self.effects, meta, self.pooled), self.dpi, self.fmt)
 
     def event_studies(self):
         pes = self._optional("national_event_study")
@@ -398,7 +405,7 @@ class NationalOverview(_Base):
             show_markdown(f"*{TOO_SMALL}.*")
             return
         meta = self.meta[self.meta.index.isin(pes["indicator_id"])]
-        show_figure(F.event_study(pes, meta), self.dpi)
+        show_figure(F.event_study(pes, meta), self.dpi, self.fmt)
 
     def heterogeneity(self):
         rows = [{"topic": r["topic"], "indicator": self.meta.loc[r["indicator_id"], "title"], "clusters": r["k"],
@@ -413,7 +420,8 @@ class NationalOverview(_Base):
         if not len(vt):
             show_markdown(f"*{TOO_SMALL}.*")
             return
-        show_figure(F.variation_trends(vt, self.meta[self.meta.index.isin(vt["indicator_id"])]), self.dpi)
+        meta = self.meta[self.meta.index.isin(vt["indicator_id"])]
+        show_figure(F.variation_trends(vt, meta), self.dpi, self.fmt)
 
     def caveats(self):
         show_markdown(self.methods_text() + "\n- **Pooling** is a DerSimonian-Laird random-effects meta-analysis of "

@@ -52,7 +52,7 @@ def test_cluster_report_shows_every_section(shared_run, cluster_ids):
         heads = headings(html)
         missing = [s for s in CLUSTER_SECTIONS if s not in heads]
         assert not missing, (cid, missing)
-        assert html.count("data:image/png;base64,") >= 1
+        assert html.count("data:image/svg+xml;base64,") >= 4  # the four figures, embedded
 
 
 def test_overview_shows_every_section(shared_run):
