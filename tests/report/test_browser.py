@@ -36,9 +36,15 @@ def test_positive_control_external_image_is_seen(tmp_path):
     assert any("example.invalid" in u for u in requests)
 
 
-def test_reports_make_no_request_and_show_every_section(shared_run, cluster_ids, tmp_path):
-    from test_run import CLUSTER_SECTIONS, OVERVIEW_SECTIONS
+CLUSTER_SECTIONS = ["Key messages", "Profile", "Trends", "Practices before and after: funnel plots",
+                    "Estimated effect", "Month by month: event study", "Among all clusters: forest plot",
+                    "Change in variation between practices", "Topics not taken up: standing against the nation",
+                    "Methods and caveats"]
+OVERVIEW_SECTIONS = ["Key messages", "Every cluster: status and effects", "Pooled effects per topic",
+                     "Heterogeneity between clusters", "Trends in variation between practices"]
 
+
+def test_reports_make_no_request_and_show_every_section(shared_run, cluster_ids, tmp_path):
     out, _ = shared_run
     for path, sections in ((out / "clusters" / f"{cluster_ids[0]}.html", CLUSTER_SECTIONS),
                            (out / "national" / "overview.html", OVERVIEW_SECTIONS),
