@@ -321,12 +321,48 @@ class Analysis:
                             for k, v in fun_cols.items()})
         if len(fun):
             fun["value"] = fun["numerator"] / fun["denominator"] * fun["mult"]
+            fun["position"] = self._positions(fun)
             fun = fun.drop(columns="mult")
         self.funnel_limits = self._limits(lim_keys)
         return eff, es, var, fun
 
-    @staticmethod
-    def _limits(keys, points: int = 40) -> pd.DataFrame:
+    def tau2(self, indicator_id: str) -> float:
+        """Between-practice variance beyond chance (Spiegelhalter 2005, additive, transformed scale) over the last
+        12 months nationally, from ``ce.stats.funnel``; 0 when it cannot be estimated."""
+        cache = self.__dict__.setdefault("_tau2", {})
+        if indicator_id not in cache:
+            num, den, _ = self.matrices(indicator_id)
+            win = slice(max(0, len(self.periods) - 12), len(self.periods))
+            n, d = np.nansum(num[:, win], axis=1), np.nansum(den[:, win], axis=1)
+            ok = d > 0
+            kind = self.ind.set_index("indicator_id").loc[indicator_id, "kind"]
+            try:
+                from ..stats import funnel
+
+                res = funnel(n[ok], d[ok], statistic="proportion" if kind == "proportion" else "rate",
+                             overdispersion="additive")
+                cache[indicator_id] = float(res.tau2) if np.isfinite(res.tau2) else 0.0
+            except Exception:  # noqa: BLE001 - unadjusted limits then
+                cache[indicator_id] = 0.0
+        return cache[indicator_id]
+
+    def _positions(self, fun: pd.DataFrame) -> np.ndarray:
+        """Where each practice lies against the national funnel limits at its own size."""
+        kinds = fun["indicator_id"].map(self.ind.set_index("indicator_id")["kind"]).to_numpy()
+        pos = np.full(len(fun), "within 95% limits", dtype=object)
+        for conf, tag in ((0.95, "95%"), (0.998, "99.8%")):
+            lo = np.full(len(fun), np.nan)
+            hi = np.full(len(fun), np.nan)
+            for kind in np.unique(kinds):
+                m = kinds == kind
+                tau2 = fun["indicator_id"][m].map(self.tau2).to_numpy(float)
+                lo[m], hi[m] = E.limits_vectorised(fun["target"].to_numpy(float)[m], fun["denominator"].to_numpy(float)[m],
+                                                   kind, fun["mult"].to_numpy(float)[m], conf, tau2)
+            v = fun["value"].to_numpy(float)
+            pos = np.where(v > hi, f"above {tag} limit", np.where(v < lo, f"below {tag} limit", pos))
+        return pos
+
+    def _limits(self, keys, points: int = 40) -> pd.DataFrame:
         """Funnel limit curves (95%, 99.8%) for every (cluster, topic, indicator, phase), vectorised."""
         cols = ["cluster_id", "topic", "indicator_id", "phase", "target", "top", "kind", "mult"]
         if not keys:
@@ -341,8 +377,9 @@ class Analysis:
             hi = np.full(len(rep), np.nan)
             for kind in rep["kind"].unique():
                 m = (rep["kind"] == kind).to_numpy()
+                tau2 = rep["indicator_id"][m].map(self.tau2).to_numpy(float)
                 lo[m], hi[m] = E.limits_vectorised(rep["target"].to_numpy()[m], rep["size"].to_numpy()[m], kind,
-                                                   rep["mult"].to_numpy()[m], conf)
+                                                   rep["mult"].to_numpy()[m], conf, tau2)
             rep[f"lower{tag}"], rep[f"upper{tag}"] = lo, hi
         return rep.drop(columns=["top", "kind", "mult"])
 

@@ -190,12 +190,32 @@ def anhoej(values: np.ndarray, centre: float) -> dict:
             "n_crossings_min": cross_min, "runs_signal": longest > run_max, "crossings_signal": crossings < cross_min}
 
 
-def limits_vectorised(target, size, kind: str, multiplier, confidence: float) -> tuple:
-    """Funnel limits for arrays of targets (in reported units) and sizes: PHE's inverted Wilson for proportions,
-    exact Poisson (PHE) for rates, from :mod:`cluster_eval.stats.funnel_limits`; normal approximation otherwise."""
+def limits_vectorised(target, size, kind: str, multiplier, confidence: float, tau2=0.0) -> tuple:
+    """Funnel limits for arrays of targets (in reported units) and sizes.
+
+    ``tau2 = 0``: PHE's inverted Wilson for proportions, exact Poisson (PHE) for rates, from
+    :mod:`cluster_eval.stats.funnel_limits` (normal approximation if absent). ``tau2 > 0``: Spiegelhalter's
+    (2005) additive random-effects limits on the transformed scale (arcsine for proportions, square root of the
+    ratio to the target for rates), ``y0 ± z·sqrt(s² + τ²)``, as ``ce.stats.funnel(overdispersion="additive")``.
+    """
     t = np.asarray(target, dtype=float) / np.asarray(multiplier, dtype=float)
     n = np.asarray(size, dtype=float)
     mult = np.asarray(multiplier, dtype=float)
+    tau2 = np.asarray(tau2, dtype=float)
+    if np.any(tau2 > 0):
+        z = z_value(confidence)
+        with np.errstate(all="ignore"):
+            if kind == "proportion":
+                y0, s = np.arcsin(np.sqrt(t)), 1 / (2 * np.sqrt(n))
+                se = np.sqrt(s**2 + tau2)
+                lo = np.sin(np.clip(y0 - z * se, 0, np.pi / 2)) ** 2
+                hi = np.sin(np.clip(y0 + z * se, 0, np.pi / 2)) ** 2
+            else:
+                s = 1 / (2 * np.sqrt(t * n))
+                se = np.sqrt(s**2 + tau2)
+                lo, hi = np.clip(1 - z * se, 0, None) ** 2 * t, (1 + z * se) ** 2 * t
+        bad = ~(n > 0)
+        return np.where(bad, np.nan, lo) * mult, np.where(bad, np.nan, hi) * mult
     try:
         from ..stats.funnel_limits import inverted_wilson, poisson_ratio_limits
     except ImportError:

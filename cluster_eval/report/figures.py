@@ -72,6 +72,11 @@ def _year(periods) -> np.ndarray:
     return (p.year + (p.month - 1) / 12).to_numpy(dtype=float)
 
 
+def _dunit(unit: str) -> str:
+    """The unit of a difference: percentage points for percentages."""
+    return "percentage points" if unit == "%" else unit
+
+
 def _short(title: str, n: int = 48) -> str:
     return title if len(title) <= n else title[: n - 1] + "…"
 
@@ -143,6 +148,10 @@ def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame) -> t
             ax.plot(xs.T, ys.T, color=OTHER, lw=0.5)
         ax.scatter(b["denominator"], b["value"], s=10, facecolors="none", edgecolors=OTHER, label="before")
         ax.scatter(a["denominator"], a["value"], s=12, color=CLUSTER, zorder=3, label="after")
+        if "position" in a:  # label only the practices outside the limits (few texts: cheap to draw)
+            for name, r in a[~a["position"].astype(str).str.startswith("within")].iterrows():
+                ax.annotate(str(name).replace("Practice ", ""), (r["denominator"], r["value"]), fontsize=6,
+                            xytext=(2, 2), textcoords="offset points")
         w0 = pd.Timestamp(g["window_start"].iloc[0])
         w1 = pd.Timestamp(g["window_end"].iloc[0])
         ax.set_title(f"{_short(m['title'], 44)}\nlimits: {w0:%b %Y}–{w1:%b %Y}", fontsize=8)
@@ -169,7 +178,7 @@ def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | Non
         ax.axvline(-0.5, color="black", ls="--", lw=0.8)
         ax.set_title(_short(meta.loc[iid, "title"]), fontsize=8)
         ax.set_xlabel("months since start", fontsize=7)
-        ax.set_ylabel(f"difference ({meta.loc[iid, 'unit']})", fontsize=7)
+        ax.set_ylabel(f"difference ({_dunit(meta.loc[iid, 'unit'])})", fontsize=7)
     if pooled is not None and len(pooled):
         axes[0].legend(fontsize=7, frameon=False)
     return fig
@@ -200,7 +209,7 @@ def forest(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame, high
                         textcoords="offset points")
         ax.set_yticks([])
         ax.set_title(f"{_short(meta.loc[iid, 'title'])}\n{len(e)} clusters", fontsize=8)
-        ax.set_xlabel(f"effect ({meta.loc[iid, 'unit']})", fontsize=7)
+        ax.set_xlabel(f"effect ({_dunit(meta.loc[iid, 'unit'])})", fontsize=7)
     return fig
 
 

@@ -218,6 +218,16 @@ class ClusterReport(_Base):
         n_hidden = sum(hidden.values())
         if n_hidden:
             show_markdown(f"*{n_hidden} practice-period points are not shown: their counts are too small to publish.*")
+        out = fu[(fu["phase"] == "after") & fu["value"].notna() & ~fu["position"].astype(str).str.startswith("within")]
+        if len(out):
+            t = out.assign(indicator=out["indicator_id"].map(self.meta["title"]))
+            t = t.assign(better=t["indicator_id"].map(self.meta["better"]))
+            show_markdown("Practices outside the limits after the start (the labels in the plots):")
+            show_table(pd.DataFrame({"topic": t["topic"], "practice": t["practice"], "indicator": t["indicator"],
+                                     "position": t["position"], "higher is": np.where(t["better"] == "higher",
+                                                                                       "better", "worse")}))
+        elif len(fu):
+            show_markdown("*After the start every practice shown lies within the 95% limits.*")
 
     def effects(self):
         if self._none_up():

@@ -58,3 +58,17 @@ def test_interval_wilson_hand_computed():
     got = E.interval([10], [50], "proportion", 100.0)
     assert got["lower"].iloc[0] == pytest.approx(100 * (centre - half), rel=1e-6)
     assert got["upper"].iloc[0] == pytest.approx(100 * (centre + half), rel=1e-6)
+
+
+def test_random_effects_funnel_limits_match_ce_stats_additive():
+    # oracle: ce.stats.funnel_limits(overdispersion="additive", tau2=...) (Spiegelhalter 2005)
+    from cluster_eval.stats import funnel_limits
+
+    size = np.array([50.0, 200.0, 1000.0, 5000.0])
+    for kind, target, mult, tau2 in (("proportion", 23.0, 100.0, 0.002), ("rate", 35.0, 1000.0, 0.004)):
+        for conf in (0.95, 0.998):
+            lo, hi = E.limits_vectorised(np.full(4, target), size, kind, np.full(4, mult), conf, np.full(4, tau2))
+            ref = funnel_limits(target / mult, size, statistic=kind, confidence=conf, multiplier=mult,
+                                overdispersion="additive", tau2=tau2)
+            np.testing.assert_allclose(lo, ref["lower"].to_numpy(), rtol=1e-9)
+            np.testing.assert_allclose(hi, ref["upper"].to_numpy(), rtol=1e-9)
