@@ -443,6 +443,23 @@ class Analysis:
         es["topic"] = es["indicator_id"].map(self.ind.set_index("indicator_id")["topic"])
         return res.effects, es[["topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper"]]
 
+    def truth_check(self, eff: pd.DataFrame) -> pd.DataFrame | None:
+        """Synthetic data only: each estimated cluster effect beside the true effect averaged over the same
+        months since the start (truth.csv), and whether the interval covers it."""
+        truth = self.ds.truth
+        if truth is None or not len(truth) or not {"cluster_id", "indicator_id", "event_time", "effect"} <= set(truth):
+            return None
+        ok = eff[eff["status"] == "estimated"][["cluster_id", "topic", "indicator_id", "estimate", "lower", "upper",
+                                                "post_months"]]
+        t = truth.merge(ok[["cluster_id", "indicator_id", "post_months"]], on=["cluster_id", "indicator_id"])
+        t = t[(t["event_time"] >= 0) & (t["event_time"] < t["post_months"])]
+        true = t.groupby(["cluster_id", "indicator_id"])["effect"].mean().rename("true_effect").reset_index()
+        out = ok.merge(true, on=["cluster_id", "indicator_id"])
+        kind = out["indicator_id"].map(self.ind.set_index("indicator_id")["kind"])
+        out["true_effect"] = out["true_effect"] * np.where(kind == "proportion", 100.0, 1.0)  # truth: fractions
+        out["covered"] = (out["lower"] <= out["true_effect"]) & (out["true_effect"] <= out["upper"])
+        return out.drop(columns="post_months")
+
     def _variation(self, Y, treated, control, cl_of, pre, post) -> dict:
         """Between-practice SD of practice means inside the cluster, after minus before, vs comparison clusters."""
         out = {"sd_before": np.nan, "sd_after": np.nan, "change": np.nan, "comparison_change": np.nan,
@@ -585,6 +602,9 @@ class Analysis:
         log("analyse: pooling and national variation")
         pooled, pes = self.pooled_tables(eff, es)
         put("pooled", pooled)
+        tc = self.truth_check(eff)
+        if tc is not None:
+            put("truth_check", tc)
         put("pooled_event_study", pes)
         if self.cfg.params["impact"].get("national", True):
             log("analyse: national staggered DiD (att_gt) per indicator")

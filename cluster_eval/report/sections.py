@@ -433,6 +433,22 @@ class NationalOverview(_Base):
         meta = self.meta[self.meta.index.isin(vt["indicator_id"])]
         show_figure(F.variation_trends(vt, meta), self.dpi, self.fmt)
 
+    def truth_check(self):
+        tc = self._optional("truth_check")
+        if not len(tc):
+            show_markdown("*Real data: there are no true effects to compare with.*")
+            return
+        rows = []
+        for iid, g in tc.groupby("indicator_id"):
+            m = self.meta.loc[iid]
+            rows.append({"topic": m["topic"], "indicator": m["title"], "clusters": len(g),
+                         "mean true effect": num(g["true_effect"].mean()), "mean estimate": num(g["estimate"].mean()),
+                         "mean error": num((g["estimate"] - g["true_effect"]).mean()), "unit": diff_unit(m),
+                         "intervals covering the truth": f"{100 * g['covered'].mean():.0f}%"})
+        show_table(pd.DataFrame(rows).sort_values(["topic", "indicator"]))
+        show_markdown(f"*Over all {len(tc)} estimates, {100 * tc['covered'].mean():.1f}% of the 95% intervals contain "
+                      "the true effect (averaged over the same months since the start).*")
+
     def caveats(self):
         show_markdown(self.methods_text() + "\n- **Pooling** is a DerSimonian-Laird random-effects meta-analysis of "
                       "the clusters' effects; the prediction interval (Higgins 2009) uses a t distribution with k−2 "

@@ -18,9 +18,11 @@ CLUSTER_SECTIONS = ["Key messages", "Profile", "Topics the cluster took up", "Tr
                     "Topics not taken up: standing against the nation", "Methods and caveats"]
 OVERVIEW_SECTIONS = ["Key messages", "Every cluster: status and effects", "Pooled effects per topic",
                      "Forest plots", "Event studies", "Heterogeneity between clusters",
-                     "Trends in variation between practices", "Methods and caveats"]
+                     "Trends in variation between practices", "Check against the true effects (synthetic data only)",
+                     "Methods and caveats"]
 TABLES = ["indicators", "clusters", "activities", "trends", "spc", "funnel", "funnel_limits", "effects",
-          "event_study", "variation", "pooled", "pooled_event_study", "variation_trend", "standing"]
+          "event_study", "variation", "pooled", "pooled_event_study", "variation_trend", "standing",
+          "national_effects", "national_event_study", "truth_check"]
 
 
 def sha256(path) -> str:
