@@ -247,6 +247,9 @@ def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False) -> 
         try:
             return _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty, n_jobs, t_start,
                                lock)
+        except OSError as exc:  # a full disk or a folder that became unwritable mid-run: a message, not a traceback
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            raise OutputError(f"cannot write to the output folder {folder}{where}: {exc.strerror or exc}") from exc
         finally:
             _close_logging()
 

@@ -183,3 +183,18 @@ def test_bad_input_data_refused_before_any_work(small_data, params_for, tmp_path
     with pytest.raises(InputError):
         run(params_for(data, out), quiet=True)
     assert not out.exists()
+
+
+def test_full_output_folder_gives_clear_output_error(small_data, params_for, tmp_path):
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs that fills up")
+    try:
+        with pytest.raises(OutputError) as err:
+            run(params_for(small_data, folder / "reports"), quiet=True)
+        assert "No space left on device" in str(err.value)
+        assert not list(folder.rglob(".*.tmp*"))  # no half-written file left behind
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
