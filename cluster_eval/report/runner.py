@@ -123,6 +123,18 @@ def _close_logging():
         h.close()
 
 
+def safe_name(report_id) -> str:
+    """A file name for a report id: letters, digits, ``. _ -`` kept, anything else (``/``, spaces) as ``_``
+    plus a short hash so that different ids never share a file."""
+    import re
+
+    text = str(report_id)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".") or "_"
+    if safe != text:
+        safe += "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return safe
+
+
 class Reports:
     """The list of reports of a run, with their keys and skip decisions."""
 
@@ -135,7 +147,7 @@ class Reports:
         self.jobs.append(self._job("national", "overview", "National overview", folder / "national" / "overview.html",
                                    {"run_dir": str(folder), "dpi": rep["dpi"], **extra}, base_key, nb_hash))
         for cid, name in clusters:
-            self.jobs.append(self._job(str(cid), "cluster", f"{name} ({cid})", folder / "clusters" / f"{cid}.html",
+            self.jobs.append(self._job(str(cid), "cluster", f"{name} ({cid})", folder / "clusters" / f"{safe_name(cid)}.html",
                                        {"run_dir": str(folder), "cluster_id": str(cid), "dpi": rep["dpi"], **extra},
                                        base_key, nb_hash))
 
@@ -143,12 +155,12 @@ class Reports:
         key = hashlib.sha256(f"{base_key}|{kind}|{rid}|{nb_hash[kind]}|{json.dumps(params, sort_keys=True)}"
                              .encode()).hexdigest()
         return {"id": rid, "kind": kind, "title": title, "notebook": str(self.cfg.notebooks[kind]),
-                "parameters": params, "html": str(html), "ipynb": str(self.folder / "notebooks" / f"{rid}.ipynb"),
-                "timeout": self.cfg.report["timeout"], "log": str(self.folder / "logs" / f"{rid}.log"),
+                "parameters": params, "html": str(html), "ipynb": str(self.folder / "notebooks" / f"{safe_name(rid)}.ipynb"),
+                "timeout": self.cfg.report["timeout"], "log": str(self.folder / "logs" / f"{safe_name(rid)}.log"),
                 "key": key, "footer": f"cluster_eval · run {self.cfg.run_name}"}
 
     def state_path(self, job) -> Path:
-        return self.folder / ".state" / f"{job['kind']}-{job['id']}.json"
+        return self.folder / ".state" / f"{job['kind']}-{safe_name(job['id'])}.json"
 
     def state(self, job) -> dict:
         try:

@@ -181,3 +181,12 @@ def test_audit_finding_fails_the_run_and_orphan_reports_are_removed(shared_run, 
     finally:
         planted.unlink()
     assert run(params_for(small_data, out), quiet=True) == 0
+
+
+def test_report_file_names_are_safe_and_distinct():
+    from cluster_eval.report.runner import safe_name
+
+    assert safe_name("K001") == "K001"
+    names = [safe_name(x) for x in ("../etc/passwd", "A B", "A_B", ".hidden", "a/b")]
+    assert all("/" not in n and not n.startswith(".") for n in names)
+    assert len(set(names)) == len(names)
