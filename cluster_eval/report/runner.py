@@ -110,11 +110,10 @@ def _setup_logging(folder: Path, quiet: bool, tty: bool):
     fh = logging.FileHandler(folder / "logs" / "run.log", encoding="utf-8")
     fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     LOG.addHandler(fh)
-    if not quiet:
-        sh = logging.StreamHandler(sys.stderr)
-        sh.setFormatter(logging.Formatter("cluster-eval: %(message)s"))
-        sh.setLevel(logging.WARNING if tty else logging.INFO)
-        LOG.addHandler(sh)
+    sh = logging.StreamHandler(sys.stderr)
+    sh.setFormatter(logging.Formatter("cluster-eval: %(message)s"))
+    sh.setLevel(logging.ERROR if quiet else logging.WARNING if tty else logging.INFO)
+    LOG.addHandler(sh)
 
 
 def _close_logging():
@@ -358,6 +357,9 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
              len(failed), "clean" if not audit.get("findings") else f"{audit['findings']} finding(s)",
              time.time() - t_start)
     if failed:
-        LOG.warning("failed: %s (see logs/ and the executed notebooks in notebooks/)",
-                    ", ".join(sorted(str(r.get("id")) for r in failed)[:20]))
+        LOG.error("%d report(s) failed: %s (see %s and the executed notebooks in %s)", len(failed),
+                  ", ".join(sorted(str(r.get("id")) for r in failed)[:20]), folder / "logs", folder / "notebooks")
+    if audit.get("findings"):
+        LOG.error("the disclosure audit found %d cell(s) that break the rules, first: %s", audit["findings"],
+                  (audit.get("first") or ["?"])[0])
     return 0 if status == "complete" else 1

@@ -31,7 +31,7 @@ def faulty_notebook(tmp_path: Path, fail: str, hang: str, die: str) -> Path:
     return path
 
 
-def test_failures_are_isolated_and_reported(small_data, params_for, cluster_ids, tmp_path):
+def test_failures_are_isolated_and_reported(small_data, params_for, cluster_ids, tmp_path, capsys):
     fail, hang, die, *ok = cluster_ids
     out = tmp_path / "out"
     nb = faulty_notebook(tmp_path, fail, hang, die)
@@ -40,6 +40,8 @@ def test_failures_are_isolated_and_reported(small_data, params_for, cluster_ids,
     status = run(params, quiet=True)
     assert status == 1
     assert time.time() - t0 < 600
+    err = capsys.readouterr().err  # even with quiet=True the failures are named on stderr (cron mails them)
+    assert "3 report(s) failed" in err and fail in err and hang in err and die in err
     man = {r["id"]: r for r in json.loads((out / "manifest.json").read_text())["reports"]}
     assert man[fail]["status"] == "failed" and "forced failure" in man[fail]["error"]
     assert man[hang]["status"] == "timeout"
