@@ -1,6 +1,10 @@
 """The analyse-once stage: every statistic the reports need, for every cluster, in one process.
 
-Writes tidy Parquet tables into ``<run>/tables/`` (each after disclosure control, see :mod:`.tables`):
+Writes tidy Parquet tables into ``<run>/tables/``. Every table that holds person counts (clusters: listed
+patients; trends, funnel, standing: numerators and denominators) goes through :func:`.tables.disclose`
+(``ce.disclosure.suppress_table``: primary and secondary suppression, derived values hidden with their counts)
+before it is written; the others hold estimates and numbers of practices or clusters only, and the closing
+audit checks every written file independently.
 
 =====================  =========================================================================
 table                  one row per
@@ -259,7 +263,7 @@ class Analysis(ImpactTables):
             out[name] = write_table(df, tables_dir / f"{name}.parquet")
 
         put("indicators", self.ind)
-        put("clusters", self.clusters_table())
+        put("clusters", self.clusters_table(), counts=("listed_patients",))
         put("activities", self.activities)
         log("analyse: trends")
         trends = self.trends_table()
