@@ -1,10 +1,15 @@
 """The analyse-once stage: every statistic the reports need, for every cluster, in one process.
 
+The statistics are the packages' (``ce.spc`` run-chart rules, ``ce.stats`` intervals and funnel limits,
+``ce.impact`` effects, variation change, pooling and national effects); this stage arranges data for them and
+tables from them. A failure in one of them fails the stage with a log line naming the step.
+
 Writes tidy Parquet tables into ``<run>/tables/``. Every table that holds person counts (clusters: listed
-patients; trends, funnel, standing: numerators and denominators) goes through :func:`.tables.disclose`
-(``ce.disclosure.suppress_table``: primary and secondary suppression, derived values hidden with their counts)
-before it is written; the others hold estimates and numbers of practices or clusters only, and the closing
-audit checks every written file independently.
+patients; trends, funnel, standing: numerators and denominators) goes through disclosure control
+(``ce.disclosure.suppress_table``: primary and secondary suppression, derived values hidden with their counts;
+the trends, which publish cluster, region and national rows together, as one nested table:
+:meth:`Analysis.trends_published`) before it is written; the others hold estimates and numbers of practices or
+clusters only, and the closing audit checks every written file independently.
 
 =====================  =========================================================================
 table                  one row per
@@ -29,13 +34,20 @@ Notebooks only read these tables; nothing is refitted in a notebook.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from . import estimates as E
+from ..disclosure import TOTAL
+from ..errors import ClusterEvalWarning
+from ..spc import runs_analysis
+from ..stats import proportion_ci, rate_ci
 from .impact_tables import ImpactTables
-from .tables import disclose, write_table
+from .tables import disclose, disclose_nested, write_table
+
+NO_CLUSTER = "(practices in no cluster)"
+"""The practices of a region in no cluster: a part of the region's total in the trends, never published."""
 
 FALLBACK_INDICATORS = {
     "abx_rate": ("Antibiotic (J01) prescriptions per 1,000 listed patients per month", "antibiotics", "rate",
@@ -179,24 +191,69 @@ class Analysis(ImpactTables):
         t["unit_id"] = t["unit_id"].astype(str)
         return t[["level", "unit_id", "indicator_id", "period", "numerator", "denominator", "value"]]
 
+    def trends_published(self, trends: pd.DataFrame, threshold: int, rounding=None) -> pd.DataFrame:
+        """The trends table after disclosure control of the whole hierarchy nation > region > cluster.
+
+        Per indicator and month, the clusters of a region and the region's practices in no cluster (not
+        published) add up to the region, the regions to the nation: :func:`.tables.disclose_nested` protects
+        them as one table, so a hidden cluster count cannot be recovered as its region's total minus the
+        region's other clusters (nor a region's from the nation). Assumes each cluster's practices lie in one
+        region (a warning names clusters that do not: their counts are then protected within each region only).
+        """
+        m = self.measures.join(self.practices[["cluster_id", "region"]], on="practice_id")
+        spread = m.dropna(subset=["cluster_id"]).groupby("cluster_id")["region"].nunique()
+        if (spread > 1).any():
+            warnings.warn(f"disclosure: clusters with practices in more than one region: "
+                          f"{sorted(spread.index[spread > 1])[:5]}; the trends' suppression assumes one region "
+                          "per cluster", ClusterEvalWarning, stacklevel=2)
+        parts = (m.assign(region=m["region"].astype(object),
+                          unit=m["cluster_id"].astype(object).where(m["cluster_id"].notna(), NO_CLUSTER))
+                 .groupby(["indicator_id", "period", "region", "unit"], dropna=False, observed=True)
+                 [["numerator", "denominator"]].sum().reset_index())
+        sup = disclose_nested(parts, dims=["region", "unit"], by=["indicator_id", "period"], threshold=threshold,
+                              rounding=rounding, unpublished=[NO_CLUSTER])
+        region_total = sup["region"].astype(object).eq(TOTAL).to_numpy()
+        unit_total = sup["unit"].astype(object).eq(TOTAL).to_numpy()
+        sup["level"] = np.where(unit_total, np.where(region_total, "nation", "region"), "cluster")
+        sup["unit_id"] = np.where(unit_total, np.where(region_total, "nation", sup["region"].astype(str)),
+                                  sup["unit"].astype(str))
+        sup = sup[~((sup["level"] == "region") & sup["region"].isna())]
+        keys = ["level", "unit_id", "indicator_id", "period"]
+        out = trends.drop(columns=["numerator", "denominator"]).merge(
+            sup[keys + ["numerator", "denominator", "suppressed", "suppressed_reason"]], on=keys, how="left",
+            validate="one_to_one")
+        out.loc[out["suppressed"].to_numpy(dtype=bool), "value"] = np.nan
+        out = out[["level", "unit_id", "indicator_id", "period", "numerator", "denominator", "value", "suppressed",
+                   "suppressed_reason"]]
+        out.attrs.update(sup.attrs)
+        return out
+
     def spc_table(self, trends: pd.DataFrame) -> pd.DataFrame:
-        """Run-chart centre (median of the months before the start, else all months) and Anhøj signals."""
+        """Run-chart centre and Anhøj signals (``ce.spc.runs_analysis``) of every cluster and indicator.
+
+        The centre is the median of the months before the start (qicharts2's ``freeze`` at the baseline; all
+        months when fewer than 8 values lie before the start or the topic was not taken up); the rules are
+        applied to the months from the start on (all months when fewer than 8 values lie there).
+        """
         rows = []
-        cl = trends[trends["level"] == "cluster"]
+        cl = trends[trends["level"] == "cluster"].sort_values(["unit_id", "indicator_id", "period"])
         starts = self.activities.set_index(["cluster_id", "topic"])["exposed_from"]
         topic_of = self.ind.set_index("indicator_id")["topic"]
         for (cid, iid), g in cl.groupby(["unit_id", "indicator_id"], sort=False):
-            g = g.sort_values("period")
             v = g["value"].to_numpy(dtype=float)
             start = starts.get((cid, topic_of[iid]))
-            base = v[(g["period"] < start).to_numpy()] if start is not None else v
-            if np.isfinite(base).sum() < 8:
-                base = v
+            before = (g["period"] < start).to_numpy() if start is not None else np.ones(v.size, dtype=bool)
+            base = v[before] if np.isfinite(v[before]).sum() >= 8 else v
             centre = float(np.nanmedian(base)) if np.isfinite(base).any() else np.nan
-            after = v[(g["period"] >= start).to_numpy()] if start is not None else v
-            sig = E.anhoej(after if np.isfinite(after).sum() >= 8 else v, centre)
+            after = v[~before] if start is not None and np.isfinite(v[~before]).sum() >= 8 else v
+            sig = runs_analysis(after, np.full(after.size, centre))
             rows.append({"cluster_id": cid, "indicator_id": iid, "centre": centre,
-                         "baseline": "before start" if start is not None else "all months", **sig})
+                         "baseline": "before start" if start is not None else "all months",
+                         "n_useful": sig["n_useful"], "longest_run": sig["longest_run"],
+                         "longest_run_max": sig["longest_run_max"], "n_crossings": sig["n_crossings"],
+                         "n_crossings_min": sig["n_crossings_min"],
+                         "runs_signal": bool(sig["longest_run"] > sig["longest_run_max"]),
+                         "crossings_signal": bool(sig["n_crossings"] < sig["n_crossings_min"])})
         return pd.DataFrame(rows)
 
     def variation_trend_table(self) -> pd.DataFrame:
@@ -230,8 +287,11 @@ class Analysis(ImpactTables):
         g = g.join(ind[["kind", "multiplier", "better"]], on="indicator_id")
         parts = []
         for (kind, mult), s in g.groupby(["kind", "multiplier"]):
-            ci = E.interval(s["numerator"], s["denominator"], kind, mult, self.conf)
-            parts.append(pd.concat([s.reset_index(drop=True), ci], axis=1))
+            ci = (proportion_ci if kind == "proportion" else rate_ci)(
+                s["numerator"].to_numpy(float), s["denominator"].to_numpy(float), confidence=self.conf,
+                multiplier=mult)
+            parts.append(pd.concat([s.reset_index(drop=True), ci[["value", "lower", "upper"]].reset_index(drop=True)],
+                                   axis=1))
         g = pd.concat(parts, ignore_index=True)
         nat = g[g["level"] == "nation"].set_index("indicator_id")["value"]
         cl = g[g["level"] == "cluster"].copy().rename(columns={"unit_id": "cluster_id"})
@@ -255,37 +315,40 @@ class Analysis(ImpactTables):
         rnd = self.cfg.params["disclosure"]["rounding"]
         out = {}
 
+        def stage(what):
+            self.step = what
+            log(f"analyse: {what}")
+
         def put(name, df, counts=(), derived=(), by=None):
             if counts:
                 t0 = time.time()
+                self.step = f"disclosure control of {name}"
                 df = disclose(df, counts=counts, derived=derived, threshold=thr, rounding=rnd, by=by)
                 log(f"analyse: disclosure control on {name} ({len(df):,} rows, {time.time() - t0:.1f} s)")
             out[name] = write_table(df, tables_dir / f"{name}.parquet")
 
+        self.step = "clusters"
         put("indicators", self.ind)
         put("clusters", self.clusters_table(), counts=("listed_patients",))
         put("activities", self.activities)
-        log("analyse: trends")
+        stage("trends")
         trends = self.trends_table()
-        put("trends", trends, counts=("numerator", "denominator"), derived=("value",),
-            by=["indicator_id", "period", "level"])
+        t0 = time.time()
+        self.step = "disclosure control of trends (nation > region > cluster)"
+        put("trends", self.trends_published(trends, thr, rnd))
+        log(f"analyse: disclosure control on trends, nested ({len(trends):,} rows, {time.time() - t0:.1f} s)")
+        stage("run-chart signals (cluster_eval.spc)")
         put("spc", self.spc_table(trends))
-        log("analyse: effects, event studies, variation, funnels")
-        try:
-            pkg = self.package_impact()
-        except Exception as exc:  # noqa: BLE001 - the fallback estimator keeps the run going; the log says why
-            log(f"analyse: cluster_eval.impact failed ({type(exc).__name__}: {exc}); using the simple estimator")
-            pkg = None
-        eff, es, var, fun = self.impact_tables(estimate=pkg is None)
-        if pkg is not None:
-            eff, es, var = pkg
+        stage("effects, event studies, variation (cluster_eval.impact)")
+        eff, es, var = self.effect_tables()
         put("effects", eff)
         put("event_study", es)
         put("variation", var)
-        put("funnel", fun, counts=("numerator", "denominator"), derived=("value",),
+        stage("funnels (cluster_eval.stats)")
+        put("funnel", self.funnel_tables(), counts=("numerator", "denominator"), derived=("value",),
             by=["cluster_id", "topic", "indicator_id", "phase"])
         put("funnel_limits", self.funnel_limits)
-        log("analyse: pooling and national variation")
+        stage("pooling (cluster_eval.impact.pool)")
         pooled, pes = self.pooled_tables(eff, es)
         put("pooled", pooled)
         tc = self.truth_check(eff)
@@ -293,15 +356,11 @@ class Analysis(ImpactTables):
             put("truth_check", tc)
         put("pooled_event_study", pes)
         if self.cfg.params["impact"].get("national", True):
-            log("analyse: national staggered DiD (att_gt) per indicator")
-            try:
-                nat = self.national_tables()
-            except Exception as exc:  # noqa: BLE001 - the overview falls back to pooled cluster estimates
-                log(f"analyse: national effects failed ({type(exc).__name__}: {exc})")
-                nat = None
-            if nat is not None:
-                put("national_effects", nat[0])
-                put("national_event_study", nat[1])
+            stage("national staggered DiD (att_gt) per indicator")
+            nat_eff, nat_es = self.national_tables()
+            put("national_effects", nat_eff)
+            put("national_event_study", nat_es)
+        stage("national variation and standing")
         put("variation_trend", self.variation_trend_table())
         put("standing", self.standing_table(trends), counts=("numerator", "denominator"),
             derived=("value", "lower", "upper", "percentile"), by=["indicator_id"])
@@ -309,5 +368,16 @@ class Analysis(ImpactTables):
 
 
 def analyse(dataset, config, tables_dir, log=lambda msg: None) -> dict:
-    """Compute every table the reports need and write them (after disclosure control) into ``tables_dir``."""
-    return Analysis(dataset, config).run(tables_dir, log=log)
+    """Compute every table the reports need and write them (after disclosure control) into ``tables_dir``.
+
+    A failure in a statistics package is not worked around: it is logged (``analyse: failed during <step>:
+    <error>``) and raised, so the run fails and says why.
+    """
+    analysis = None
+    try:
+        analysis = Analysis(dataset, config)
+        return analysis.run(tables_dir, log=log)
+    except Exception as exc:
+        step = analysis.step if analysis is not None else "preparing the data"
+        log(f"analyse: failed during {step}: {type(exc).__name__}: {exc}")
+        raise

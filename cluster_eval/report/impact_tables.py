@@ -2,17 +2,19 @@
 studies, change in variation, pooling, the national staggered DiD and (synthetic data) the check against the truth.
 
 A mixin of :class:`cluster_eval.report.analyse.Analysis`: the methods use its prepared matrices and settings.
-The effects come from :mod:`cluster_eval.impact` when it is installed; the simple estimators of
-:mod:`.estimates` are the fallback.
+Every statistic comes from the statistics packages (one implementation of each method): effects, event
+studies, change in variation, national effects and pooling from :mod:`cluster_eval.impact`, funnel limits and
+tau² from :mod:`cluster_eval.stats`. A failure there fails the analyse stage (and the run), with its message.
 """
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pandas as pd
 
-from . import estimates as E
+from ..impact import cluster_effects, national_effects, pool, variation_change
+from ..impact.panel import build_panels
+from ..stats import funnel
+from ..stats.funnel_limits import limit_arrays
 
 
 def _pseudonyms(ids: pd.Series) -> pd.Series:
@@ -42,76 +44,22 @@ class ImpactTables:
         pre, post = int(self.imp["pre"]), int(self.imp["post"])
         return k0, slice(max(0, k0 - pre), k0), slice(k0, min(len(self.periods), k0 + post))
 
-    def _groups(self, cluster_id: str, topic: str, exposed_from: pd.Timestamp, post_end: pd.Timestamp):
-        if not hasattr(self, "_cl_arr"):
-            self._cl_arr = self.practices["cluster_id"].reindex(self.pids).fillna("").astype(str).to_numpy()
-            self._exp = {}
-        treated = self._cl_arr == str(cluster_id)
-        if topic not in self._exp:
-            act = self.activities[self.activities["topic"] == topic].set_index("cluster_id")["exposed_from"]
-            self._exp[topic] = pd.Series(self._cl_arr).map(act).to_numpy(dtype="datetime64[ns]")
-        exp = self._exp[topic]
-        never = np.isnat(exp)
-        if self.imp["comparison"] == "never_treated":
-            control = never
-        else:
-            control = never | (exp > np.datetime64(post_end))
-        return treated, control & ~treated
+    def funnel_tables(self) -> pd.DataFrame:
+        """Every cluster's practices before and after its start, per indicator of the topic, against the nation.
 
-    def impact_tables(self, estimate: bool = True):
-        """Funnels (always) and, with ``estimate``, the simple fallback effects / event studies / variation."""
-        eff_rows, es_parts, var_rows, lim_keys = [], [], [], []
+        Sets :attr:`funnel_limits` (the limit curves to draw). The limits are ``ce.stats`` funnel limits
+        (see :meth:`_limits_at`)."""
+        lim_keys = []
         fun_cols = {k: [] for k in ("practice", "numerator", "denominator", "cluster_id", "topic", "indicator_id",
                                     "phase", "target", "mult", "window_start", "window_end")}
         labels = self._labels()
         ind = self.ind.set_index("indicator_id")
-        cl_of = self.practices["cluster_id"].reindex(self.pids)
+        cl_arr = self.practices["cluster_id"].reindex(self.pids).fillna("").astype(str).to_numpy()
         for a in self.activities.itertuples(index=False):
-            k0, pre, post = self._windows(a.exposed_from)
-            if post.stop <= post.start or pre.stop - pre.start < 2:
-                post_end = a.exposed_from
-            else:
-                post_end = self.periods[post.stop - 1]
-            treated, control = self._groups(a.cluster_id, a.topic, a.exposed_from, post_end)
+            _, pre, post = self._windows(a.exposed_from)
+            treated = cl_arr == str(a.cluster_id)
             for iid in ind.index[ind["topic"] == a.topic]:
-                num, den, Y = self.matrices(iid)
-                base = {"cluster_id": a.cluster_id, "topic": a.topic, "indicator_id": iid, "start": a.start,
-                        "exposed_from": a.exposed_from}
-                has_t = np.isfinite(Y[treated]).any(axis=1).sum() if treated.any() else 0
-                status = "estimated"
-                if pre.stop - pre.start < 2 or post.stop <= post.start:
-                    status = "not enough months of data around the start"
-                elif has_t < int(self.imp["min_practices"]):
-                    status = f"too few practices (fewer than {self.imp['min_practices']})"
-                if not estimate:
-                    status = "skipped"
-                res = E.did(Y, treated, control, pre, post, self.conf) if status == "estimated" else {}
-                half = (pre.stop - pre.start) // 2
-                plc = (E.did(Y, treated, control, slice(pre.start, pre.start + half),
-                             slice(pre.start + half, pre.stop), self.conf)
-                       if status == "estimated" and half >= 1 else {})
-                se = res.get("se", np.nan)
-                mde = (E.z_value(self.conf) + E.z_value(0.6)) * se
-                if status == "estimated" and not np.isfinite(se):
-                    status = "too few practices for an interval"
-                eff_rows.append({**base, "status": status, "estimate": res.get("estimate", np.nan), "se": se,
-                                 "lower": res.get("lower", np.nan), "upper": res.get("upper", np.nan),
-                                 "confidence": self.conf, "mde": mde,
-                                 "n_treated": int(res.get("n_treated", has_t)),
-                                 "n_control": int(res.get("n_control", control.sum())),
-                                 "placebo": plc.get("estimate", np.nan), "placebo_lower": plc.get("lower", np.nan),
-                                 "placebo_upper": plc.get("upper", np.nan),
-                                 "pre_months": pre.stop - pre.start, "post_months": post.stop - post.start,
-                                 "method": "difference in differences on practice means (vs "
-                                           f"{self.imp['comparison'].replace('_', ' ')} practices)"})
-                if status == "estimated":
-                    es = E.event_study(Y, treated, control, k0, int(self.imp["pre"]), int(self.imp["post"]),
-                                       self.conf)
-                    es_parts.append(es.assign(**{k: base[k] for k in ("cluster_id", "topic", "indicator_id")}))
-                if estimate:
-                    var_rows.append({**{k: base[k] for k in ("cluster_id", "topic", "indicator_id")},
-                                     **self._variation(Y, treated, control, cl_of, pre, post)})
-                # funnel: the cluster's practices before / after (collected as arrays, framed once below)
+                num, den, _ = self.matrices(iid)
                 mult = float(ind.loc[iid, "multiplier"])
                 for phase, win in (("before", pre), ("after", post)):
                     if win.stop <= win.start:
@@ -135,11 +83,6 @@ class ImpactTables:
                     if np.isfinite(target):
                         lim_keys.append((a.cluster_id, a.topic, iid, phase, target, float(d_t[keep].max()) * 1.15,
                                          ind.loc[iid, "kind"], mult))
-        eff = pd.DataFrame(eff_rows)
-        es = pd.concat(es_parts, ignore_index=True) if es_parts else pd.DataFrame(
-            columns=["cluster_id", "topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper",
-                     "n_treated"])
-        var = pd.DataFrame(var_rows)
         fun = pd.DataFrame({k: (np.concatenate(v) if k in ("numerator", "denominator") and v else v)
                             for k, v in fun_cols.items()})
         if len(fun):
@@ -147,11 +90,12 @@ class ImpactTables:
             fun["position"] = self._positions(fun)
             fun = fun.drop(columns="mult")
         self.funnel_limits = self._limits(lim_keys)
-        return eff, es, var, fun
+        return fun
 
     def tau2(self, indicator_id: str) -> float:
         """Between-practice variance beyond chance (Spiegelhalter 2005, additive, transformed scale) over the last
-        12 months nationally, from ``ce.stats.funnel``; 0 when it cannot be estimated."""
+        12 months nationally, from ``ce.stats.funnel``; 0 when there is no spread to estimate it from (fewer than
+        three practices, or every practice at 0 or, for a proportion, at 100%)."""
         cache = self.__dict__.setdefault("_tau2", {})
         if indicator_id not in cache:
             num, den, _ = self.matrices(indicator_id)
@@ -159,29 +103,39 @@ class ImpactTables:
             n, d = np.nansum(num[:, win], axis=1), np.nansum(den[:, win], axis=1)
             ok = d > 0
             kind = self.ind.set_index("indicator_id").loc[indicator_id, "kind"]
-            try:
-                from ..stats import funnel
-
-                res = funnel(n[ok], d[ok], statistic="proportion" if kind == "proportion" else "rate",
+            n, d = n[ok], d[ok]
+            if n.size < 3 or n.sum() == 0 or (kind == "proportion" and n.sum() == d.sum()):
+                cache[indicator_id] = 0.0
+            else:
+                res = funnel(n, d, statistic="proportion" if kind == "proportion" else "rate",
                              overdispersion="additive")
                 cache[indicator_id] = float(res.tau2) if np.isfinite(res.tau2) else 0.0
-            except Exception:  # noqa: BLE001 - unadjusted limits then
-                cache[indicator_id] = 0.0
         return cache[indicator_id]
+
+    def _limits_at(self, frame: pd.DataFrame, size: np.ndarray, confidence: float):
+        """Funnel limits (reported units) around each row's ``target`` at ``size``: ``ce.stats`` limits per row,
+        additive random-effects (``tau2`` of the row's indicator) where tau2 > 0, else PHE's unadjusted."""
+        lo = np.full(len(frame), np.nan)
+        hi = np.full(len(frame), np.nan)
+        kinds = frame["indicator_id"].map(self.ind.set_index("indicator_id")["kind"]).to_numpy()
+        tau2 = frame["indicator_id"].map(self.tau2).to_numpy(float)
+        mult = frame["mult"].to_numpy(float)
+        target = frame["target"].to_numpy(float) / mult
+        for kind in np.unique(kinds):
+            for adjusted in (False, True):
+                m = (kinds == kind) & ((tau2 > 0) == adjusted)
+                if m.any():
+                    lo[m], hi[m] = limit_arrays(target[m], size[m], "proportion" if kind == "proportion" else "rate",
+                                                confidence, overdispersion="additive" if adjusted else None,
+                                                tau2=tau2[m])
+        return lo * mult, hi * mult
 
     def _positions(self, fun: pd.DataFrame) -> np.ndarray:
         """Where each practice lies against the national funnel limits at its own size."""
-        kinds = fun["indicator_id"].map(self.ind.set_index("indicator_id")["kind"]).to_numpy()
         pos = np.full(len(fun), "within 95% limits", dtype=object)
+        v = fun["value"].to_numpy(float)
         for conf, tag in ((0.95, "95%"), (0.998, "99.8%")):
-            lo = np.full(len(fun), np.nan)
-            hi = np.full(len(fun), np.nan)
-            for kind in np.unique(kinds):
-                m = kinds == kind
-                tau2 = fun["indicator_id"][m].map(self.tau2).to_numpy(float)
-                lo[m], hi[m] = E.limits_vectorised(fun["target"].to_numpy(float)[m], fun["denominator"].to_numpy(float)[m],
-                                                   kind, fun["mult"].to_numpy(float)[m], conf, tau2)
-            v = fun["value"].to_numpy(float)
+            lo, hi = self._limits_at(fun, fun["denominator"].to_numpy(float), conf)
             pos = np.where(v > hi, f"above {tag} limit", np.where(v < lo, f"below {tag} limit", pos))
         return pos
 
@@ -196,28 +150,26 @@ class ImpactTables:
         # "size": a grid of denominators to draw the limits at (not a count of anyone)
         rep["size"] = rep["top"].to_numpy() * frac
         for conf, tag in ((0.95, "95"), (0.998, "998")):
-            lo = np.full(len(rep), np.nan)
-            hi = np.full(len(rep), np.nan)
-            for kind in rep["kind"].unique():
-                m = (rep["kind"] == kind).to_numpy()
-                tau2 = rep["indicator_id"][m].map(self.tau2).to_numpy(float)
-                lo[m], hi[m] = E.limits_vectorised(rep["target"].to_numpy()[m], rep["size"].to_numpy()[m], kind,
-                                                   rep["mult"].to_numpy()[m], conf, tau2)
-            rep[f"lower{tag}"], rep[f"upper{tag}"] = lo, hi
+            rep[f"lower{tag}"], rep[f"upper{tag}"] = self._limits_at(rep, rep["size"].to_numpy(float), conf)
         return rep.drop(columns=["top", "kind", "mult"])
 
-    def package_impact(self):
-        """Effects, event studies and variation change from :mod:`cluster_eval.impact` (None if absent)."""
-        try:
-            from ..impact import cluster_effects, variation_change
-        except ImportError:
-            return None
-        ind = self.ind[["indicator_id", "topic", "multiplier"]]
-        act = self.ds.activities
-        act = act[act["cluster_id"].isin(self.activities["cluster_id"]) & act["topic"].isin(self.ind["topic"])]
-        comp = "notyettreated" if self.imp["comparison"] == "not_yet_treated" else "nevertreated"
+    def _impact_inputs(self):
+        """(indicators, activities, keyword arguments, panels) shared by the ``ce.impact`` calls."""
+        if not hasattr(self, "_impact_in"):
+            ind = self.ind[["indicator_id", "topic", "multiplier"]]
+            act = self.ds.activities
+            act = act[act["cluster_id"].isin(self.activities["cluster_id"]) & act["topic"].isin(self.ind["topic"])]
+            panels = build_panels(self.measures, self.ds.practices, act, ind, lag=int(self.imp["lag"]))
+            comp = "notyettreated" if self.imp["comparison"] == "not_yet_treated" else "nevertreated"
+            self._impact_in = (ind, act, comp, panels)
+        return self._impact_in
+
+    def effect_tables(self):
+        """Effects, event studies (``ce.impact.cluster_effects``) and change in variation
+        (``ce.impact.variation_change``) of every cluster."""
+        ind, act, comp, panels = self._impact_inputs()
         kw = {"before": int(self.imp["pre"]), "after": int(self.imp["post"]), "lag": int(self.imp["lag"]),
-              "min_practices": int(self.imp["min_practices"]), "confidence": self.conf}
+              "min_practices": int(self.imp["min_practices"]), "confidence": self.conf, "panels": panels}
         prac = self.ds.practices
         res = cluster_effects(self.measures, prac, act, ind, control_group=comp, **kw)
         e = res.effects
@@ -251,17 +203,10 @@ class ImpactTables:
 
     def national_tables(self):
         """National ATT per indicator and its event study (Callaway & Sant'Anna 2021, all clusters' practices)."""
-        try:
-            from ..impact import national_effects
-        except ImportError:
-            return None
-        ind = self.ind[["indicator_id", "topic", "multiplier"]]
-        act = self.ds.activities
-        act = act[act["cluster_id"].isin(self.activities["cluster_id"]) & act["topic"].isin(self.ind["topic"])]
-        comp = "notyettreated" if self.imp["comparison"] == "not_yet_treated" else "nevertreated"
+        ind, act, comp, panels = self._impact_inputs()
         res = national_effects(self.measures, self.ds.practices, act, ind, lag=int(self.imp["lag"]),
                                control_group=comp, min_e=-int(self.imp["pre"]), max_e=int(self.imp["post"]),
-                               alpha=1 - self.conf, keep_results=False)
+                               alpha=1 - self.conf, keep_results=False, panels=panels)
         es = res.event_study.rename(columns={"att": "estimate"})
         es["topic"] = es["indicator_id"].map(self.ind.set_index("indicator_id")["topic"])
         return res.effects, es[["topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper"]]
@@ -283,55 +228,28 @@ class ImpactTables:
         out["covered"] = (out["lower"] <= out["true_effect"]) & (out["true_effect"] <= out["upper"])
         return out.drop(columns="post_months")
 
-    def _variation(self, Y, treated, control, cl_of, pre, post) -> dict:
-        """Between-practice SD of practice means inside the cluster, after minus before, vs comparison clusters."""
-        out = {"sd_before": np.nan, "sd_after": np.nan, "change": np.nan, "comparison_change": np.nan,
-               "difference": np.nan, "n_practices": int(treated.sum()), "n_comparison_clusters": 0}
-        if pre.stop <= pre.start or post.stop <= post.start:
-            return out
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mb = np.nanmean(Y[:, pre], axis=1)
-            ma = np.nanmean(Y[:, post], axis=1)
-        df = pd.DataFrame({"c": cl_of.to_numpy(), "b": mb, "a": ma, "t": treated, "k": control})
-        comp = df[df["k"] & df["c"].notna()].groupby("c").agg(b=("b", "std"), a=("a", "std"), n=("b", "size"))
-        comp = comp[comp["n"] >= 3]
-        cc = float((comp["a"] - comp["b"]).mean()) if len(comp) else np.nan
-        if treated.sum() > 2:
-            sd_b, sd_a = np.nanstd(mb[treated], ddof=1), np.nanstd(ma[treated], ddof=1)
-            out.update(sd_before=float(sd_b), sd_after=float(sd_a), change=float(sd_a - sd_b))
-        out.update(comparison_change=cc, difference=out["change"] - cc, n_comparison_clusters=len(comp))
-        return out
-
     def pooled_tables(self, eff: pd.DataFrame, es: pd.DataFrame):
+        """Random-effects pooling (``ce.impact.pool``) of the clusters' effects per indicator (REML) and of
+        their event studies per month since the start (DerSimonian-Laird). Fewer than two clusters with an
+        interval: no pooled row (nothing to pool)."""
+        cols = ["topic", "indicator_id", "k", "estimate", "se", "lower", "upper", "tau2", "i2", "q", "pi_lower",
+                "pi_upper", "method"]
         rows = []
         ok = eff[(eff["status"] == "estimated") & eff["se"].gt(0)]
-        try:
-            from ..impact import pool
-        except ImportError:
-            pool = None
         for (topic, iid), g in ok.groupby(["topic", "indicator_id"]):
-            r = None
-            if pool is not None and len(g) >= 2:
-                try:
-                    o = pool(g["estimate"], g["se"], method="REML", labels=g["cluster_id"],
-                             confidence=self.conf).overall.iloc[0]
-                    r = {"k": int(o["k"]), "estimate": o["value"], "se": o["se"], "lower": o["lower"],
-                         "upper": o["upper"], "tau2": o["tau2"], "i2": o["I2"] / 100, "q": o["Q"],
-                         "pi_lower": o["pi_lower"], "pi_upper": o["pi_upper"],
-                         "method": f"random effects ({o['method']})"}
-                except Exception:  # noqa: BLE001 - fall back to DerSimonian-Laird below
-                    r = None
-            rows.append({"topic": topic, "indicator_id": iid,
-                         **(r or E.random_effects(g["estimate"], g["se"], self.conf))})
-        pooled = pd.DataFrame(rows, columns=["topic", "indicator_id", "k", "estimate", "se", "lower", "upper",
-                                             "tau2", "i2", "q", "pi_lower", "pi_upper", "method"])
+            if len(g) < 2:
+                continue
+            o = pool(g["estimate"], g["se"], method="REML", labels=g["cluster_id"], confidence=self.conf).overall
+            o = o.iloc[0]
+            rows.append((topic, iid, int(o["k"]), o["value"], o["se"], o["lower"], o["upper"], o["tau2"],
+                         o["I2"] / 100, o["Q"], o["pi_lower"], o["pi_upper"], f"random effects ({o['method']})"))
         pes = []
-        if len(es):
-            for (topic, iid, e), g in es.groupby(["topic", "indicator_id", "event_time"]):
-                r = E.random_effects(g["estimate"], g["se"], self.conf) if e != -1 else {
-                    "estimate": 0.0, "lower": 0.0, "upper": 0.0, "k": len(g)}
-                pes.append({"topic": topic, "indicator_id": iid, "event_time": e, "estimate": r["estimate"],
-                            "lower": r["lower"], "upper": r["upper"], "k": r["k"]})
-        return pooled, pd.DataFrame(pes, columns=["topic", "indicator_id", "event_time", "estimate", "lower",
-                                                  "upper", "k"])
+        for (topic, iid, e), g in es.groupby(["topic", "indicator_id", "event_time"]) if len(es) else ():
+            g = g[np.isfinite(g["estimate"]) & g["se"].gt(0)] if e != -1 else g
+            if e == -1:  # the base month: 0 by construction
+                pes.append((topic, iid, e, 0.0, 0.0, 0.0, len(g)))
+            elif len(g) >= 2:
+                o = pool(g["estimate"], g["se"], method="DL", confidence=self.conf).overall.iloc[0]
+                pes.append((topic, iid, e, o["value"], o["lower"], o["upper"], int(o["k"])))
+        return (pd.DataFrame(rows, columns=cols),
+                pd.DataFrame(pes, columns=["topic", "indicator_id", "event_time", "estimate", "lower", "upper", "k"]))

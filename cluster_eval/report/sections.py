@@ -109,16 +109,18 @@ class _Base:
         thr = (self.config.get("disclosure") or {}).get("threshold", 4)
         comp = str(self._imp("comparison", "not_yet_treated")).replace("_", " ")
         return (
-            f"- **What an effect is.** For each indicator, each practice's mean over the {self._imp('post', 12)} months "
-            f"from the start minus its mean over the {self._imp('pre', 12)} months before; the cluster's practices' "
-            f"average change minus the average change of practices in clusters {comp} on the topic over the same "
-            f"months (a difference in differences, one group at a time as in Callaway & Sant'Anna 2021). The start is "
-            f"the month of the first meeting on the topic plus a lag of {self._imp('lag', 0)} months.\n"
+            f"- **What an effect is.** For each indicator and each month since the start, the cluster's practices' "
+            f"average change from the month before the start minus the average change of practices in clusters "
+            f"{comp} on the topic over the same months (a difference in differences, one group at a time as in "
+            f"Callaway & Sant'Anna 2021); the effect is its average over the {self._imp('post', 12)} months from the "
+            f"start, the placebo its average over the {self._imp('pre', 12)} months before. The start is the month of "
+            f"the first meeting on the topic plus a lag of {self._imp('lag', 0)} months.\n"
             "- **What it is not.** Clusters choose their topics; a cluster that picks a topic where it is doing badly "
             "may improve anyway (regression to the mean). The placebo check (the same calculation inside the months "
             "before the start) and the event study's pre-period show whether the comparison was like-for-like.\n"
             f"- **Intervals** are {int(round(100 * float(self._imp('confidence', 0.95))))}% confidence intervals with "
-            "practices as independent units. The minimum detectable effect is (z₁₋α/₂ + z₀.₈) × standard error.\n"
+            "practices as independent units (Student's t, practices − 1 degrees of freedom). The minimum detectable "
+            "effect is (t₁₋α/₂ + t₀.₈) × standard error.\n"
             f"- **Small numbers.** Counts of 1 to {thr} persons, and anything computed from them, are suppressed "
             "(Statistics Denmark's rule); so is a second cell where one suppressed cell could be recovered by "
             f"subtraction. Where a cluster has fewer than {self._imp('min_practices', 3)} practices with data, or too few "
@@ -450,6 +452,7 @@ class NationalOverview(_Base):
                       "the true effect (averaged over the same months since the start).*")
 
     def caveats(self):
-        show_markdown(self.methods_text() + "\n- **Pooling** is a DerSimonian-Laird random-effects meta-analysis of "
-                      "the clusters' effects; the prediction interval (Higgins 2009) uses a t distribution with k−2 "
-                      "degrees of freedom.")
+        show_markdown(self.methods_text() + "\n- **Pooling** is a random-effects meta-analysis of the clusters' "
+                      "effects (REML estimate of the between-cluster variance τ²; DerSimonian-Laird for the pooled "
+                      "event study), with a prediction interval μ ± z·√(SE² + τ²) for a new cluster; an indicator "
+                      "with fewer than two clusters with an interval is not pooled.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from ..disclosure import suppress_table
 from ..errors import OutputError
 
 
@@ -14,50 +14,38 @@ def disclose(df: pd.DataFrame, counts=("numerator", "denominator"), derived=("va
              rounding=None, by=None, total_published: bool = True) -> pd.DataFrame:
     """Suppress small counts (1..threshold) and what is computed from them, before a table is written.
 
-    ``by`` names the strata (e.g. one cluster's practices in one window); when ``total_published`` the
-    stratum's total is taken as published elsewhere, so a single hidden cell gets a complement.
-    Uses :func:`cluster_eval.disclosure.suppress_table` (primary + secondary suppression) when installed;
-    the fallback here hides counts 1..threshold, one complementary cell in a stratum with exactly one hidden
-    cell, and optionally rounds to a multiple of ``rounding``. Either way: a boolean ``suppressed`` column,
-    suppressed counts and derived values missing, ``attrs["count_columns"]`` naming the count columns.
+    :func:`cluster_eval.disclosure.suppress_table` (primary and secondary suppression). ``by`` names the
+    strata (e.g. one cluster's practices in one window); when ``total_published`` the stratum's total is
+    taken as published elsewhere, so a hidden cell always gets a complement. The result has a boolean
+    ``suppressed`` column, suppressed counts and derived values missing, and ``attrs["count_columns"]``
+    naming the count columns. Tables whose totals are published in the same table (the trends' region and
+    national rows) use :func:`disclose_nested` instead.
     """
     if df is None or not len(df):
         return df
-    try:
-        from ..disclosure import suppress_table
-    except ImportError:
-        suppress_table = None
-    if suppress_table is not None:
-        return suppress_table(df, count_cols=list(counts), by=list(by) if by else None,
-                              groups=[[]] if (by and total_published) else None, threshold=threshold,
-                              derived=[c for c in derived if c in df], rounding=rounding)
-    out = df.copy()
-    small = np.zeros(len(out), dtype=bool)
-    for c in counts:
-        v = out[c].to_numpy(dtype=float)
-        small |= (v >= 1) & (v <= threshold)
-    if by and total_published:
-        key = out[list(by)].astype(str).agg("|".join, axis=1)
-        first = out[counts[0]].to_numpy(dtype=float)
-        tmp = pd.DataFrame({"k": key.to_numpy(), "s": small, "v": first}, index=range(len(out)))
-        for _, g in tmp.groupby("k"):
-            if g["s"].sum() == 1 and len(g) > 1:
-                rest = g[~g["s"]]
-                small[rest["v"].idxmin()] = True
-    for c in counts:
-        vals = out[c].to_numpy(dtype=float).copy()
-        if rounding:
-            vals = np.round(vals / rounding) * rounding
-        vals[small] = np.nan
-        out[c] = vals
-    for c in derived:
-        if c in out:
-            vals = out[c].to_numpy(dtype=float).copy()
-            vals[small] = np.nan
-            out[c] = vals
-    out["suppressed"] = small
-    out.attrs["count_columns"] = list(counts)
-    return out
+    return suppress_table(df, count_cols=list(counts), by=list(by) if by else None,
+                          groups=[[]] if (by and total_published) else None, threshold=threshold,
+                          derived=[c for c in derived if c in df], rounding=rounding)
+
+
+def disclose_nested(parts: pd.DataFrame, dims, by, counts=("numerator", "denominator"), threshold: int = 4,
+                    rounding=None, unpublished=()) -> pd.DataFrame:
+    """Suppression of a table published together with its nested totals (e.g. clusters, regions, nation).
+
+    ``parts`` holds the finest cells (one row per ``by`` stratum and combination of ``dims``, outermost
+    first); the totals along the hierarchy are added (``suppress_table(margins="nested")``) and protected
+    with the parts, so that no hidden cell equals a published total minus published cells, and no published
+    total minus the published cells is itself a small count. Cells whose ``dims[-1]`` is in ``unpublished``
+    (e.g. the practices in no cluster of a region) are protected as if they were published (the safe side)
+    and dropped from the result. Returns the parts and the margin rows (:data:`~cluster_eval.disclosure.TOTAL`
+    in the dimensions summed over).
+    """
+    out = suppress_table(parts, count_cols=list(counts), by=list(by), dims=list(dims), margins="nested",
+                         threshold=threshold, rounding=rounding)
+    keep = ~out[dims[-1]].astype(object).isin(list(unpublished)).to_numpy()
+    res = out[keep].reset_index(drop=True)
+    res.attrs.update(out.attrs)
+    return res
 
 
 def write_table(df: pd.DataFrame, path: Path) -> Path:

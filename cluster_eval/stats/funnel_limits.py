@@ -82,12 +82,13 @@ def to_scale(transform: str, value, target, size):
     """
     value = np.asarray(value, dtype=float)
     size = np.asarray(size, dtype=float)
+    target = np.asarray(target, dtype=float)  # one target, or one per unit (see :func:`limit_arrays`)
     with np.errstate(divide="ignore", invalid="ignore"):
         if transform == "arcsine":
-            return np.arcsin(np.sqrt(value)), math.asin(math.sqrt(target)), 1 / (2 * np.sqrt(size))
+            return np.arcsin(np.sqrt(value)), np.arcsin(np.sqrt(target)), 1 / (2 * np.sqrt(size))
         if transform == "sqrt":
-            return np.sqrt(value), math.sqrt(target), 1 / (2 * np.sqrt(size))
-        return np.log(value), math.log(target), 1 / np.sqrt(size)
+            return np.sqrt(value), np.sqrt(target), 1 / (2 * np.sqrt(size))
+        return np.log(value), np.log(target), 1 / np.sqrt(size)
 
 
 def from_scale(transform: str, y):
@@ -185,23 +186,43 @@ def funnel_limits(target, denominator, statistic: str = "proportion", confidence
     check_nonnegative(den, "denominator")
     rows = []
     for c in levels:
+        lo, hi = limit_arrays(t, den, statistic, c, poisson_method=poisson_method, overdispersion=overdispersion,
+                              phi=phi, tau2=tau2, transform=transform)
         if overdispersion is None:
-            lo, hi = unadjusted_limits(statistic, t, den, c, poisson_method)
             method = {"proportion": "inverted wilson"}.get(statistic, f"exact poisson ({poisson_method})")
         else:
-            tr = transform or default_transform(statistic, "winsorise")
-            if statistic == "proportion":
-                lo, hi = adjusted_limits(tr, t, den, c, phi, tau2, overdispersion)
-            else:
-                lo, hi = adjusted_limits(tr, 1.0, t * den, c, phi, tau2, overdispersion)
-                lo, hi = lo * t, hi * t
-            method = f"{overdispersion} overdispersion ({tr})"
+            method = f"{overdispersion} overdispersion ({transform or default_transform(statistic, 'winsorise')})"
         rows.append(pd.DataFrame({"denominator": den, "target": t * mult, "lower": lo * mult,
                                   "upper": hi * mult, "confidence": c, "_order": np.arange(len(den))}))
         rows[-1]["method"] = method
     out = pd.concat(rows).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
     out.insert(5, "statistic", statistic_name(statistic, mult))
     return out
+
+
+def limit_arrays(target, denominator, statistic: str = "proportion", confidence: float = 0.95, *,
+                 poisson_method: str = "phe", overdispersion=None, phi=1.0, tau2=0.0, transform=None):
+    """The limits of :func:`funnel_limits` as two arrays, with the target (and ``phi``/``tau2``) per element.
+
+    The vectorised core of :func:`funnel_limits` (which calls it once per confidence level), for callers
+    that need limits around many targets at once, e.g. every cluster's funnel in one call. ``target``,
+    ``denominator``, ``phi`` and ``tau2`` broadcast against each other; the target is in the statistic's
+    own unit (a proportion 0-1, a ratio, or a rate per one unit of denominator) and the limits are in the
+    same unit. No argument checks: an invalid target or a denominator of 0 gives NaN limits.
+
+    Returns
+    -------
+    (lower, upper) : tuple of ndarray
+    """
+    t = np.asarray(target, dtype=float)
+    den = np.asarray(denominator, dtype=float)
+    if overdispersion is None:
+        return unadjusted_limits(statistic, t, den, confidence, poisson_method)
+    tr = transform or default_transform(statistic, "winsorise")
+    if statistic == "proportion":
+        return adjusted_limits(tr, t, den, confidence, phi, tau2, overdispersion)
+    lo, hi = adjusted_limits(tr, 1.0, t * den, confidence, phi, tau2, overdispersion)
+    return lo * t, hi * t
 
 
 # --- PHE's plotting axis --------------------------------------------------------------------

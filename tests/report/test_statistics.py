@@ -1,0 +1,232 @@
+"""The analyse stage's tables against the statistics packages, and the disclosure control of the trends.
+
+Every statistic in the report comes from ``cluster_eval.spc`` / ``cluster_eval.stats`` / ``cluster_eval.impact``;
+these tests check the wiring (centre lines, windows, units, multipliers, tau², confidence) by recomputing
+table rows with the packages' public functions, and check the trends table's suppression with an attacker's
+linear program over the published hierarchy nation > region > cluster.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linprog
+
+THRESHOLD = 4
+
+
+@pytest.fixture(scope="module")
+def analysis(small_data, params_for, tmp_path_factory):
+    from cluster_eval.data import load_dataset
+    from cluster_eval.report.analyse import Analysis
+    from cluster_eval.report.config import load_params
+
+    cfg = load_params(params_for(small_data, tmp_path_factory.mktemp("stats_run")))
+    return Analysis(load_dataset(cfg.data_spec()), cfg)
+
+
+@pytest.fixture(scope="module")
+def trends(analysis):
+    return analysis.trends_table()
+
+
+@pytest.fixture(scope="module")
+def clusters_only(analysis):
+    """The whole small synthetic data (clusters in several regions) without the practices in no cluster: every
+    region is its clusters, nothing unknown to the attacker."""
+    import cluster_eval as ce
+    from cluster_eval.report.analyse import Analysis
+
+    ds = ce.synthetic.generate("small", seed=3)
+    assert ds.clusters["region"].nunique() >= 2
+    ds.practices = ds.practices[ds.practices["cluster_id"].notna()].reset_index(drop=True)
+    ds.measures = ds.measures[ds.measures["practice_id"].isin(ds.practices["practice_id"])].reset_index(drop=True)
+    return Analysis(ds, analysis.cfg)
+
+
+def test_spc_signals_are_qic_run_chart_with_the_baseline_centre(analysis, trends):
+    # oracle: ce.spc.qic (checked against qicharts2) with a fixed centre line, on the months from the start
+    from cluster_eval.spc import qic
+
+    spc = analysis.spc_table(trends)
+    assert len(spc) and spc["baseline"].eq("before start").any()
+    starts = analysis.activities.set_index(["cluster_id", "topic"])["exposed_from"]
+    topic = analysis.ind.set_index("indicator_id")["topic"]
+    checked = 0
+    for r in spc.itertuples(index=False):
+        g = trends[(trends["level"] == "cluster") & (trends["unit_id"] == r.cluster_id)
+                   & (trends["indicator_id"] == r.indicator_id)].sort_values("period")
+        start = starts.get((r.cluster_id, topic[r.indicator_id]))
+        if start is None or (g["period"] < start).sum() < 8 or (g["period"] >= start).sum() < 8:
+            continue
+        before, after = g[g["period"] < start], g[g["period"] >= start]
+        assert r.centre == pytest.approx(np.median(before["value"]), rel=1e-12)
+        ref = qic(after["period"].to_numpy(), after["value"].to_numpy(), chart="run", cl=r.centre).iloc[0]
+        for key in ("n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min"):
+            assert getattr(r, key) == ref[key], key
+        assert (r.runs_signal or r.crossings_signal) == bool(ref["runs_signal"])
+        checked += 1
+    assert checked >= 10
+
+
+def test_funnel_limits_and_positions_are_ce_stats_funnel_limits(analysis):
+    # oracle: ce.stats.funnel_limits (PHE inverted Wilson / exact Poisson; Spiegelhalter additive when tau2 > 0)
+    from cluster_eval.stats import funnel_limits
+
+    fun = analysis.funnel_tables()
+    lim = analysis.funnel_limits
+    ind = analysis.ind.set_index("indicator_id")
+    assert any(analysis.tau2(i) > 0 for i in ind.index)
+    for (iid, _), g in lim.groupby(["indicator_id", "phase"]):
+        r = g.iloc[::13]
+        kind, mult, tau2 = ind.loc[iid, "kind"], float(ind.loc[iid, "multiplier"]), analysis.tau2(iid)
+        for t, rows in r.groupby("target"):
+            ref = funnel_limits(t / mult, rows["size"].to_numpy(), statistic=kind, confidence=(0.95, 0.998),
+                                multiplier=mult, overdispersion="additive" if tau2 > 0 else None, tau2=tau2)
+            for conf, tag in ((0.95, "95"), (0.998, "998")):
+                sub = ref[ref["confidence"] == conf]
+                np.testing.assert_allclose(rows[f"lower{tag}"], sub["lower"], rtol=1e-10)
+                np.testing.assert_allclose(rows[f"upper{tag}"], sub["upper"], rtol=1e-10)
+    # a practice's position: against the same limits at its own denominator
+    row = fun.iloc[len(fun) // 2]
+    kind, mult = ind.loc[row["indicator_id"], "kind"], float(ind.loc[row["indicator_id"], "multiplier"])
+    tau2 = analysis.tau2(row["indicator_id"])
+    ref = funnel_limits(row["target"] / mult, [row["denominator"]], statistic=kind, confidence=(0.95, 0.998),
+                        multiplier=mult, overdispersion="additive" if tau2 > 0 else None, tau2=tau2)
+    lo95, hi95 = ref["lower"].iloc[0], ref["upper"].iloc[0]
+    inside = lo95 <= row["value"] <= hi95
+    assert (row["position"] == "within 95% limits") == inside
+
+
+def test_standing_intervals_are_ce_stats_intervals(analysis, trends):
+    # oracle: ce.stats.proportion_ci (Wilson) / rate_ci (exact Poisson below 10 events, Byar's above)
+    from cluster_eval.stats import proportion_ci, rate_ci
+
+    st = analysis.standing_table(trends)
+    ind = analysis.ind.set_index("indicator_id")
+    for iid, g in st.groupby("indicator_id"):
+        kind, mult = ind.loc[iid, "kind"], float(ind.loc[iid, "multiplier"])
+        fn = proportion_ci if kind == "proportion" else rate_ci
+        ref = fn(g["numerator"].to_numpy(float), g["denominator"].to_numpy(float), confidence=0.95,
+                 multiplier=mult)
+        np.testing.assert_allclose(g["lower"], ref["lower"], rtol=1e-12)
+        np.testing.assert_allclose(g["upper"], ref["upper"], rtol=1e-12)
+
+
+def test_pooled_effects_are_ce_impact_pool(analysis):
+    # oracle: ce.impact.pool (REML, checked against metafor) on the effects table's estimated rows
+    from cluster_eval.impact import pool
+
+    eff, es, _ = analysis.effect_tables()
+    pooled, pes = analysis.pooled_tables(eff, es)
+    assert len(pooled) and len(pes)
+    r = pooled.iloc[0]
+    g = eff[(eff["indicator_id"] == r["indicator_id"]) & (eff["status"] == "estimated") & eff["se"].gt(0)]
+    ref = pool(g["estimate"], g["se"], method="REML").overall.iloc[0]
+    assert r["estimate"] == pytest.approx(ref["value"], rel=1e-12)
+    assert r["tau2"] == pytest.approx(ref["tau2"], rel=1e-12, abs=1e-15)
+    assert r["k"] == len(g) >= 2
+
+
+def test_a_failing_package_fails_the_analyse_stage_with_a_log_line(analysis, tmp_path, monkeypatch):
+    from cluster_eval.errors import ArgumentError
+    from cluster_eval.report import analyse as A
+    from cluster_eval.report import impact_tables as I
+
+    def broken(*args, **kwargs):
+        raise ArgumentError("broken on purpose")
+
+    monkeypatch.setattr(I, "cluster_effects", broken)
+    lines = []
+    with pytest.raises(ArgumentError, match="broken on purpose"):
+        A.analyse(analysis.ds, analysis.cfg, tmp_path / "tables", log=lines.append)
+    assert lines[-1] == ("analyse: failed during effects, event studies, variation (cluster_eval.impact): "
+                         "ArgumentError: broken on purpose")
+    assert not any("simple estimator" in x for x in lines)
+
+
+def _attacker_range(cells: pd.DataFrame, col: str) -> dict:
+    """{row: (min, max)} of each hidden cell of one stratum: region totals = their clusters plus the practices
+    in no cluster, nation = regions, values >= 0. The practices in no cluster are never published: their
+    total is an unknown of its own (column ``rest``: NaN), or 0 (known) in a region with no such practice."""
+    v = cells[col].astype("float64")
+    rest_rows = cells[(cells["level"] == "region") & cells["rest"].isna()]
+    for r in rest_rows["region"]:  # an unknown part of that region: a variable of its own
+        key = f"rest:{r}"
+        v[key] = np.nan
+        cells = pd.concat([cells, pd.DataFrame({"level": ["rest"], "region": [r], "rest": [0.0]}, index=[key])])
+    hidden = list(v.index[v.isna()])
+    if not hidden:
+        return {}
+    pos = {i: k for k, i in enumerate(hidden)}
+    lines = [(list(g.index[g["level"].isin(["cluster", "rest"])]), g.index[g["level"] == "region"][0],
+              np.nan_to_num(g.loc[g["level"] == "region", "rest"].iloc[0]))
+             for _, g in cells[cells["level"] != "nation"].groupby("region")]
+    lines.append((list(cells.index[cells["level"] == "region"]), cells.index[cells["level"] == "nation"][0], 0.0))
+    a, b = [], []
+    for parts, tot, rest in lines:
+        row, rhs = np.zeros(len(hidden)), -float(rest)
+        for i in parts:
+            if i in pos:
+                row[pos[i]] += 1
+            else:
+                rhs -= v[i]
+        if tot in pos:
+            row[pos[tot]] -= 1
+        else:
+            rhs += v[tot]
+        if row.any():
+            a.append(row)
+            b.append(rhs)
+    out = {}
+    for i, k in pos.items():
+        if isinstance(i, str):
+            continue
+        c = np.zeros(len(hidden))
+        c[k] = 1
+        lo = linprog(c, A_eq=np.array(a) if a else None, b_eq=np.array(b) if b else None, bounds=(0, None))
+        hi = linprog(-c, A_eq=np.array(a) if a else None, b_eq=np.array(b) if b else None, bounds=(0, None))
+        assert lo.status == 0, "the published lines must be consistent with the true values"
+        out[i] = (lo.fun, -hi.fun if hi.status == 0 else np.inf)
+    return out
+
+
+@pytest.mark.parametrize("which", ["analysis", "clusters_only"])
+def test_trends_hidden_cluster_counts_cannot_be_recovered_from_region_and_nation_rows(which, request):
+    analysis = request.getfixturevalue(which)
+    trends = analysis.trends_table()
+    pub = analysis.trends_published(trends, THRESHOLD)
+    assert len(pub) == len(trends)
+    raw = trends.set_index(["level", "unit_id", "indicator_id", "period"])
+    pub = pub.set_index(["level", "unit_id", "indicator_id", "period"]).loc[raw.index]
+    hidden = pub["numerator"].isna() | pub["denominator"].isna()
+    assert hidden.loc["cluster"].any(), "the test data must hide some cluster counts"
+    # published counts are the true ones, none is small, derived values go with their counts
+    for col in ("numerator", "denominator"):
+        shown = pub[col].dropna().astype(float)
+        assert (shown == raw.loc[shown.index, col]).all()
+        assert not ((shown >= 1) & (shown <= THRESHOLD)).any()
+    assert pub.loc[hidden, "value"].isna().all() and pub["suppressed"].eq(hidden).all()
+    # the attacker: region total minus its published clusters (and the practices in no cluster), nation
+    # minus published regions; no hidden cell may be pinned down, nor a small difference be published
+    prac = analysis.practices
+    region_of = prac.groupby("cluster_id")["region"].first()
+    outside = set(prac.loc[prac["cluster_id"].isna(), "region"])
+    cells = pub.reset_index()
+    cells["region"] = np.where(cells["level"] == "cluster", cells["unit_id"].map(region_of), cells["unit_id"])
+    strata = cells[cells["suppressed"]].groupby(["indicator_id", "period"]).size().index
+    pinned = 0
+    for iid, period in strata:
+        s = cells[(cells["indicator_id"] == iid) & (cells["period"] == period)]
+        for col in ("numerator", "denominator"):
+            s = s.assign(rest=[np.nan if r in outside else 0.0 for r in s["region"]])
+            for _, g in s[s["level"] != "nation"].groupby("region"):
+                tot = g[g["level"] == "region"][col].iloc[0]
+                parts = g[g["level"] == "cluster"][col]
+                if pd.notna(tot) and parts.isna().any():
+                    assert tot - np.nan_to_num(g["rest"].iloc[0]) - parts.sum() > THRESHOLD
+            for i, (lo, hi) in _attacker_range(s, col).items():
+                truth = raw.loc[tuple(s.loc[i, ["level", "unit_id", "indicator_id", "period"]]), col]
+                assert lo <= truth <= hi
+                pinned += hi - lo < 1 - 1e-7
+    assert pinned == 0
