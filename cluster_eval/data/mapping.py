@@ -177,6 +177,18 @@ class Source:
         return out.reset_index(drop=True), label, dict(columns), []
 
 
+def read_params_file(path) -> tuple[dict, Path]:
+    """Read a params YAML file: ``(mapping, the folder relative paths are taken from)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"params file {path} is not valid YAML: {exc}") from exc
+    return raw, path.resolve().parent
+
+
 def resolve_source(path_or_params) -> Source:
     """A :class:`Source` from a data folder, a params YAML path, a params dict or a ``data`` dict."""
     base = Path.cwd()
@@ -185,14 +197,7 @@ def resolve_source(path_or_params) -> Source:
         if p.is_dir():
             return Source(p)
         if p.suffix.lower() in (".yaml", ".yml"):
-            if not p.exists():
-                raise ConfigError(f"params file not found: {p}")
-            try:
-                params = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"params file {p} is not valid YAML: {exc}") from exc
-            base = p.resolve().parent
-            path_or_params = params
+            path_or_params, base = read_params_file(p)
         else:
             raise ConfigError(f"data folder not found: {p}" if not p.exists()
                               else f"not a data folder or params file: {p}")

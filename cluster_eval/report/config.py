@@ -28,8 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from ..data.mapping import read_params_file
 from ..errors import ConfigError
 from ..validation import check_keys
 
@@ -163,14 +162,7 @@ def load_params(params_path_or_dict) -> RunConfig:
         value breaks its rule, or a notebook's ``parameters`` cell does not declare what the runner passes.
     """
     if isinstance(params_path_or_dict, str | os.PathLike):
-        path = Path(params_path_or_dict)
-        if not path.is_file():
-            raise ConfigError(f"params file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"params file {path} is not valid YAML: {exc}") from exc
-        base = path.resolve().parent
+        raw, base = read_params_file(params_path_or_dict)
     elif isinstance(params_path_or_dict, dict):
         raw = copy.deepcopy(params_path_or_dict)
         base = Path(raw.pop("_base", Path.cwd())).resolve()
