@@ -39,10 +39,11 @@ class ImpactTables:
             out[ids.index] = _pseudonyms(ids).to_numpy()
         return out.to_numpy(dtype=object)
 
-    def _windows(self, exposed_from: pd.Timestamp):
+    def _windows(self, exposed_from: pd.Timestamp) -> tuple[slice, slice]:
+        """The months (columns of :meth:`matrices`) before and from the first exposed month."""
         k0 = int(self.periods.searchsorted(exposed_from))
         pre, post = int(self.imp["pre"]), int(self.imp["post"])
-        return k0, slice(max(0, k0 - pre), k0), slice(k0, min(len(self.periods), k0 + post))
+        return slice(max(0, k0 - pre), k0), slice(k0, min(len(self.periods), k0 + post))
 
     def funnel_tables(self) -> pd.DataFrame:
         """Every cluster's practices before and after its start, per indicator of the topic, against the nation.
@@ -56,7 +57,7 @@ class ImpactTables:
         ind = self.ind.set_index("indicator_id")
         cl_arr = self.practices["cluster_id"].reindex(self.pids).fillna("").astype(str).to_numpy()
         for a in self.activities.itertuples(index=False):
-            _, pre, post = self._windows(a.exposed_from)
+            pre, post = self._windows(a.exposed_from)
             treated = cl_arr == str(a.cluster_id)
             for iid in ind.index[ind["topic"] == a.topic]:
                 num, den, _ = self.matrices(iid)
