@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
-from ..errors import ConfigError, OutputError
+from ..errors import ClusterEvalError, ConfigError, OutputError
 from .config import RunConfig, load_params
 from .kernel import provide_kernel, worker_init
 from .lock import RunLock, check_unlocked
@@ -287,9 +287,21 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
         LOG.info("analyse: computing every table for %d clusters", len(clusters))
         import warnings
 
-        with warnings.catch_warnings(record=True) as caught:  # into the run log, not onto the terminal
-            warnings.simplefilter("always")
-            analyse(dataset, cfg, folder / "tables", log=LOG.info)
+        try:
+            with warnings.catch_warnings(record=True) as caught:  # into the run log, not onto the terminal
+                warnings.simplefilter("always")
+                analyse(dataset, cfg, folder / "tables", log=LOG.info)
+        except Exception as exc:
+            # the manifest must not stay "running": the run failed before any report was written
+            man.write(status="failed")
+            if isinstance(exc, ClusterEvalError):
+                raise
+            LOG.error("analyse: the analysis failed (%s: %s); no report was written; see logs/run.log",
+                      type(exc).__name__, exc)
+            import traceback
+
+            LOG.info("analyse traceback:\n%s", traceback.format_exc())
+            return 1
         for w in {(str(w.message), w.category.__name__, w.filename, w.lineno) for w in caught}:
             LOG.info("analyse: %s: %s (%s:%s)", w[1], w[0], Path(w[2]).name, w[3])
         atomic_write_text(stamp, base_key)

@@ -200,3 +200,23 @@ def test_full_output_folder_gives_clear_output_error(small_data, params_for, tmp
         assert not list(folder.rglob(".*.tmp*"))  # no half-written file left behind
     finally:
         subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def test_analyse_failure_fails_the_run_and_the_manifest_says_so(small_data, params_for, tmp_path, monkeypatch):
+    """A bug in the analysis (not bad input) ends the run with exit 1, no report, manifest status 'failed'."""
+    import json
+
+    from cluster_eval.report import analyse as A
+    from cluster_eval.report import run
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted failure")
+
+    monkeypatch.setattr(A, "analyse", broken)
+    out = tmp_path / "out"
+    assert run(params_for(small_data, out), quiet=True) == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert not list((out / "clusters").glob("*.html")) if (out / "clusters").exists() else True
+    log = (out / "logs" / "run.log").read_text()
+    assert "analyse: the analysis failed (RuntimeError: planted failure); no report was written" in log
