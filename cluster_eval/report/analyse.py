@@ -44,7 +44,7 @@ from ..errors import ClusterEvalWarning
 from ..spc import runs_analysis
 from ..stats import proportion_ci, rate_ci
 from .impact_tables import ImpactTables
-from .tables import disclose, disclose_nested, write_table
+from .tables import disclose, disclose_nested, hide_windows_over_hidden_months, write_table
 
 NO_CLUSTER = "(practices in no cluster)"
 """The practices of a region in no cluster: a part of the region's total in the trends, never published."""
@@ -319,11 +319,15 @@ class Analysis(ImpactTables):
             self.step = what
             log(f"analyse: {what}")
 
-        def put(name, df, counts=(), derived=(), by=None):
+        hidden = None  # cluster-months hidden in the published trends (set below)
+
+        def put(name, df, counts=(), derived=(), by=None, windows=False):
             if counts:
                 t0 = time.time()
                 self.step = f"disclosure control of {name}"
                 df = disclose(df, counts=counts, derived=derived, threshold=thr, rounding=rnd, by=by)
+                if windows:  # window sums must not give back a month hidden in the trends
+                    df = hide_windows_over_hidden_months(df, hidden, list(counts) + list(derived))
                 log(f"analyse: disclosure control on {name} ({len(df):,} rows, {time.time() - t0:.1f} s)")
             out[name] = write_table(df, tables_dir / f"{name}.parquet")
 
@@ -335,7 +339,10 @@ class Analysis(ImpactTables):
         trends = self.trends_table()
         t0 = time.time()
         self.step = "disclosure control of trends (nation > region > cluster)"
-        put("trends", self.trends_published(trends, thr, rnd))
+        published = self.trends_published(trends, thr, rnd)
+        put("trends", published)
+        cells = published[(published["level"] == "cluster") & published["suppressed"].astype(bool)]
+        hidden = cells.rename(columns={"unit_id": "cluster_id"})[["cluster_id", "indicator_id", "period"]]
         log(f"analyse: disclosure control on trends, nested ({len(trends):,} rows, {time.time() - t0:.1f} s)")
         stage("run-chart signals (cluster_eval.spc)")
         put("spc", self.spc_table(trends))
@@ -346,7 +353,7 @@ class Analysis(ImpactTables):
         put("variation", var)
         stage("funnels (cluster_eval.stats)")
         put("funnel", self.funnel_tables(), counts=("numerator", "denominator"), derived=("value",),
-            by=["cluster_id", "topic", "indicator_id", "phase"])
+            by=["cluster_id", "topic", "indicator_id", "phase"], windows=True)
         put("funnel_limits", self.funnel_limits)
         stage("pooling (cluster_eval.impact.pool)")
         pooled, pes = self.pooled_tables(eff, es)
@@ -363,7 +370,7 @@ class Analysis(ImpactTables):
         stage("national variation and standing")
         put("variation_trend", self.variation_trend_table())
         put("standing", self.standing_table(trends), counts=("numerator", "denominator"),
-            derived=("value", "lower", "upper", "percentile"), by=["indicator_id"])
+            derived=("value", "lower", "upper", "percentile"), by=["indicator_id"], windows=True)
         return out
 
 

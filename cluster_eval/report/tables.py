@@ -74,3 +74,33 @@ def read_table(run_dir, name: str, **equal) -> pd.DataFrame:
             if k in df:
                 df = df[df[k] == v]
         return df
+
+
+def hide_windows_over_hidden_months(df: pd.DataFrame, hidden: pd.DataFrame, cols) -> pd.DataFrame:
+    """Hide a cluster's window sums when the window covers a month hidden in the published trends.
+
+    A table that publishes counts summed over a window of months (the funnel's practices before and after
+    the start, the standing table's last 12 months) would otherwise give back a hidden cluster-month of the
+    trends as the window total minus the window's other, published months. Every row of ``df`` whose
+    (``cluster_id``, ``indicator_id``) has a hidden month between ``window_start`` and ``window_end`` gets
+    ``cols`` missing, ``suppressed`` True and a reason. ``hidden`` holds ``cluster_id, indicator_id, period``.
+    """
+    if df is None or not len(df) or hidden is None or not len(hidden):
+        return df
+    pairs = df[["cluster_id", "indicator_id", "window_start", "window_end"]].reset_index().merge(
+        hidden[["cluster_id", "indicator_id", "period"]], on=["cluster_id", "indicator_id"])
+    inside = (pairs["period"] >= pairs["window_start"]) & (pairs["period"] <= pairs["window_end"])
+    rows = pairs.loc[inside, "index"].unique()
+    if not len(rows):
+        return df
+    out = df.copy()
+    for c in cols:
+        if c in out:
+            out[c] = out[c].astype(float)
+            out.loc[rows, c] = float("nan")
+    out.loc[rows, "suppressed"] = True
+    if "suppressed_reason" in out:
+        was = out.loc[rows, "suppressed_reason"].astype(object)
+        out.loc[rows, "suppressed_reason"] = was.where(was.notna() & (was != ""),
+                                                       "window covers a month hidden in the trends")
+    return out

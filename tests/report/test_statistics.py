@@ -230,3 +230,35 @@ def test_trends_hidden_cluster_counts_cannot_be_recovered_from_region_and_nation
                 assert lo <= truth <= hi
                 pinned += hi - lo < 1 - 1e-7
     assert pinned == 0
+
+
+def test_window_sums_covering_a_hidden_trends_month_are_hidden():
+    """A window total minus its published months must not give back a month hidden in the trends."""
+    from cluster_eval.report.tables import hide_windows_over_hidden_months
+
+    months = pd.to_datetime(["2020-01-01", "2020-06-01", "2020-12-01", "2021-06-01"])
+    df = pd.DataFrame({
+        "cluster_id": ["K1", "K1", "K1", "K2"], "indicator_id": ["a", "a", "b", "a"],
+        "window_start": [months[0], months[2], months[0], months[0]],
+        "window_end": [months[1], months[3], months[1], months[1]],
+        "numerator": [40.0, 50.0, 60.0, 70.0], "denominator": [400.0, 500.0, 600.0, 700.0],
+        "value": [0.1, 0.1, 0.1, 0.1], "suppressed": [False] * 4, "suppressed_reason": [None] * 4})
+    hidden = pd.DataFrame({"cluster_id": ["K1"], "indicator_id": ["a"], "period": [pd.Timestamp("2020-03-01")]})
+    out = hide_windows_over_hidden_months(df, hidden, ["numerator", "denominator", "value"])
+    # only K1/a's first window (Jan-Jun 2020) covers March 2020
+    assert out["suppressed"].tolist() == [True, False, False, False]
+    assert out.loc[0, ["numerator", "denominator", "value"]].isna().all()
+    assert out.loc[1:, "numerator"].tolist() == [50.0, 60.0, 70.0]
+    assert out.loc[0, "suppressed_reason"] == "window covers a month hidden in the trends"
+
+
+def test_published_window_sums_never_cover_a_hidden_cluster_month(shared_run):
+    out, status = shared_run
+    trends = pd.read_parquet(out / "tables" / "trends.parquet")
+    hidden = trends[(trends["level"] == "cluster") & trends["suppressed"].astype(bool)]
+    for name in ("funnel", "standing"):
+        t = pd.read_parquet(out / "tables" / f"{name}.parquet")
+        shown = t[t["numerator"].notna()]
+        m = shown.merge(hidden.rename(columns={"unit_id": "cluster_id"})[["cluster_id", "indicator_id", "period"]],
+                        on=["cluster_id", "indicator_id"])
+        assert not ((m["period"] >= m["window_start"]) & (m["period"] <= m["window_end"])).any(), name
