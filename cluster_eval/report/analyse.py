@@ -257,24 +257,35 @@ class Analysis(ImpactTables):
         return pd.DataFrame(rows)
 
     def variation_trend_table(self) -> pd.DataFrame:
-        rows = []
+        """National between-practice variation per indicator and year (``ce.stats.variation``, descriptive
+        figures: CV, systematic component, extremal quotient, interquartile ratio), one row per indicator-year."""
+        from ..stats import variation
+
         years = self.periods.year.to_numpy()
-        for iid in self.ind["indicator_id"]:
+        ind = self.ind.set_index("indicator_id")
+        parts = []
+        for iid in ind.index:
             num, den, _ = self.matrices(iid)
-            mult = float(self.ind.set_index("indicator_id").loc[iid, "multiplier"])
-            for y in np.unique(years):
-                cols = years == y
-                n, d = np.nansum(num[:, cols], axis=1), np.nansum(den[:, cols], axis=1)
-                v = np.where(d > 0, n / np.where(d > 0, d, 1) * mult, np.nan)
-                v = v[np.isfinite(v)]
-                if v.size < 3:
-                    continue
-                mean = v.mean()
-                rows.append({"indicator_id": iid, "year": int(y), "n_practices": int(v.size), "mean": mean,
-                             "sd": v.std(ddof=1), "cv": v.std(ddof=1) / mean if mean else np.nan,
-                             "iqr_ratio": np.quantile(v, 0.75) / np.quantile(v, 0.25)
-                             if np.quantile(v, 0.25) > 0 else np.nan})
-        return pd.DataFrame(rows)
+            blocks = [(int(y), np.nansum(num[:, years == y], axis=1), np.nansum(den[:, years == y], axis=1))
+                      for y in np.unique(years)]
+            n = np.concatenate([b[1] for b in blocks])
+            d = np.concatenate([b[2] for b in blocks])
+            grp = np.concatenate([np.full(b[1].size, b[0]) for b in blocks])
+            keep = d > 0
+            if keep.sum() < 3:
+                continue
+            v = variation(n[keep], d[keep], by=grp[keep], kind=ind.loc[iid, "kind"], model=False,
+                          multiplier=float(ind.loc[iid, "multiplier"]))
+            wide = v.pivot(index="group", columns="statistic", values="value").join(
+                v.groupby("group")[["n_units", "n_events"]].first()).reset_index()
+            parts.append(wide.rename(columns={"group": "year", "n_units": "n_practices"}).assign(indicator_id=iid))
+        if not parts:
+            return pd.DataFrame(columns=["indicator_id", "year", "n_practices", "n_events", "cv"])
+        out = pd.concat(parts, ignore_index=True)
+        out.columns.name = None
+        out = out[out["n_practices"] >= 3]
+        first = ["indicator_id", "year", "n_practices", "n_events"]
+        return out[first + [c for c in out.columns if c not in first]].reset_index(drop=True)
 
     def standing_table(self, trends: pd.DataFrame) -> pd.DataFrame:
         """Every cluster's last 12 months on every indicator, against the nation."""

@@ -262,3 +262,19 @@ def test_published_window_sums_never_cover_a_hidden_cluster_month(shared_run):
         m = shown.merge(hidden.rename(columns={"unit_id": "cluster_id"})[["cluster_id", "indicator_id", "period"]],
                         on=["cluster_id", "indicator_id"])
         assert not ((m["period"] >= m["window_start"]) & (m["period"] <= m["window_end"])).any(), name
+
+
+def test_variation_trend_is_the_practices_cv_per_year(shared_run, small_data):
+    """National CV of practice-year values, computed by hand from the input measures."""
+    out, _ = shared_run
+    vt = pd.read_parquet(out / "tables" / "variation_trend.parquet")
+    m = pd.read_csv(small_data / "measures.csv", parse_dates=["period"])
+    m = m[m["indicator_id"] == "abx_penv_share"]
+    m["year"] = m["period"].dt.year
+    g = m.groupby(["year", "practice_id"])[["numerator", "denominator"]].sum()
+    g = g[g["denominator"] > 0]
+    v = g["numerator"] / g["denominator"]
+    cv = v.groupby(level="year").agg(lambda s: s.std(ddof=1) / s.mean())
+    got = vt[vt["indicator_id"] == "abx_penv_share"].set_index("year")["cv"]
+    cv.index = cv.index.astype("int64")
+    pd.testing.assert_series_equal(got.sort_index(), cv.sort_index(), check_names=False, rtol=1e-12)
