@@ -74,14 +74,12 @@ def clean_temporaries(folder: Path) -> int:
     return n
 
 
-def code_hash() -> str:
-    """Hash of the report package's source (sections, figures, analyse): a changed figure means a changed report.
-
-    The statistics packages are covered by the package version (bump it, or use ``force``, after changing them).
-    """
-    root = Path(__file__).resolve().parent
+def code_hash(root=None) -> str:
+    """Hash of the whole package's source and shipped catalogue (statistics, report sections, figures): a changed
+    estimator or figure means changed tables and reports, so nothing is skipped as unchanged after a code change."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
-    for p in sorted(root.glob("*.py")):
+    for p in sorted([*root.rglob("*.py"), *root.rglob("*.yaml")]):
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     return h.hexdigest()

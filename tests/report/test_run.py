@@ -190,3 +190,24 @@ def test_report_file_names_are_safe_and_distinct():
     names = [safe_name(x) for x in ("../etc/passwd", "A B", "A_B", ".hidden", "a/b")]
     assert all("/" not in n and not n.startswith(".") for n in names)
     assert len(set(names)) == len(names)
+
+
+def test_a_change_to_the_statistics_code_changes_the_skip_key(tmp_path):
+    """Reports are not skipped as unchanged after an estimator changed (not only the report's own code)."""
+    import shutil
+    from pathlib import Path
+
+    import cluster_eval
+    from cluster_eval.report.runner import code_hash
+
+    copy = tmp_path / "cluster_eval"
+    shutil.copytree(Path(cluster_eval.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = code_hash(copy)
+    assert code_hash(copy) == before
+    target = copy / "stats" / "proportions.py"
+    target.write_text(target.read_text() + "\n# changed\n")
+    assert code_hash(copy) != before
+    catalogue = copy / "indicators" / "catalogue.yaml"
+    changed = code_hash(copy)
+    catalogue.write_text(catalogue.read_text() + "\n# changed\n")
+    assert code_hash(copy) != changed
