@@ -33,26 +33,15 @@ from scipy import stats
 
 from ..validation import check_choice, check_confidence
 from .panel import IndicatorPanel, build_panels
-from .results import _Results
+from .results import _EffectsResults
 
 MIN_PRACTICES = 3
 
 
-class ClusterEffects(_Results):
+class ClusterEffects(_EffectsResults):
     """Per-cluster effects: ``effects`` (one row per cluster and indicator), ``event_study`` (per event time)."""
 
     title = "Per-cluster effects (each cluster against not-yet-treated and never-treated practices)"
-
-    def __init__(self, effects: pd.DataFrame, event_study: pd.DataFrame, settings: dict):
-        self.effects = effects
-        self.event_study = event_study
-        self.settings = settings
-
-    def _header(self):
-        return list(self.settings.items())
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.effects.copy()
 
     def for_cluster(self, cluster_id) -> tuple[pd.DataFrame, pd.DataFrame]:
         """One cluster's rows: (effects, event_study)."""

@@ -14,32 +14,25 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SmallNumbersWarning
-from ..validation import check_choice
+from ..validation import check_choice, check_confidence
 from .did import att_gt
 from .panel import build_panels
-from .results import _Results
+from .results import _EffectsResults
 
 
-class NationalEffects(_Results):
+class NationalEffects(_EffectsResults):
     """``effects`` (one row per indicator), ``event_study`` (indicator x event time), ``results`` (att_gt)."""
 
     title = "National effects of cluster topic work (Callaway & Sant'Anna 2021)"
 
     def __init__(self, effects, event_study, results, settings):
-        self.effects = effects
-        self.event_study = event_study
+        super().__init__(effects, event_study, settings)
         self.results = results
-        self.settings = settings
-
-    def _header(self):
-        return list(self.settings.items())
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.effects.copy()
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         from scipy import stats
 
+        (level,) = check_confidence(level)
         z = stats.norm.ppf(0.5 + level / 2)
         e = self.effects
         return pd.DataFrame({"indicator_id": e["indicator_id"], "lower": e["value"] - z * e["se"],

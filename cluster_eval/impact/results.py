@@ -42,6 +42,21 @@ class _Results:
         return self.summary()
 
 
+class _EffectsResults(_Results):
+    """Effects tables of many estimates (per cluster or per indicator): ``effects``, ``event_study``, settings."""
+
+    def __init__(self, effects: pd.DataFrame, event_study: pd.DataFrame, settings: dict):
+        self.effects = effects
+        self.event_study = event_study
+        self.settings = settings
+
+    def _header(self):
+        return list(self.settings.items())
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.effects.copy()
+
+
 class ATTgtResults(_Results):
     """Group-time ATTs with their influence functions (from :func:`cluster_eval.impact.att_gt`).
 

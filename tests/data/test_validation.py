@@ -234,3 +234,31 @@ def test_mapped_column_is_named_with_its_contract_column(tmp_path):
     assert str(info.value.problems[0]) == (
         f"{folder / 'm.csv'}, column 'month' (contract column 'period'): period must be the first day of a "
         "month or quarter (got e.g. 2020-01-15) — 1 row (first: line 2)")
+
+
+def test_params_file_not_yaml(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match=rf"^params file {bad} is not valid YAML: "):
+        ce.load_dataset(bad)
+
+
+def test_params_table_needs_file_or_rows(tmp_path):
+    params = {"data": {"folder": str(write_folder(tmp_path)), "tables": {"clusters": {"columns": {}}}}}
+    with pytest.raises(ConfigError) as info:
+        ce.load_dataset(params)
+    assert str(info.value) == ("params 'data.tables.clusters' needs 'file' (a file name) or 'rows' (inline rows)")
+
+
+def test_params_indicator_kind_must_be_known(tmp_path):
+    params = {"data": {"folder": str(write_folder(tmp_path)),
+                       "indicators": {"x": {"kind": "ratio", "topic": "antibiotics"}}}}
+    with pytest.raises(ConfigError) as info:
+        ce.load_dataset(params)
+    assert str(info.value) == "params 'data.indicators.x.kind' must be 'proportion' or 'rate'; got 'ratio'"
+
+
+def test_malformed_csv(tmp_path):
+    msgs = problems(tmp_path, clusters='cluster_id,name,region\n"C1,Klynge,Hovedstaden\n')
+    assert len(msgs) == 1
+    assert msgs[0].startswith(f"{tmp_path / 'data' / 'clusters.csv'}: file is not valid CSV (")

@@ -20,3 +20,17 @@ def test_tables_consistent(tiny):
     its_ = t["its"].set_index("cluster_id")
     assert its_.loc["C00", "family"] == "binomial" and its_.loc["C00", "level_ratio"] > 1
     assert not its_.loc["C05", "estimable"]  # starts after the data
+
+
+def test_national_effects_conf_int_refuses_a_bad_level():
+    import pandas as pd
+    import pytest
+
+    from cluster_eval.errors import ArgumentError
+    from cluster_eval.impact.national import NationalEffects
+
+    res = NationalEffects(pd.DataFrame({"indicator_id": ["a"], "value": [1.0], "se": [0.5]}), pd.DataFrame(),
+                          None, {})
+    assert res.conf_int(0.95)["lower"].iloc[0] == pytest.approx(1.0 - 1.959963984540054 * 0.5)
+    with pytest.raises(ArgumentError, match=r"^confidence must be between 0 and 1 \(exclusive\); got 95.0$"):
+        res.conf_int(95)
