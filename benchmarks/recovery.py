@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 import cluster_eval as ce  # noqa: E402
 from cluster_eval.impact.cluster import cluster_effects  # noqa: E402
-from cluster_eval.impact.did import influence_se  # noqa: E402
+from cluster_eval.impact.inference import influence_se  # noqa: E402
 from cluster_eval.impact.national import national_effects  # noqa: E402
 from cluster_eval.impact.panel import build_panels  # noqa: E402
 

@@ -19,19 +19,60 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import SmallNumbersWarning
-from ..validation import check_choice
+from ..validation import check_choice, check_confidence
+from .inference import influence_se, multiplier_bootstrap, normal_critical_value
+from .results import _Results
 
 KINDS = ("simple", "dynamic", "group", "calendar")
 
 
-def _wif(keep: np.ndarray, pg: np.ndarray, unit_ind: np.ndarray) -> np.ndarray:
-    """Influence function of the estimated weights (n x len(keep)); ``unit_ind`` is n x cells of w_i 1{G_i=g_k}."""
-    a = unit_ind[:, keep] - pg[keep]
-    s = pg[keep].sum()
-    return a / s - a.sum(axis=1, keepdims=True) * (pg[keep] / s ** 2)[None, :]
+class AggregateResults(_Results):
+    """An aggregate of group-time ATTs: the overall effect and (except "simple") its components."""
+
+    def __init__(self, kind, overall, table, confidence, inf, meta):
+        self.kind = kind
+        self.overall = overall
+        self.table = table
+        self.confidence = confidence
+        self.inf = inf
+        self.meta = meta
+        self.title = f"Aggregated ATT ({kind})"
+
+    @property
+    def att(self) -> float:
+        return self.overall["att"]
+
+    @property
+    def se(self) -> float:
+        return self.overall["se"]
+
+    def _header(self):
+        o = self.overall
+        return [("overall ATT", f"{o['att']:.4f}"), ("standard error", f"{o['se']:.4f}"),
+                (f"{self.confidence:.0%} CI", f"[{o['lower']:.4f}, {o['upper']:.4f}]"),
+                ("comparison group", self.meta.get("control_group"))]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Component table (event times, groups or periods), or the one-row overall effect for ``simple``."""
+        if self.table is None:
+            return pd.DataFrame([{"kind": self.kind, **self.overall}])
+        return self.table.copy()
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        (level,) = check_confidence(level)
+        z = normal_critical_value(level)
+        o = self.overall
+        return pd.DataFrame([{"kind": self.kind, "lower": o["att"] - z * o["se"], "upper": o["att"] + z * o["se"],
+                              "confidence": level}])
+
+
+def _wif(ind: np.ndarray, pg: np.ndarray) -> np.ndarray:
+    """Influence function of the estimated weights ``pg / sum(pg)`` (n x k); ``ind`` is n x k of w_i 1{G_i=g_k}."""
+    a = ind - pg
+    s = pg.sum()
+    return a / s - a.sum(axis=1, keepdims=True) * (pg / s ** 2)[None, :]
 
 
 def _agg_if(att, inf, keep, weights, wif=None) -> np.ndarray:
@@ -42,13 +83,14 @@ def _agg_if(att, inf, keep, weights, wif=None) -> np.ndarray:
 
 
 def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float = np.inf,
-              balance_e: int | None = None, alpha: float | None = None):
-    """Aggregate an :class:`ATTgtResults` (see module docstring). Returns an :class:`AggregateResults`."""
-    from .did import influence_se, multiplier_bootstrap
-    from .results import AggregateResults
+              balance_e: int | None = None, confidence: float | None = None) -> AggregateResults:
+    """Aggregate an :class:`~cluster_eval.impact.did.ATTgtResults` (see module docstring).
 
+    ``min_e``/``max_e`` bound the event times kept, ``balance_e`` keeps only groups observed that many periods
+    after treatment, ``confidence`` is the interval level (default: that of ``res``).
+    """
     check_choice(kind, "kind", KINDS)
-    alpha = res.alpha if alpha is None else alpha
+    (confidence,) = check_confidence(res.confidence if confidence is None else confidence)
     tab = res.table
     ok = tab["att"].notna().to_numpy()
     if not ok.all():
@@ -70,14 +112,14 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
         tmax = time.max()
         ok = ok & (tmax - group >= balance_e) & (event <= balance_e)
     ok = ok & (event >= min_e) & (event <= max_e)
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = normal_critical_value(confidence)
 
     def one(keep, weights, with_wif):
         keep = np.flatnonzero(keep)
         if keep.size == 0:
             return np.nan, np.zeros(n)
         wts = np.asarray(weights, float)
-        f = _agg_if(att, inf, keep, wts, _wif(keep, pg, unit_ind) if with_wif else None)
+        f = _agg_if(att, inf, keep, wts, _wif(unit_ind[:, keep], pg[keep]) if with_wif else None)
         return float(np.sum(att[keep] * wts)), f
 
     detail = None
@@ -109,9 +151,7 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
         pgg = pg_group[np.searchsorted(glist, gl)]
         value = float(np.sum(vals * pgg) / pgg.sum())
         # weights' influence function over groups (did's wif with keepers = all groups)
-        ind_g = w_unit[:, None] * (res.unit_group[:, None] == gl[None, :])
-        a = ind_g - pgg
-        wif = a / pgg.sum() - a.sum(axis=1, keepdims=True) * (pgg / pgg.sum() ** 2)[None, :]
+        wif = _wif(w_unit[:, None] * (res.unit_group[:, None] == gl[None, :]), pgg)
         f = fs @ (pgg / pgg.sum()) + wif @ vals
         detail = pd.DataFrame({"group": gl, "att": vals}), fs
     else:  # calendar
@@ -131,7 +171,7 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
     se = float(influence_se(f[:, None], n, res.cluster)[0])
     overall = dict(att=value, se=se, lower=value - z * se, upper=value + z * se)
     if res.draws is not None:
-        se_b, _ = multiplier_bootstrap(f[:, None], n, res.draws, alpha, res.cluster)
+        se_b, _ = multiplier_bootstrap(f[:, None], n, res.draws, confidence, res.cluster)
         overall["se_boot"] = float(se_b[0])
     table = None
     if detail is not None:
@@ -140,10 +180,11 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
         table["lower"] = table["att"] - z * table["se"]
         table["upper"] = table["att"] + z * table["se"]
         if res.draws is not None:
-            se_b, crit = multiplier_bootstrap(fs, n, res.draws, alpha, res.cluster)
+            se_b, crit = multiplier_bootstrap(fs, n, res.draws, confidence, res.cluster)
             table["se_boot"] = se_b
             c = crit if res.cband else z
             table["band_lower"] = table["att"] - c * table["se_boot"]
             table["band_upper"] = table["att"] + c * table["se_boot"]
             table.attrs["critical_value"] = c
-    return AggregateResults(kind=kind, overall=overall, table=table, alpha=alpha, inf=f, meta=dict(res.meta))
+    return AggregateResults(kind=kind, overall=overall, table=table, confidence=confidence, inf=f,
+                            meta=dict(res.meta))

@@ -21,21 +21,87 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ArgumentError, EstimationWarning, SmallNumbersWarning
 from ..validation import check_choice, check_confidence
+from .aggregate import aggregate
 from .drdid import ESTIMATORS
-from .results import ATTgtResults
-
-MAMMEN_LOW = (1 - np.sqrt(5)) / 2
-MAMMEN_HIGH = (1 + np.sqrt(5)) / 2
-MAMMEN_P_LOW = (np.sqrt(5) + 1) / (2 * np.sqrt(5))
+from .inference import influence_se, mammen_weights, multiplier_bootstrap, n_clusters, normal_critical_value
+from .results import _Results
 
 
-def mammen_weights(size, rng: np.random.Generator) -> np.ndarray:
-    """Mammen (1993) two-point multiplier weights: mean 0, variance 1, third moment 1."""
-    return np.where(rng.random(size) < MAMMEN_P_LOW, MAMMEN_LOW, MAMMEN_HIGH)
+class ATTgtResults(_Results):
+    """Group-time ATTs with their influence functions (from :func:`att_gt`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        group, time, base_time, event_time, post, att, se (analytic), lower, upper (pointwise, at
+        ``confidence``), and with the bootstrap se_boot, band_lower, band_upper (uniform band, critical value
+        in ``critical_value``).
+    inf : ndarray
+        n x cells influence-function matrix (did's scaling: ``se = sqrt(sum IF^2) / n``).
+    """
+
+    title = "Group-time average treatment effects (Callaway & Sant'Anna 2021)"
+
+    def __init__(self, table, inf, *, n, unit_group, unit_weights, cluster, confidence, bstrap, biters, cband,
+                 seed, meta):
+        z = normal_critical_value(confidence)
+        table = table.copy()
+        table["se"] = influence_se(inf, n, cluster)
+        table.loc[table["att"].isna(), "se"] = np.nan
+        table["lower"] = table["att"] - z * table["se"]
+        table["upper"] = table["att"] + z * table["se"]
+        self.draws, self.critical_value = None, None
+        if bstrap:
+            rng = np.random.default_rng(seed)
+            self.draws = mammen_weights((int(biters), n_clusters(n, cluster)), rng)
+            se_b, crit = multiplier_bootstrap(inf, n, self.draws, confidence, cluster)
+            self.critical_value = crit if cband else z
+            table["se_boot"] = se_b
+            table["band_lower"] = table["att"] - self.critical_value * table["se_boot"]
+            table["band_upper"] = table["att"] + self.critical_value * table["se_boot"]
+        self.table = table
+        self.inf = inf
+        self.n = n
+        self.unit_group = unit_group
+        self.unit_weights = unit_weights
+        self.cluster = cluster
+        self.confidence = confidence
+        self.cband = cband
+        self.meta = meta
+
+    def _header(self):
+        m = self.meta
+        out = [("outcome", m.get("yname")), ("units", self.n), ("comparison group", m.get("control_group")),
+               ("estimation", m.get("est_method")), ("base period", m.get("base_period")),
+               ("anticipation", m.get("anticipation")), ("standard errors",
+               "analytic (influence function)" + (f", clustered by {m['clustervars']}" if m.get("clustervars")
+                                                  else ", by unit"))]
+        if self.critical_value is not None:
+            out.append(("uniform band critical value", f"{self.critical_value:.3f}"))
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The group-time table (one row per cell)."""
+        return self.table.copy()
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Pointwise analytic confidence intervals at ``level``."""
+        (level,) = check_confidence(level)
+        z = normal_critical_value(level)
+        t = self.table
+        return pd.DataFrame({"group": t["group"], "time": t["time"], "lower": t["att"] - z * t["se"],
+                             "upper": t["att"] + z * t["se"], "confidence": level})
+
+    def vcov(self) -> np.ndarray:
+        """Covariance matrix of the cells from the influence functions (unit level)."""
+        return self.inf.T @ self.inf / self.n ** 2
+
+    def aggregate(self, kind: str = "simple", **kwargs):
+        """``"simple" | "dynamic" | "group" | "calendar"``: see :func:`cluster_eval.impact.aggregate.aggregate`."""
+        return aggregate(self, kind, **kwargs)
 
 
 def _parse_covariates(covariates, xformla) -> list[str]:
@@ -145,7 +211,7 @@ def _cells(panel: Panel, base_period: str, anticipation: float):
 def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, *, covariates=None,
            xformla=None, control_group: str = "nevertreated", est_method: str = "dr",
            anticipation: int = 0, base_period: str = "varying", clustervars: str | None = None,
-           bstrap: bool = False, biters: int = 999, cband: bool = True, alpha: float = 0.05,
+           bstrap: bool = False, biters: int = 999, cband: bool = True, confidence: float = 0.95,
            weights_name: str | None = None, panel: bool = True, balanced_panel: bool = True,
            seed: int | None = None) -> ATTgtResults:
     r"""Group-time average treatment effects ATT(g, t) of Callaway & Sant'Anna (2021).
@@ -178,10 +244,10 @@ def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, 
         A unit-level column to cluster standard errors on (analytic: ``sqrt(sum_c (sum_i IF_i)^2) / n``;
         the bootstrap draws one multiplier per cluster). Default: by unit.
     bstrap, biters, cband : bool, int, bool
-        Multiplier bootstrap (Mammen weights) with ``biters`` draws; with ``cband`` its ``1 - alpha``
+        Multiplier bootstrap (Mammen weights) with ``biters`` draws; with ``cband`` its ``confidence``
         quantile of the maximal t-statistic gives simultaneous (uniform) bands.
-    alpha : float
-        1 - confidence level.
+    confidence : float
+        Level of the intervals and bands.
     weights_name : str, optional
         Unit sampling weights (constant over time; the first period's value is used).
     panel : bool
@@ -206,7 +272,7 @@ def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, 
     check_choice(control_group, "control_group", ("nevertreated", "notyettreated"))
     check_choice(est_method, "est_method", tuple(ESTIMATORS))
     check_choice(base_period, "base_period", ("varying", "universal"))
-    (conf,) = check_confidence(1 - alpha)
+    (confidence,) = check_confidence(confidence)
     if not panel:
         raise ArgumentError("only panel data are supported (panel=True); got panel=False")
     if anticipation < 0:
@@ -221,53 +287,16 @@ def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, 
     k = len(cells)
     att = np.full(k, np.nan)
     inf = np.zeros((n, k))
-    rows = []
-    estimator = ESTIMATORS[est_method]
-    if not covs and VECTORISED:
+    if covs:
+        _conditional_cells(p, cells, control_group, anticipation, base_period, ESTIMATORS[est_method], att, inf)
+    else:
         _unconditional_cells(p, cells, control_group, anticipation, base_period, att, inf)
-        rows = [(g, tlist[cur], tlist[base], float(g <= tlist[cur])) for g, cur, base, _ in cells]
-        cells = []
-    for j, (g, cur, base, ctrl_idx) in enumerate(cells):
-        treat = p.g == g
-        if control_group == "nevertreated":
-            ctrl = p.g == 0
-        else:
-            ctrl = (p.g == 0) | ((p.g > tlist[ctrl_idx] + anticipation) & (p.g != g))
-        rows.append((g, tlist[cur], tlist[base], float(g <= tlist[cur])))
-        if base_period == "universal" and cur == base:
-            att[j] = 0.0
-            continue
-        dy_all = p.y[:, cur] - p.y[:, base]
-        use = (treat | ctrl) & np.isfinite(dy_all)
-        n1 = int(use.sum())
-        d = treat[use].astype(float)
-        if d.sum() == 0 or (1 - d).sum() == 0:
-            warnings.warn(f"no {'treated' if d.sum() == 0 else 'comparison'} units for group {g:g} in period "
-                          f"{tlist[cur]:g}", SmallNumbersWarning, stacklevel=2)
-            continue
-        dy = dy_all[use]
-        w = p.w[use]
-        if not covs:
-            # closed form: all three estimators coincide without covariates
-            wt, wc = w * d, w * (1 - d)
-            mt = np.sum(wt * dy) / np.sum(wt)
-            mc = np.sum(wc * dy) / np.sum(wc)
-            a = mt - mc
-            f = n1 * (wt * (dy - mt) / np.sum(wt) - wc * (dy - mc) / np.sum(wc))
-        else:
-            x = p.x[use, min(cur, base), :]
-            try:
-                a, f = estimator(dy, d, x, w)
-            except (np.linalg.LinAlgError, EstimationWarning) as exc:
-                warnings.warn(f"group {g:g}, period {tlist[cur]:g}: {exc}", EstimationWarning, stacklevel=2)
-                continue
-        att[j] = a
-        inf[use, j] = (n / n1) * f
+    rows = [(g, tlist[cur], tlist[base], float(g <= tlist[cur])) for g, cur, base, _ in cells]
     table = pd.DataFrame(rows, columns=["group", "time", "base_time", "post"])
     table["event_time"] = table["time"] - table["group"]
     table["att"] = att
-    return ATTgtResults.from_influence(
-        table, inf, n=n, unit_group=p.g, unit_weights=p.w, cluster=p.cluster, alpha=alpha, confidence=conf,
+    return ATTgtResults(
+        table, inf, n=n, unit_group=p.g, unit_weights=p.w, cluster=p.cluster, confidence=confidence,
         bstrap=bstrap, biters=biters, cband=cband, seed=seed,
         meta=dict(yname=yname, control_group=control_group, est_method=est_method, base_period=base_period,
                   anticipation=anticipation, covariates=covs, n_units=n, clustervars=clustervars,
@@ -275,7 +304,33 @@ def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, 
     )
 
 
-VECTORISED = True  # the closed-form path for no covariates (tests switch it off to compare with the loop)
+def _conditional_cells(p: Panel, cells, control_group, anticipation, base_period, estimator, att, inf):
+    """Cell by cell with covariates: the two-period estimator on the units of the cell's two periods."""
+    n, tlist = p.n, p.tlist
+    for j, (g, cur, base, ctrl_idx) in enumerate(cells):
+        if base_period == "universal" and cur == base:
+            att[j] = 0.0
+            continue
+        treat = p.g == g
+        if control_group == "nevertreated":
+            ctrl = p.g == 0
+        else:
+            ctrl = (p.g == 0) | ((p.g > tlist[ctrl_idx] + anticipation) & (p.g != g))
+        dy = p.y[:, cur] - p.y[:, base]
+        use = (treat | ctrl) & np.isfinite(dy)
+        n1 = int(use.sum())
+        d = treat[use].astype(float)
+        if d.sum() == 0 or (1 - d).sum() == 0:
+            warnings.warn(f"no {'treated' if d.sum() == 0 else 'comparison'} units for group {g:g} in period "
+                          f"{tlist[cur]:g}", SmallNumbersWarning, stacklevel=3)
+            continue
+        try:
+            a, f = estimator(dy[use], d, p.x[use, min(cur, base), :], p.w[use])
+        except (np.linalg.LinAlgError, EstimationWarning) as exc:
+            warnings.warn(f"group {g:g}, period {tlist[cur]:g}: {exc}", EstimationWarning, stacklevel=3)
+            continue
+        att[j] = a
+        inf[use, j] = (n / n1) * f
 
 
 def _unconditional_cells(p: Panel, cells, control_group, anticipation, base_period, att, inf):
@@ -318,43 +373,3 @@ def _unconditional_cells(p: Panel, cells, control_group, anticipation, base_peri
         a[ref] = 0.0 if base_period == "universal" else a[ref]
         att[js] = a
         inf[:, js] = f
-
-
-def influence_se(inf: np.ndarray, n: int, cluster=None) -> np.ndarray:
-    """Analytic standard errors from an n x k influence-function matrix: ``sqrt(sum_c S_c^2) / n``."""
-    inf = np.atleast_2d(inf.T).T if inf.ndim == 1 else inf
-    if cluster is not None:
-        codes, uniq = pd.factorize(pd.Series(cluster))
-        sums = np.zeros((len(uniq), inf.shape[1]))
-        np.add.at(sums, codes, inf)
-        inf = sums
-    se = np.sqrt(np.einsum("ij,ij->j", inf, inf)) / n
-    se[se <= np.sqrt(np.finfo(float).eps) * 10] = np.nan
-    return se
-
-
-def multiplier_bootstrap(inf: np.ndarray, n: int, draws: np.ndarray, alpha: float, cluster=None):
-    """did's ``mboot``: bootstrap SEs (IQR-based) and the uniform critical value.
-
-    ``draws`` is a biters x (units or clusters) matrix of Mammen weights.
-    """
-    if cluster is not None:
-        codes, uniq = pd.factorize(pd.Series(cluster))
-        sums = np.zeros((len(uniq), inf.shape[1]))
-        np.add.at(sums, codes, inf)
-        inf = sums
-    bres = draws @ inf / np.sqrt(n)
-    q75 = np.quantile(bres, 0.75, axis=0, method="inverted_cdf")
-    q25 = np.quantile(bres, 0.25, axis=0, method="inverted_cdf")
-    b_sigma = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
-    b_sigma[b_sigma <= np.sqrt(np.finfo(float).eps) * 10] = np.nan
-    ok = np.isfinite(b_sigma)
-    z = stats.norm.ppf(1 - alpha / 2)
-    if ok.any():
-        bt = np.nanmax(np.abs(bres[:, ok] / b_sigma[ok]), axis=1)
-        crit = float(np.quantile(bt, 1 - alpha, method="inverted_cdf"))
-    else:
-        crit = np.nan
-    if not np.isfinite(crit) or crit < z:
-        crit = z
-    return b_sigma / np.sqrt(n), crit

@@ -16,6 +16,7 @@ import pandas as pd
 from ..errors import SmallNumbersWarning
 from ..validation import check_choice, check_confidence
 from .did import att_gt
+from .inference import normal_critical_value
 from .panel import build_panels
 from .results import _EffectsResults
 
@@ -30,10 +31,8 @@ class NationalEffects(_EffectsResults):
         self.results = results
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        from scipy import stats
-
         (level,) = check_confidence(level)
-        z = stats.norm.ppf(0.5 + level / 2)
+        z = normal_critical_value(level)
         e = self.effects
         return pd.DataFrame({"indicator_id": e["indicator_id"], "lower": e["value"] - z * e["se"],
                              "upper": e["value"] + z * e["se"], "confidence": level})
@@ -41,7 +40,7 @@ class NationalEffects(_EffectsResults):
 
 def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities: pd.DataFrame, indicators, *,
                      lag: int = 0, control_group: str = "notyettreated", weight: str | None = None,
-                     min_e: float = -np.inf, max_e: float = np.inf, alpha: float = 0.05,
+                     min_e: float = -np.inf, max_e: float = np.inf, confidence: float = 0.95,
                      cluster_se: bool = False, only=None,
                      panels: dict | None = None, keep_results: bool = True) -> NationalEffects:
     """National ATT of the clusters' topic work for each indicator (see the module docstring).
@@ -57,7 +56,8 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
         Equal practice weights or each practice's mean denominator (as unit weights).
     min_e, max_e : float
         Event-time window of the aggregates (``simple`` keeps post cells with ``e <= max_e``).
-    alpha : float
+    confidence : float
+        Level of the intervals.
     cluster_se : bool
         Cluster the standard errors by quality cluster (practices in no cluster are their own cluster)
         instead of by practice.
@@ -73,6 +73,7 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
     """
     check_choice(control_group, "control_group", ("notyettreated", "nevertreated"))
     check_choice(weight, "weight", (None, "denominator"))
+    (confidence,) = check_confidence(confidence)
     if panels is None:
         panels = build_panels(measures, practices, activities, indicators, lag=lag, only=only)
     rows, es, results = [], [], {}
@@ -87,7 +88,7 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
             d["se_cluster"] = d["cluster_id"].where(d["cluster_id"].notna(), "practice-" + d["unit"].astype(str))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SmallNumbersWarning)
-            res = att_gt(d, "value", "t", "unit", "g", control_group=control_group, alpha=alpha,
+            res = att_gt(d, "value", "t", "unit", "g", control_group=control_group, confidence=confidence,
                          weights_name="weight" if weight == "denominator" else None, balanced_panel=False,
                          clustervars="se_cluster" if cluster_se else None)
             simple = res.aggregate("simple", max_e=max_e)
@@ -101,7 +102,7 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
     effects = pd.DataFrame(rows).reindex(columns=["indicator_id", "topic", "value", "se", "lower", "upper",
                                                   "dynamic_value", "dynamic_se", "n_practices", "n_groups",
                                                   "reason"])
-    effects["confidence"] = 1 - alpha
+    effects["confidence"] = confidence
     effects["method"] = f"callaway-santanna-{control_group}"
     event_study = pd.concat(es, ignore_index=True) if es else pd.DataFrame()
     settings = {"comparison": control_group, "standard errors": "by cluster" if cluster_se else "by practice", "lag": lag, "weights": weight or "equal",

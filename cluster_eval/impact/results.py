@@ -1,13 +1,13 @@
-"""Results objects of the impact models: tidy tables, ``summary()`` as text/HTML, ``conf_int``, notebook display."""
+"""Base classes of the impact models' results: ``summary()`` as text/HTML and notebook display.
+
+Each result class lives beside the function that makes it (``ATTgtResults`` in :mod:`.did`,
+``AggregateResults`` in :mod:`.aggregate`, ...); this module holds only what they share.
+"""
 from __future__ import annotations
 
 import html
 
-import numpy as np
 import pandas as pd
-from scipy import stats
-
-from ..validation import check_confidence
 
 
 def _fmt_table(df: pd.DataFrame, digits: int = 4) -> str:
@@ -55,131 +55,3 @@ class _EffectsResults(_Results):
 
     def to_frame(self) -> pd.DataFrame:
         return self.effects.copy()
-
-
-class ATTgtResults(_Results):
-    """Group-time ATTs with their influence functions (from :func:`cluster_eval.impact.att_gt`).
-
-    Attributes
-    ----------
-    table : DataFrame
-        group, time, base_time, event_time, post, att, se (analytic), lower, upper (pointwise, 1 - alpha),
-        and with the bootstrap se_boot, band_lower, band_upper (uniform band, critical value in
-        ``critical_value``).
-    inf : ndarray
-        n x cells influence-function matrix (did's scaling: ``se = sqrt(sum IF^2) / n``).
-    """
-
-    title = "Group-time average treatment effects (Callaway & Sant'Anna 2021)"
-
-    def __init__(self, table, inf, n, unit_group, unit_weights, cluster, alpha, confidence, draws, cband,
-                 critical_value, meta):
-        self.table = table
-        self.inf = inf
-        self.n = n
-        self.unit_group = unit_group
-        self.unit_weights = unit_weights
-        self.cluster = cluster
-        self.alpha = alpha
-        self.confidence = confidence
-        self.draws = draws
-        self.cband = cband
-        self.critical_value = critical_value
-        self.meta = meta
-
-    @classmethod
-    def from_influence(cls, table, inf, *, n, unit_group, unit_weights, cluster, alpha, confidence, bstrap,
-                       biters, cband, seed, meta):
-        from .did import influence_se, mammen_weights, multiplier_bootstrap
-
-        z = stats.norm.ppf(1 - alpha / 2)
-        table = table.copy()
-        table["se"] = influence_se(inf, n, cluster)
-        table.loc[table["att"].isna(), "se"] = np.nan
-        table["lower"] = table["att"] - z * table["se"]
-        table["upper"] = table["att"] + z * table["se"]
-        draws, crit = None, None
-        if bstrap:
-            rng = np.random.default_rng(seed)
-            m = n if cluster is None else pd.Series(cluster).nunique()
-            draws = mammen_weights((int(biters), m), rng)
-            se_b, crit = multiplier_bootstrap(inf, n, draws, alpha, cluster)
-            if not cband:
-                crit = z
-            table["se_boot"] = se_b
-            table["band_lower"] = table["att"] - crit * table["se_boot"]
-            table["band_upper"] = table["att"] + crit * table["se_boot"]
-        return cls(table, inf, n, unit_group, unit_weights, cluster, alpha, confidence, draws, cband, crit, meta)
-
-    def _header(self):
-        m = self.meta
-        out = [("outcome", m.get("yname")), ("units", self.n), ("comparison group", m.get("control_group")),
-               ("estimation", m.get("est_method")), ("base period", m.get("base_period")),
-               ("anticipation", m.get("anticipation")), ("standard errors",
-               "analytic (influence function)" + (f", clustered by {m['clustervars']}" if m.get("clustervars")
-                                                  else ", by unit"))]
-        if self.critical_value is not None:
-            out.append(("uniform band critical value", f"{self.critical_value:.3f}"))
-        return out
-
-    def to_frame(self) -> pd.DataFrame:
-        """The group-time table (one row per cell)."""
-        return self.table.copy()
-
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Pointwise analytic confidence intervals at ``level``."""
-        (level,) = check_confidence(level)
-        z = stats.norm.ppf(0.5 + level / 2)
-        t = self.table
-        return pd.DataFrame({"group": t["group"], "time": t["time"], "lower": t["att"] - z * t["se"],
-                             "upper": t["att"] + z * t["se"], "confidence": level})
-
-    def vcov(self) -> np.ndarray:
-        """Covariance matrix of the cells from the influence functions (unit level)."""
-        return self.inf.T @ self.inf / self.n ** 2
-
-    def aggregate(self, kind: str = "simple", **kwargs):
-        """``"simple" | "dynamic" | "group" | "calendar"``: see :func:`cluster_eval.impact.aggregate.aggregate`."""
-        from .aggregate import aggregate
-        return aggregate(self, kind, **kwargs)
-
-
-class AggregateResults(_Results):
-    """An aggregate of group-time ATTs: the overall effect and (except "simple") its components."""
-
-    def __init__(self, kind, overall, table, alpha, inf, meta):
-        self.kind = kind
-        self.overall = overall
-        self.table = table
-        self.alpha = alpha
-        self.inf = inf
-        self.meta = meta
-        self.title = f"Aggregated ATT ({kind})"
-
-    @property
-    def att(self) -> float:
-        return self.overall["att"]
-
-    @property
-    def se(self) -> float:
-        return self.overall["se"]
-
-    def _header(self):
-        o = self.overall
-        conf = 1 - self.alpha
-        return [("overall ATT", f"{o['att']:.4f}"), ("standard error", f"{o['se']:.4f}"),
-                (f"{conf:.0%} CI", f"[{o['lower']:.4f}, {o['upper']:.4f}]"),
-                ("comparison group", self.meta.get("control_group"))]
-
-    def to_frame(self) -> pd.DataFrame:
-        """Component table (event times, groups or periods), or the one-row overall effect for ``simple``."""
-        if self.table is None:
-            return pd.DataFrame([{"kind": self.kind, **self.overall}])
-        return self.table.copy()
-
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        (level,) = check_confidence(level)
-        z = stats.norm.ppf(0.5 + level / 2)
-        o = self.overall
-        return pd.DataFrame([{"kind": self.kind, "lower": o["att"] - z * o["se"], "upper": o["att"] + z * o["se"],
-                              "confidence": level}])
