@@ -91,7 +91,7 @@ def cmd_validate(args) -> int:
         ds = load_dataset(args.data)
         print(f"{args.data}: valid — {ds!r}")
     if has_events:
-        from .validation import validate_events
+        from .indicators.checks import validate_events
         validate_events(path)
         print(f"{args.data}: patient-level event tables valid")
     return 0

@@ -1,6 +1,6 @@
 """The data contract (ARCHITECTURE.md), as data: which tables, which columns, which types.
 
-The rules themselves are checked in :mod:`cluster_eval.validation`; this module only declares them.
+The rules themselves are checked in :mod:`cluster_eval.data.rules`; this module only declares them.
 """
 from __future__ import annotations
 

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-TABLES = ("practices", "clusters", "activities", "measures", "population")
+from ..errors import InputError
+from . import contract as C
+from .mapping import resolve_source
+from .rules import LINE, check_relations, coerce_table
 
 
 @dataclass
@@ -39,7 +42,7 @@ class Dataset:
     indicators: dict = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        out = {name: getattr(self, name) for name in TABLES if getattr(self, name) is not None}
+        out = {name: getattr(self, name) for name in C.ORDER if getattr(self, name) is not None}
         if self.truth is not None:
             out["truth"] = self.truth
         return out
@@ -92,10 +95,6 @@ def load_dataset(path_or_params, *, validate: bool = True) -> Dataset:
     ConfigError
         The params' ``data`` section is malformed (unknown key, missing file name).
     """
-    from .. import validation as V
-    from . import contract as C
-    from .mapping import resolve_source
-
     source = resolve_source(path_or_params)
     raw, labels, colmaps, problems = {}, {}, {}, []
     for name in C.ORDER + ("truth",):
@@ -107,20 +106,19 @@ def load_dataset(path_or_params, *, validate: bool = True) -> Dataset:
     for name in C.ORDER:
         if name not in raw:
             continue
-        t, probs = V.coerce_table(raw[name], C.SPECS[name], labels[name], colmaps[name])
+        t, probs = coerce_table(raw[name], C.SPECS[name], labels[name], colmaps[name])
         problems += probs
         if t is not None:
             typed[name] = t
     if validate and not problems:
         kinds, topics = source.indicator_kinds(), source.topics()
-        problems += V.check_relations(typed, labels, kinds=kinds, topics=topics)
+        problems += check_relations(typed, labels, kinds=kinds, topics=topics)
     if problems:
-        from ..errors import InputError
         raise InputError(problems)
-    typed = {k: t.drop(columns=[V.LINE], errors="ignore").reset_index(drop=True) for k, t in typed.items()}
+    typed = {k: t.drop(columns=[LINE], errors="ignore").reset_index(drop=True) for k, t in typed.items()}
     truth = raw.get("truth")
     if truth is not None:
-        truth = truth.drop(columns=[V.LINE], errors="ignore")
+        truth = truth.drop(columns=[LINE], errors="ignore")
         for col in ("start",):
             if col in truth:
                 truth[col] = pd.to_datetime(truth[col])

@@ -27,10 +27,10 @@ import os
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from ..errors import ConfigError
-from ..validation import LINE, check_file_bytes, check_keys
+from .params import check_keys, read_params_file
+from .rules import LINE, check_file_bytes, problem
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TOPICS = ("antibiotics", "diabetes", "copd", "dependence", "elderly")
@@ -68,8 +68,7 @@ def read_raw(path: Path, label: str):
         try:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
         except pd.errors.ParserError as exc:
-            from ..validation import _problem
-            return None, [_problem(label, None, f"file is not valid CSV ({exc})")]
+            return None, [problem(label, None, f"file is not valid CSV ({exc})")]
         df.columns = [str(c).strip() for c in df.columns]
         df[LINE] = [f"line {i + 2}" for i in range(len(df))]
     return df, []
@@ -133,15 +132,13 @@ class Source:
     # -- reading --------------------------------------------------------------------------------
     def read(self, name: str):
         """Return ``(raw frame or None, file label, contract->source column map, problems)``."""
-        from ..validation import _problem
-
         spec = self.specs.get(name)
         if spec is None:
             path = find_table_file(self.folder, name)
             label = str(path) if path else str(self.folder / f"{name}.csv")
             if path is None:
                 required = name in ("practices", "clusters", "activities", "measures")
-                probs = [_problem(label, None, f"required table '{name}' is missing "
+                probs = [problem(label, None, f"required table '{name}' is missing "
                                   f"(looked for {name}.csv or {name}.parquet in {self.folder})")] if required else []
                 return None, label, {}, probs
             df, probs = read_raw(path, label)
@@ -159,7 +156,7 @@ class Source:
         columns = spec.get("columns", {})
         missing = [src for src in columns.values() if src not in df.columns]
         if missing:
-            return None, label, {}, [_problem(label, f"'{src}' (mapped to contract column "
+            return None, label, {}, [problem(label, f"'{src}' (mapped to contract column "
                                               f"'{[k for k, v in columns.items() if v == src][0]}')",
                                               "column named in the params mapping is not in the file")
                                      for src in missing]
@@ -175,18 +172,6 @@ class Source:
         if spec.get("distinct"):
             out = out.drop_duplicates(subset=[c for c in out.columns if c != LINE])
         return out.reset_index(drop=True), label, dict(columns), []
-
-
-def read_params_file(path) -> tuple[dict, Path]:
-    """Read a params YAML file: ``(mapping, the folder relative paths are taken from)``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"params file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"params file {path} is not valid YAML: {exc}") from exc
-    return raw, path.resolve().parent
 
 
 def resolve_source(path_or_params) -> Source:

@@ -28,9 +28,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.mapping import read_params_file
+from ..data.params import check_keys, read_params_file
 from ..errors import ConfigError
-from ..validation import check_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"

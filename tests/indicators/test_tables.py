@@ -100,7 +100,7 @@ def test_two_files_for_one_table_are_refused(tmp_path):
 
 
 def test_validate_events_checks_a_folder_without_computing(tmp_path):
-    from cluster_eval.validation import validate_events
+    from cluster_eval.indicators.checks import validate_events
 
     folder = write_tables(tmp_path / "bad", {"patients": BAD["patients"]})
     with pytest.raises(InputError) as err:
