@@ -29,11 +29,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ConfigError
+from ..indicators.catalogue import load_catalogue
 from .params import check_keys, read_params_file
 from .rules import LINE, check_file_bytes, problem
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_TOPICS = ("antibiotics", "diabetes", "copd", "dependence", "elderly")
 TABLE_KEYS = {"file", "columns", "constant", "fill", "distinct", "dropna", "rows", "sheet"}
 DATA_KEYS = {"folder", "tables", "indicators"}
 INDICATOR_KEYS = {"title", "topic", "kind", "multiplier", "better", "target", "standardised", "unit"}
@@ -95,22 +95,12 @@ class Source:
         return dict(self._indicators)
 
     def indicator_kinds(self) -> dict:
-        kinds = {}
-        try:
-            from ..indicators import load_catalogue
-            kinds = {k: v.kind for k, v in load_catalogue().items()}
-        except (ImportError, AttributeError):
-            pass
+        kinds = {k: v.kind for k, v in load_catalogue().items()}
         kinds.update({k: v.get("kind") for k, v in self._indicators.items()})
         return kinds
 
     def topics(self) -> set:
-        topics = set(DEFAULT_TOPICS)
-        try:
-            from ..indicators import load_catalogue
-            topics |= {v.topic for v in load_catalogue().values()}
-        except (ImportError, AttributeError):
-            pass
+        topics = {v.topic for v in load_catalogue().values()}
         topics |= {v["topic"] for v in self._indicators.values() if v.get("topic")}
         return topics
 

@@ -19,6 +19,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from ..dates import month_index
 from ..errors import ArgumentError
 from ..validation import as_float_array, check_choice, check_confidence, check_same_length
 from .results import _Results
@@ -197,5 +198,5 @@ def pooled_series(measures: pd.DataFrame, practices: pd.DataFrame, cluster_id, i
     g = m.groupby("period").agg(numerator=("numerator", "sum"), denominator=("denominator", "sum"),
                                 n_practices=("practice_id", "nunique")).reset_index()
     p = pd.to_datetime(g["period"])
-    g.insert(1, "time", (p.dt.year - p.dt.year.min()) * 12 + p.dt.month - p.iloc[0].month + 1)
+    g.insert(1, "time", month_index(p) - month_index(p.min()) + 1)
     return g

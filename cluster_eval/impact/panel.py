@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..dates import month_index
 from ..errors import ArgumentError
 
 
@@ -128,8 +129,7 @@ def build_panels(measures: pd.DataFrame, practices: pd.DataFrame, activities: pd
         a = act[act["topic"] == topic]
         months = pd.DatetimeIndex(a["month"]) + pd.DateOffset(months=lag)
         # period index of each cluster's start (months beyond the data get indices outside 0..T-1)
-        first = periods[0]
-        sidx = (months.year - first.year) * 12 + (months.month - first.month)
+        sidx = month_index(months) - month_index(periods[0])
         cs = pd.DataFrame({"cluster_id": a["cluster_id"].astype(str).to_numpy(), "start": months,
                            "start_index": np.asarray(sidx, float)})
         cmap = dict(zip(cs["cluster_id"], cs["start_index"]))
