@@ -79,15 +79,6 @@ POPULATION = TableSpec(
     key=("practice_id", "period", "sex", "age_band"),
     required_table=False,
 )
-TRUTH = TableSpec(
-    "truth",
-    {"cluster_id": ID, "topic": ID, "indicator_id": ID, "start": DATE, "event_time": INT, "effect": TEXT},
-    required=("cluster_id", "topic", "indicator_id", "event_time", "effect"),
-    nonempty=(),
-    required_table=False,
-    allow_no_rows=True,
-)
-
 SPECS = {s.name: s for s in (PRACTICES, CLUSTERS, ACTIVITIES, MEASURES, POPULATION)}
 #: Order in which tables are read and checked.
 ORDER = ("practices", "clusters", "activities", "measures", "population")

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..indicators.catalogue import load_catalogue
+from .contract import SPECS
 from .params import check_keys, read_params_file
 from .rules import LINE, check_file_bytes, problem
 
@@ -127,7 +128,7 @@ class Source:
             path = find_table_file(self.folder, name)
             label = str(path) if path else str(self.folder / f"{name}.csv")
             if path is None:
-                required = name in ("practices", "clusters", "activities", "measures")
+                required = name in SPECS and SPECS[name].required_table
                 probs = [problem(label, None, f"required table '{name}' is missing "
                                   f"(looked for {name}.csv or {name}.parquet in {self.folder})")] if required else []
                 return None, label, {}, probs

@@ -38,7 +38,7 @@ class ITSResults(_Results):
 
     title = "Interrupted time series (segmented regression)"
 
-    def __init__(self, params, series, family, scale, confidence, nobs, newey_west, fit, design):
+    def __init__(self, params, series, family, scale, confidence, nobs, newey_west):
         self.params = params
         self.series = series
         self.family = family
@@ -46,8 +46,6 @@ class ITSResults(_Results):
         self.confidence = confidence
         self.nobs = nobs
         self.newey_west = newey_west
-        self._fit = fit
-        self._design = design
 
     def _header(self):
         se = f"Newey-West, {self.newey_west} lags" if self.newey_west is not None else (
@@ -180,7 +178,7 @@ def its(y, time, intervention, *, offset=None, trials=None, family: str = "poiss
         series["fitted"] = series["fitted_rate"] * np.exp(off)
         for c in ("counterfactual", "counterfactual_lower", "counterfactual_upper"):
             series[c + "_count"] = series[c] * np.exp(off)
-    return ITSResults(params, series, family, float(fit.scale), confidence, len(yv), newey_west, fit, design)
+    return ITSResults(params, series, family, float(fit.scale), confidence, len(yv), newey_west)
 
 
 def pooled_series(measures: pd.DataFrame, practices: pd.DataFrame, cluster_id, indicator_id: str) -> pd.DataFrame:

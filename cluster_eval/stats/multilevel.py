@@ -20,8 +20,6 @@ from scipy import optimize, special, stats
 
 from ..errors import EstimationWarning
 
-FAMILIES = ("binomial", "poisson")
-
 
 @dataclass(frozen=True)
 class RandomInterceptFit:
