@@ -63,7 +63,7 @@ def compare_differences(panel, label):
         return a
 
     theirs, t_theirs = timed(f"  differences ATTgt + simple aggregate [{label}]", run_diff)
-    diff = abs(float(theirs["ATT"].iloc[0]) - ours.att)
+    diff = abs(float(theirs["ATT"].iloc[0]) - ours.value)
     dse = abs(float(theirs["std_error"].iloc[0]) - ours.se) / ours.se
     print(f"  ratio differences / cluster_eval: {t_theirs / t_ours:6.1f}x   "
           f"|ATT difference| = {diff:.2e}, relative SE difference = {dse:.2e}")

@@ -45,7 +45,7 @@ def _truth_lookup(truth: pd.DataFrame, ind: str) -> dict:
 def national_truth(res, panel, lookup) -> tuple[float, float]:
     """True simple and dynamic aggregates for the cells of one att_gt result."""
     tab = res.table
-    ok = tab["att"].notna().to_numpy()
+    ok = tab["value"].notna().to_numpy()
     ids = res.meta["unit_ids"]
     cl = pd.Series(panel.cluster_ids).to_numpy()[ids.astype(int)]
     ug = res.unit_group
@@ -92,9 +92,9 @@ def one_replication(seed: int, scale: str = "small", before: int = 12, after: in
         cl = cl.where(cl.notna(), pd.Series([f"practice-{u}" for u in units])).to_numpy()
         se_sc = float(influence_se(simple.inf[:, None], res.n, cl)[0])
         se_dc = float(influence_se(dyn.inf[:, None], res.n, cl)[0])
-        for est, val, se, truth in [("simple", r["value"], r["se"], ts), ("dynamic", dyn.att, dyn.se, td),
+        for est, val, se, truth in [("simple", r["value"], r["se"], ts), ("dynamic", dyn.value, dyn.se, td),
                                     ("simple_cluster_se", r["value"], se_sc, ts),
-                                    ("dynamic_cluster_se", dyn.att, se_dc, td)]:
+                                    ("dynamic_cluster_se", dyn.value, se_dc, td)]:
             nat_rows.append(dict(seed=seed, estimand=f"national_{est}", indicator_id=ind, value=val, se=se,
                                  lower=val - 1.959964 * se, upper=val + 1.959964 * se, truth=truth))
     es = per.event_study

@@ -41,8 +41,9 @@ class AggregateResults(_Results):
         self.title = f"Aggregated ATT ({kind})"
 
     @property
-    def att(self) -> float:
-        return self.overall["att"]
+    def value(self) -> float:
+        """The overall aggregate ATT."""
+        return self.overall["value"]
 
     @property
     def se(self) -> float:
@@ -50,7 +51,7 @@ class AggregateResults(_Results):
 
     def _header(self):
         o = self.overall
-        return [("overall ATT", f"{o['att']:.4f}"), ("standard error", f"{o['se']:.4f}"),
+        return [("overall ATT", f"{o['value']:.4f}"), ("standard error", f"{o['se']:.4f}"),
                 (f"{self.confidence:.0%} CI", f"[{o['lower']:.4f}, {o['upper']:.4f}]"),
                 ("comparison group", self.meta.get("control_group"))]
 
@@ -64,7 +65,7 @@ class AggregateResults(_Results):
         (level,) = check_confidence(level)
         z = normal_critical_value(level)
         o = self.overall
-        return pd.DataFrame([{"kind": self.kind, "lower": o["att"] - z * o["se"], "upper": o["att"] + z * o["se"],
+        return pd.DataFrame([{"kind": self.kind, "lower": o["value"] - z * o["se"], "upper": o["value"] + z * o["se"],
                               "confidence": level}])
 
 
@@ -92,11 +93,11 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
     check_choice(kind, "kind", KINDS)
     (confidence,) = check_confidence(res.confidence if confidence is None else confidence)
     tab = res.table
-    ok = tab["att"].notna().to_numpy()
+    ok = tab["value"].notna().to_numpy()
     if not ok.all():
         warnings.warn(f"{int((~ok).sum())} group-time cells without an estimate are left out of the aggregate",
                       SmallNumbersWarning, stacklevel=2)
-    att_all = tab["att"].to_numpy(float)
+    att_all = tab["value"].to_numpy(float)
     group = tab["group"].to_numpy(float)
     time = tab["time"].to_numpy(float)
     n = res.n
@@ -138,7 +139,7 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
         pos = eseq >= 0
         value = float(np.mean(vals[pos])) if pos.any() else np.nan
         f = fs[:, pos] @ np.full(pos.sum(), 1 / max(pos.sum(), 1))
-        detail = pd.DataFrame({"event_time": eseq, "att": vals}), fs
+        detail = pd.DataFrame({"event_time": eseq, "value": vals}), fs
     elif kind == "group":
         gl = np.unique(group[ok & (group <= time)])
         vals, fs = [], []
@@ -153,7 +154,7 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
         # weights' influence function over groups (did's wif with keepers = all groups)
         wif = _wif(w_unit[:, None] * (res.unit_group[:, None] == gl[None, :]), pgg)
         f = fs @ (pgg / pgg.sum()) + wif @ vals
-        detail = pd.DataFrame({"group": gl, "att": vals}), fs
+        detail = pd.DataFrame({"group": gl, "value": vals}), fs
     else:  # calendar
         tl = np.unique(time[ok & (time >= group.min())])
         tl = tl[[np.any(ok & (time == t1) & (group <= t1)) for t1 in tl]]
@@ -166,10 +167,10 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
         vals, fs = np.array(vals), np.column_stack(fs)
         value = float(np.mean(vals))
         f = fs @ np.full(len(vals), 1 / len(vals))
-        detail = pd.DataFrame({"time": tl, "att": vals}), fs
+        detail = pd.DataFrame({"time": tl, "value": vals}), fs
 
     se = float(influence_se(f[:, None], n, res.cluster)[0])
-    overall = dict(att=value, se=se, lower=value - z * se, upper=value + z * se)
+    overall = dict(value=value, se=se, lower=value - z * se, upper=value + z * se)
     if res.draws is not None:
         se_b, _ = multiplier_bootstrap(f[:, None], n, res.draws, confidence, res.cluster)
         overall["se_boot"] = float(se_b[0])
@@ -177,14 +178,14 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
     if detail is not None:
         table, fs = detail
         table["se"] = influence_se(fs, n, res.cluster)
-        table["lower"] = table["att"] - z * table["se"]
-        table["upper"] = table["att"] + z * table["se"]
+        table["lower"] = table["value"] - z * table["se"]
+        table["upper"] = table["value"] + z * table["se"]
         if res.draws is not None:
             se_b, crit = multiplier_bootstrap(fs, n, res.draws, confidence, res.cluster)
             table["se_boot"] = se_b
             c = crit if res.cband else z
-            table["band_lower"] = table["att"] - c * table["se_boot"]
-            table["band_upper"] = table["att"] + c * table["se_boot"]
+            table["band_lower"] = table["value"] - c * table["se_boot"]
+            table["band_upper"] = table["value"] + c * table["se_boot"]
             table.attrs["critical_value"] = c
     return AggregateResults(kind=kind, overall=overall, table=table, confidence=confidence, inf=f,
                             meta=dict(res.meta))

@@ -36,7 +36,7 @@ class ATTgtResults(_Results):
     Attributes
     ----------
     table : DataFrame
-        group, time, base_time, event_time, post, att, se (analytic), lower, upper (pointwise, at
+        group, time, base_time, event_time, post, value (the ATT), se (analytic), lower, upper (pointwise, at
         ``confidence``), and with the bootstrap se_boot, band_lower, band_upper (uniform band, critical value
         in ``critical_value``).
     inf : ndarray
@@ -50,9 +50,9 @@ class ATTgtResults(_Results):
         z = normal_critical_value(confidence)
         table = table.copy()
         table["se"] = influence_se(inf, n, cluster)
-        table.loc[table["att"].isna(), "se"] = np.nan
-        table["lower"] = table["att"] - z * table["se"]
-        table["upper"] = table["att"] + z * table["se"]
+        table.loc[table["value"].isna(), "se"] = np.nan
+        table["lower"] = table["value"] - z * table["se"]
+        table["upper"] = table["value"] + z * table["se"]
         self.draws, self.critical_value = None, None
         if bstrap:
             rng = np.random.default_rng(seed)
@@ -60,8 +60,8 @@ class ATTgtResults(_Results):
             se_b, crit = multiplier_bootstrap(inf, n, self.draws, confidence, cluster)
             self.critical_value = crit if cband else z
             table["se_boot"] = se_b
-            table["band_lower"] = table["att"] - self.critical_value * table["se_boot"]
-            table["band_upper"] = table["att"] + self.critical_value * table["se_boot"]
+            table["band_lower"] = table["value"] - self.critical_value * table["se_boot"]
+            table["band_upper"] = table["value"] + self.critical_value * table["se_boot"]
         self.table = table
         self.inf = inf
         self.n = n
@@ -92,8 +92,8 @@ class ATTgtResults(_Results):
         (level,) = check_confidence(level)
         z = normal_critical_value(level)
         t = self.table
-        return pd.DataFrame({"group": t["group"], "time": t["time"], "lower": t["att"] - z * t["se"],
-                             "upper": t["att"] + z * t["se"], "confidence": level})
+        return pd.DataFrame({"group": t["group"], "time": t["time"], "lower": t["value"] - z * t["se"],
+                             "upper": t["value"] + z * t["se"], "confidence": level})
 
     def vcov(self) -> np.ndarray:
         """Covariance matrix of the cells from the influence functions (unit level)."""
@@ -261,7 +261,7 @@ def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, 
     Returns
     -------
     ATTgtResults
-        ``.table`` (group, time, base_time, event_time, post, att, se, lower, upper, ...),
+        ``.table`` (group, time, base_time, event_time, post, value (the ATT), se, lower, upper, ...),
         ``.aggregate(kind)``, ``.summary()``, ``.conf_int(level)``.
 
     References
@@ -294,7 +294,7 @@ def att_gt(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: str, 
     rows = [(g, tlist[cur], tlist[base], float(g <= tlist[cur])) for g, cur, base, _ in cells]
     table = pd.DataFrame(rows, columns=["group", "time", "base_time", "post"])
     table["event_time"] = table["time"] - table["group"]
-    table["att"] = att
+    table["value"] = att
     return ATTgtResults(
         table, inf, n=n, unit_group=p.g, unit_weights=p.w, cluster=p.cluster, confidence=confidence,
         bstrap=bstrap, biters=biters, cband=cband, seed=seed,

@@ -68,7 +68,7 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
     -------
     NationalEffects
         ``effects``: indicator_id, topic, value (simple ATT), se, lower, upper, dynamic_value, dynamic_se,
-        n_practices, n_groups, reason (why no estimate), confidence, method; ``event_study``: indicator_id, event_time, att, se,
+        n_practices, n_groups, reason (why no estimate), confidence, method; ``event_study``: indicator_id, event_time, value, se,
         lower, upper.
     """
     check_choice(control_group, "control_group", ("notyettreated", "nevertreated"))
@@ -93,8 +93,8 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
                          clustervars="se_cluster" if cluster_se else None)
             simple = res.aggregate("simple", max_e=max_e)
             dyn = res.aggregate("dynamic", min_e=min_e, max_e=max_e)
-        rows.append(dict(indicator_id=ind, topic=p.topic, value=simple.att, se=simple.se,
-                         lower=simple.overall["lower"], upper=simple.overall["upper"], dynamic_value=dyn.att,
+        rows.append(dict(indicator_id=ind, topic=p.topic, value=simple.value, se=simple.se,
+                         lower=simple.overall["lower"], upper=simple.overall["upper"], dynamic_value=dyn.value,
                          dynamic_se=dyn.se, n_practices=res.n, n_groups=len(res.meta["glist"]), reason=""))
         es.append(dyn.table.assign(indicator_id=ind))
         if keep_results:

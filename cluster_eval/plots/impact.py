@@ -29,8 +29,8 @@ def event_study_plot(table: pd.DataFrame, *, ax=None, event_col: str = "event_ti
     """Event-study estimates with pointwise intervals (and a uniform band when given).
 
     ``table`` is e.g. ``cluster_effects(...).event_study`` for one cluster and indicator, or
-    ``att_gt(...).aggregate("dynamic").table`` (columns ``att`` / ``band_lower`` / ``band_upper``: pass
-    ``value_col="att"`` and the band columns). Pre-period points are grey, post-period points coloured.
+    ``att_gt(...).aggregate("dynamic").table`` (pass the ``band_lower`` / ``band_upper`` columns for its
+    uniform band). Pre-period points are grey, post-period points coloured.
     """
     ax = _axes(ax, figsize)
     t = table.sort_values(event_col)

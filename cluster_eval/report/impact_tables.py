@@ -208,7 +208,7 @@ class ImpactTables:
         res = national_effects(self.measures, self.ds.practices, act, ind, lag=int(self.imp["lag"]),
                                control_group=comp, min_e=-int(self.imp["pre"]), max_e=int(self.imp["post"]),
                                confidence=self.conf, keep_results=False, panels=panels)
-        es = res.event_study.rename(columns={"att": "estimate"})
+        es = res.event_study.rename(columns={"value": "estimate"})
         es["topic"] = es["indicator_id"].map(self.ind.set_index("indicator_id")["topic"])
         return res.effects, es[["topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper"]]
 

@@ -30,7 +30,7 @@ def test_matches_att_gt_for_a_lone_cluster(tiny):
         r = att_gt(m, "value", "t", "unit", "g", control_group="notyettreated", base_period="universal")
         cells = r.table[(r.table["group"] == g) & r.table["event_time"].between(-6, 6)]
         mine = es[es["cluster_id"] == cid].set_index("event_time").loc[cells["event_time"]]
-        np.testing.assert_allclose(mine["value"], cells["att"], atol=1e-12)
+        np.testing.assert_allclose(mine["value"], cells["value"], atol=1e-12)
         nz = cells["event_time"] != -1
         np.testing.assert_allclose(mine["se"][nz.to_numpy()], cells["se"][nz], rtol=1e-10)
 

@@ -39,23 +39,23 @@ def test_readme_attgt_and_aggregates(data, shared):
     res = fit(data)
     tab = res.table.set_index(["group", "time"])
     cells = ref[ref["estimate"] == "att_gt"]
-    got = tab.loc[list(zip(cells["group"].astype(float), cells["time"].astype(float))), "att"].to_numpy()
+    got = tab.loc[list(zip(cells["group"].astype(float), cells["time"].astype(float))), "value"].to_numpy()
     # the README prints 4 decimals: agreement within rounding (5e-5) plus float slack
     np.testing.assert_allclose(got, cells["value"].to_numpy(), atol=5.01e-5, rtol=0)
     dyn = ref.loc[ref["estimate"] == "aggregate_dynamic_overall", "value"].iloc[0]
     grp = ref.loc[ref["estimate"] == "aggregate_group_overall", "value"].iloc[0]
-    assert abs(res.aggregate("dynamic").att - dyn) <= 5.01e-5
-    assert abs(res.aggregate("group").att - grp) <= 5.01e-5
+    assert abs(res.aggregate("dynamic").value - dyn) <= 5.01e-5
+    assert abs(res.aggregate("group").value - grp) <= 5.01e-5
 
 
 def test_readme_printed_figures(data):
     # figures printed in R did's README (bcallaway11/did, "Getting started"): simple ATT -0.0400,
     # calendar -0.0417, event-study e = -3 .. 3
     res = fit(data)
-    assert round(res.aggregate("simple").att, 4) == -0.0400
-    assert round(res.aggregate("calendar").att, 4) == -0.0417
+    assert round(res.aggregate("simple").value, 4) == -0.0400
+    assert round(res.aggregate("calendar").value, 4) == -0.0417
     dyn = res.aggregate("dynamic").table
-    np.testing.assert_allclose(dyn["att"].round(4), [0.0305, -0.0006, -0.0245, -0.0199, -0.0510, -0.1373, -0.1008])
+    np.testing.assert_allclose(dyn["value"].round(4), [0.0305, -0.0006, -0.0245, -0.0199, -0.0510, -0.1373, -0.1008])
 
 
 @pytest.mark.parametrize("spec", list(SPECS))
@@ -66,7 +66,7 @@ def test_cells_match_independent_implementation(data, spec, control):
     res = fit(data, control_group=control, **SPECS[spec])
     assert len(res.table) == len(ref)
     tab = res.table.set_index(["group", "time"]).loc[list(zip(ref["group"], ref["time"]))]
-    np.testing.assert_allclose(tab["att"], ref["att"], atol=1e-6)
+    np.testing.assert_allclose(tab["value"], ref["att"], atol=1e-6)
     np.testing.assert_allclose(tab["se"], ref["se"], rtol=1e-3)  # NaN (reference cells) on both sides
 
 
@@ -78,14 +78,14 @@ def test_aggregates_match_independent_implementation(data, spec, control, kind):
     ref = ref[(ref["spec"] == spec) & (ref["control_group"] == control)]
     agg = fit(data, control_group=control, **SPECS[spec]).aggregate(kind)
     o = ref[ref["kind"] == f"{kind}_overall"].iloc[0]
-    assert agg.att == pytest.approx(o["att"], abs=1e-6)
+    assert agg.value == pytest.approx(o["att"], abs=1e-6)
     assert agg.se == pytest.approx(o["se"], rel=1e-3)
     if kind != "simple":
         key = {"dynamic": "event_time", "group": "group", "calendar": "time"}[kind]
         part = ref[ref["kind"] == kind].sort_values(key)
         tab = agg.table.sort_values(key)
         np.testing.assert_allclose(tab[key], part[key])
-        np.testing.assert_allclose(tab["att"], part["att"], atol=1e-6)
+        np.testing.assert_allclose(tab["value"], part["att"], atol=1e-6)
         np.testing.assert_allclose(tab["se"], part["se"], rtol=1e-3)
 
 
@@ -97,7 +97,7 @@ def test_unconditional_se_is_two_sample_formula(data):
     t, c = dy[g == 2004], dy[g == 0]
     se = np.sqrt(t.var(ddof=0) / len(t) + c.var(ddof=0) / len(c))
     row = res.table.query("group == 2004 and time == 2006").iloc[0]
-    assert row["att"] == pytest.approx(t.mean() - c.mean(), abs=1e-12)
+    assert row["value"] == pytest.approx(t.mean() - c.mean(), abs=1e-12)
     assert row["se"] == pytest.approx(se, rel=1e-10)
 
 
@@ -120,7 +120,7 @@ def test_results_display(data):
     res = fit(data)
     assert "Callaway" in res.summary() and "<table" in res._repr_html_()
     ci = res.conf_int(0.9)
-    assert (ci["lower"] < res.table["att"]).all() and (ci["upper"] > res.table["att"]).all()
+    assert (ci["lower"] < res.table["value"]).all() and (ci["upper"] > res.table["value"]).all()
     agg = res.aggregate("dynamic")
     assert "dynamic" in agg.summary() and len(agg.to_frame()) == 7
 
@@ -128,10 +128,10 @@ def test_results_display(data):
 def test_universal_base_period_has_zero_reference(data):
     res = fit(data, base_period="universal")
     ref = res.table[res.table["event_time"] == -1]
-    assert (ref["att"] == 0).all()
+    assert (ref["value"] == 0).all()
     # post-treatment cells do not depend on the base-period choice
-    post = res.table[res.table["post"] == 1]["att"].to_numpy()
-    np.testing.assert_allclose(post, fit(data).table.query("post == 1")["att"].to_numpy())
+    post = res.table[res.table["post"] == 1]["value"].to_numpy()
+    np.testing.assert_allclose(post, fit(data).table.query("post == 1")["value"].to_numpy())
 
 
 def test_errors_name_the_rule(data):
@@ -150,19 +150,19 @@ def test_readme_covariate_example(data):
     printed = [-0.0145, -0.0764, -0.1404, -0.1069, -0.0005, -0.0062, 0.0010, -0.0413, 0.0267, -0.0046, -0.0284,
                -0.0288]
     res = fit(data, xformla="~ lpop")
-    np.testing.assert_allclose(res.table["att"].to_numpy(), printed, atol=5.01e-5)
+    np.testing.assert_allclose(res.table["value"].to_numpy(), printed, atol=5.01e-5)
 
 
 def test_unit_weights(data):
     d = data.assign(w2=2.0, wv=np.exp(data["lpop"]))
-    np.testing.assert_allclose(fit(d, weights_name="w2").table["att"], fit(d).table["att"], atol=1e-12)
+    np.testing.assert_allclose(fit(d, weights_name="w2").table["value"], fit(d).table["value"], atol=1e-12)
     res = fit(d, weights_name="wv")
     wide = d.pivot(index="countyreal", columns="year", values="lemp")
     first = d.groupby("countyreal")[["first.treat", "wv"]].first()
     dy = wide[2005] - wide[2003]
     t, c = first["first.treat"] == 2004, first["first.treat"] == 0
     expected = np.average(dy[t], weights=first["wv"][t]) - np.average(dy[c], weights=first["wv"][c])
-    assert res.table.query("group == 2004 and time == 2005")["att"].iloc[0] == pytest.approx(expected, abs=1e-12)
+    assert res.table.query("group == 2004 and time == 2005")["value"].iloc[0] == pytest.approx(expected, abs=1e-12)
 
 
 def test_clustered_bootstrap_runs(data):
@@ -196,9 +196,9 @@ def test_invariances(seed, shift, scale):
     unit_fe = d["id"].map(lambda i: (i % 7) * 3.0)
     moved = att_gt(d.assign(y=scale * d["y"] + shift + unit_fe * scale), "y", "t", "id", "g",
                    control_group="notyettreated").table
-    np.testing.assert_allclose(moved["att"], scale * base["att"], atol=1e-8 * scale * (1 + abs(shift)))
+    np.testing.assert_allclose(moved["value"], scale * base["value"], atol=1e-8 * scale * (1 + abs(shift)))
     np.testing.assert_allclose(moved["se"], scale * base["se"], rtol=1e-6)
-    assert (base["lower"] <= base["att"]).all() and (base["att"] <= base["upper"]).all()
+    assert (base["lower"] <= base["value"]).all() and (base["value"] <= base["upper"]).all()
 
 
 @pytest.mark.parametrize("control", ["nevertreated", "notyettreated"])
@@ -214,5 +214,5 @@ def test_vectorised_path_equals_cell_loop(data, control, base, monkeypatch):
     monkeypatch.setattr(did, "_unconditional_cells", lambda p, cells, cg, ant, bp, att, inf: did._conditional_cells(
         p, cells, cg, ant, bp, did.ESTIMATORS["reg"], att, inf))
     slow = fit(d, **kw).table
-    np.testing.assert_allclose(fast["att"], slow["att"], atol=1e-12)
+    np.testing.assert_allclose(fast["value"], slow["value"], atol=1e-12)
     np.testing.assert_allclose(fast["se"], slow["se"], rtol=1e-10)
