@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..errors import ArgumentError
 from ..validation import check_columns, check_nonnegative, check_whole_number
 
 MIN_COUNT = 5
@@ -44,8 +45,6 @@ def count_values(df: pd.DataFrame, col: str) -> np.ndarray:
     try:
         vals = pd.to_numeric(df[col], errors="raise").to_numpy(dtype=float, na_value=np.nan, copy=True)
     except (TypeError, ValueError) as exc:
-        from ..errors import ArgumentError
-
         raise ArgumentError(f"column {col!r} must hold counts (numbers); got {df[col].iloc[0]!r} ...") from exc
     check_nonnegative(vals, f"column {col!r}")
     return vals

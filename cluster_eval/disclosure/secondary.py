@@ -39,6 +39,7 @@ from .primary import (
     count_values,
     hide_derived,
     put_counts,
+    round_counts,
     small,
 )
 
@@ -428,8 +429,6 @@ def suppress_table(df: pd.DataFrame, count_cols=None, *, by=None, dims=None, mar
             reasons.append((comp, f"{complement[1]} - {complement[0]} below {threshold + 1}"))
         reasons.append((hidden & ~start[c], f"{c} hidden to protect a total"))
     if rounding:
-        from .primary import round_counts
-
         out = round_counts(out, cols, base=rounding)
     hide_derived(out, derived, any_hidden)
     add_flags(out, any_hidden, reasons)

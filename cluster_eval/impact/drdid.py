@@ -17,6 +17,8 @@ Econometrics 219(1), 101-122.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import EstimationWarning
@@ -83,7 +85,6 @@ def reg_did_panel(dy, d, x, w):
 def _pscore(x, d, w):
     p, converged = _logit(x, d, w)
     if not converged:
-        import warnings
         warnings.warn("propensity score estimation did not converge", EstimationWarning, stacklevel=3)
     p = np.minimum(p, PS_CAP)
     trim = np.where(d == 1, p < 1.01, p < TRIM_LEVEL).astype(float)

@@ -17,6 +17,8 @@ Oracle: R metafor ``rma(yi, sei = se, method = "REML" | "DL")`` (tests/reference
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -120,7 +122,6 @@ def pool(effects, se, *, method: str = "REML", labels=None, confidence: float = 
     else:
         tau2, converged = _tau2_reml(y, v)
         if not converged:
-            import warnings
             warnings.warn("REML did not converge; tau2 is the last iterate", EstimationWarning, stacklevel=2)
     w0 = 1 / v
     mu_fe = np.sum(w0 * y) / np.sum(w0)

@@ -20,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..stats._shared import level_label, level_suffix
+from ..stats.proportions import proportion_ci
+from ..stats.rates import exact_poisson_limits
 
 POINT_COLOUR = "#5DA5DA"
 OUT_95_COLOUR = "#FAC98F"
@@ -114,9 +116,6 @@ def plot_funnel(result, ax: Axes | None = None, *, label_outliers: bool = True, 
 
 def _unit_intervals(result, confidence: float) -> pd.DataFrame:
     """Each unit's own interval: Wilson for proportions, exact Poisson for ratios and rates."""
-    from ..stats import proportion_ci
-    from ..stats.rates import exact_poisson_limits
-
     u = result.units.dropna(subset=["value"])
     if result.statistic == "proportion":
         ci = proportion_ci(u["numerator"].to_numpy(), u["denominator"].to_numpy(), confidence,
