@@ -10,7 +10,7 @@ A params file (YAML) describes one scheduled run::
     topics: null                         # list of topics (default: every topic)
     periods: {start: null, end: null}    # months "YYYY-MM" (default: all data)
     impact: {lag: 0, pre: 12, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
-             national: true}
+             national: true, its: false, estimator: cs-2x2-base-month}
     disclosure: {threshold: 4, rounding: null}
     report: {timeout: 600, dpi: 80, figure_format: svg, pseudonymise: true, cluster_notebook: null,
              overview_notebook: null,
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ..data.mapping import read_params_file
 from ..errors import ConfigError
+from ..impact.estimators import DEFAULT_ESTIMATOR
 from ..validation import check_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ DEFAULTS = {
     "topics": None,
     "periods": {"start": None, "end": None},
     "impact": {"lag": 0, "pre": 12, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
-               "min_practices": 3, "national": True},
+               "min_practices": 3, "national": True, "its": False, "estimator": DEFAULT_ESTIMATOR},
     "disclosure": {"threshold": 4, "rounding": None},
     "report": {"timeout": 600, "dpi": 80, "figure_format": "svg", "pseudonymise": True, "cluster_notebook": None,
                "overview_notebook": None, "parameters": {}},
@@ -108,7 +109,8 @@ def _expand(text, base: Path) -> Path:
     return expand_path(str(text), base)
 
 
-def _suggest(key: str, allowed) -> str:
+def did_you_mean(key: str, allowed) -> str:
+    """A hint for an unknown key: '; did you mean 'x'?' (the closest allowed one), else the allowed list."""
     close = difflib.get_close_matches(str(key), list(allowed), n=1)
     return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(allowed))}"
 
@@ -191,11 +193,17 @@ def load_params(params_path_or_dict) -> RunConfig:
     imp["pre"] = _int(imp["pre"], "params 'impact.pre'", low=2)
     imp["post"] = _int(imp["post"], "params 'impact.post'", low=1)
     imp["min_practices"] = _int(imp["min_practices"], "params 'impact.min_practices'", low=1)
-    if not isinstance(imp["national"], bool):
-        raise ConfigError(f"params 'impact.national' must be true or false; got {imp['national']!r}")
+    for key in ("national", "its"):
+        if not isinstance(imp[key], bool):
+            raise ConfigError(f"params 'impact.{key}' must be true or false; got {imp[key]!r}")
+    from ..impact import ESTIMATORS  # importing the package registers the built-in estimators
+
+    if imp["estimator"] not in ESTIMATORS:
+        raise ConfigError(f"params 'impact.estimator' must name a registered estimator; got {imp['estimator']!r}"
+                          f"{did_you_mean(str(imp['estimator']), ESTIMATORS)}")
     if imp["comparison"] not in COMPARISONS:
         raise ConfigError(f"params 'impact.comparison' must be one of {', '.join(COMPARISONS)}; "
-                          f"got {imp['comparison']!r}{_suggest(str(imp['comparison']), COMPARISONS)}")
+                          f"got {imp['comparison']!r}{did_you_mean(str(imp['comparison']), COMPARISONS)}")
     conf = imp["confidence"]
     if isinstance(conf, bool) or not isinstance(conf, int | float) or not 0.5 <= conf < 1:
         raise ConfigError(f"params 'impact.confidence' must be a number in [0.5, 1); got {conf!r}")
@@ -263,4 +271,4 @@ def check_notebook_parameters(path: Path, passed, kind: str = "cluster") -> None
     for name in passed:
         if name not in declared:
             raise ConfigError(f"unknown parameter {name!r} for the {kind} notebook {Path(path).name}"
-                              f"{_suggest(name, declared)} (declared: {', '.join(declared)})")
+                              f"{did_you_mean(name, declared)} (declared: {', '.join(declared)})")
