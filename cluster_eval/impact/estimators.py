@@ -177,5 +177,5 @@ def validate_output(name: str, out) -> EstimatorOutput:
                                 f"(missing: {', '.join(missing)}; see cluster_eval.impact.estimators)")
         tables[table] = df[list(cols) + [c for c in df.columns if c not in cols]].reset_index(drop=True)
     eff = tables["effects"]
-    eff["estimable"] = eff["estimable"].astype(bool)
+    eff["estimable"] = eff["estimable"].eq(True).to_numpy()  # missing: not estimable
     return EstimatorOutput(**tables)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import ArgumentError
 from ..impact import EstimatorInput, get_estimator, its, national_effects, pool, variation_change
+from ..impact.estimators import EFFECT_COLUMNS
 from ..impact.panel import build_panels, month_start
 from ..stats import funnel
 from ..stats.funnel_limits import limit_arrays
@@ -215,6 +216,8 @@ class ImpactTables:
             "pre_months": e["pre_months"], "post_months": e["post_months"],
             "estimator": est.name,
             "method": est.label + (" (" + e["method"].astype(str) + ")" if "method" in e else "")})
+        extra = [c for c in e.columns if c not in EFFECT_COLUMNS and c not in eff.columns]
+        eff = pd.concat([eff, e[extra]], axis=1)  # an estimator's own columns (schema: optional), after the rest
         es = res.event_study.copy()
         es["topic"] = es["indicator_id"].map(topic_of)
         es = es[["cluster_id", "topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper",

@@ -48,7 +48,7 @@ def seam_run(small_data, params_for, tmp_path_factory, cluster_ids):
         out = tmp_path_factory.mktemp("runs") / "seam"
         params = params_for(small_data, out, impact={"pre": 12, "post": 12, "estimator": NAME, "confidence": 0.9,
                                                      "national": False})
-        status = run(params, only=cluster_ids[:1], quiet=True)
+        status = run(params, quiet=True)
     finally:
         ESTIMATORS.pop(NAME, None)
     return out, status
