@@ -26,6 +26,12 @@ def did_you_mean(key, allowed) -> str | None:
     return close[0] if close else None
 
 
+def hint(key, allowed, listing: str = "allowed") -> str:
+    """Message tail for an unknown ``key``: "; did you mean 'x'?" (see :func:`did_you_mean`), else the list."""
+    close = did_you_mean(key, allowed)
+    return f"; did you mean {close!r}?" if close else f"; {listing}: {', '.join(sorted(map(str, allowed)))}"
+
+
 def as_float_array(x, name: str) -> np.ndarray:
     """Convert a scalar, list, array or Series to a 1-d float array (NaN for missing)."""
     if isinstance(x, pd.Series | pd.Index):

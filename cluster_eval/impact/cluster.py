@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from ..validation import check_choice, check_confidence
+from .estimators import EstimatorInput, EstimatorOutput, register_estimator
 from .panel import IndicatorPanel, build_panels
 from .results import _EffectsResults
 
@@ -220,3 +221,31 @@ def cluster_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities:
     settings = {"window": f"{-before} .. {after} months", "lag": lag, "comparison": control_group,
                 "weights": weight or "equal", "minimum practices": min_practices, "confidence": confidence}
     return ClusterEffects(effects, event_study, settings)
+
+
+@register_estimator(
+    "cs-2x2-base-month",
+    label="Callaway & Sant'Anna 2x2 per cluster against the month before the start",
+    methods=(
+        "- **What an effect is.** For each indicator and each month since the start, the cluster's practices' "
+        "average change from the month before the start minus the average change of practices in clusters "
+        "{comparison} on the topic over the same months (a difference in differences, one group at a time as in "
+        "Callaway & Sant'Anna 2021); the effect is its average over the {post} months from the start, the placebo "
+        "its average over the {pre} months before. The start is the month of the first meeting on the topic plus a "
+        "lag of {lag} months.\n"
+        "- **Intervals** are {confidence_pct}% confidence intervals with practices as independent units "
+        "(Student's t, practices − 1 degrees of freedom). The minimum detectable effect is (t₁₋α/₂ + t₀.₈) × "
+        "standard error."))
+def cs_2x2_base_month(data: EstimatorInput) -> EstimatorOutput:
+    """:func:`cluster_effects` in the estimator schema of :mod:`cluster_eval.impact.estimators`."""
+    res = cluster_effects(None, None, None, None, before=data.before, after=data.after, lag=data.lag,
+                          control_group=data.control_group, weight=data.weight, min_practices=data.min_practices,
+                          confidence=data.confidence, panels=data.panels)
+    e = res.effects
+    eff = e.rename(columns={"value": "estimate", "pre_value": "placebo", "pre_se": "placebo_se",
+                            "pre_lower": "placebo_lower", "pre_upper": "placebo_upper", "n_pre": "pre_months",
+                            "n_post": "post_months"})
+    eff["df"] = np.maximum(e["n_practices"].to_numpy(float) - 1, 1)
+    eff["reason"] = eff["reason"].fillna("")
+    es = res.event_study.rename(columns={"value": "estimate"})
+    return EstimatorOutput(effects=eff, event_study=es)

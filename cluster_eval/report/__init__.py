@@ -6,7 +6,9 @@ Public entry points (wired to the command line as ``cluster-eval run`` and ``clu
 - :func:`demo` ``(out_dir='outputs/demo', scale='denmark', quiet=False, jobs=None) -> int``
 - :func:`load_params` ``(params_path_or_dict) -> RunConfig``
 
-Imported lazily: a report notebook's kernel imports only :mod:`.sections` and :mod:`.figures`.
+Imported lazily: a report notebook's kernel imports only its sections module (:mod:`.cluster_sections` or
+:mod:`.overview_sections`, with :mod:`.display`, :mod:`.wording`, :mod:`.tables`) and :mod:`.figures`.
+The analyse stage is :mod:`.analyse` (per-cluster estimators through :mod:`cluster_eval.impact.estimators`).
 """
 from __future__ import annotations
 

@@ -27,7 +27,15 @@ pooled_event_study     topic x indicator x month since start
 variation              cluster x topic x indicator: between-practice SD before/after vs comparison
 variation_trend        indicator x year: between-practice variation nationally
 standing               cluster x indicator (all topics): last 12 months vs the nation
+national_effects       indicator: national staggered DiD (``impact.national``)
+national_event_study   indicator x month since start (``impact.national``)
+its                    cluster x indicator: segmented regression level/slope change (``impact.its``)
+truth_check            cluster x indicator: estimate vs the true effect (synthetic data only)
 =====================  =========================================================================
+
+The per-cluster effects and event studies come from the estimator that ``impact.estimator`` names in the
+registry :data:`cluster_eval.impact.estimators.ESTIMATORS` (schema there); the panels are built once
+(:attr:`Analysis.impact_inputs`) and shared by the estimator, the change in variation and the national DiD.
 
 Notebooks only read these tables; nothing is refitted in a notebook.
 """
@@ -35,6 +43,8 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -49,109 +59,123 @@ from .tables import disclose, disclose_nested, hide_windows_over_hidden_months, 
 NO_CLUSTER = "(practices in no cluster)"
 """The practices of a region in no cluster: a part of the region's total in the trends, never published."""
 
-FALLBACK_INDICATORS = {
-    "abx_rate": ("Antibiotic (J01) prescriptions per 1,000 listed patients per month", "antibiotics", "rate",
-                 1000, "lower"),
-    "abx_penv_share": ("Penicillin V share of antibiotic prescriptions", "antibiotics", "proportion", 100, "higher"),
-    "abx_quinolone_share": ("Quinolone share of antibiotic prescriptions", "antibiotics", "proportion", 100, "lower"),
-    "t2d_hba1c_measured": ("Type 2 diabetes: HbA1c measured in past 12 months", "diabetes", "proportion", 100,
-                           "higher"),
-    "t2d_hba1c_below59": ("Type 2 diabetes: latest HbA1c below 59 mmol/mol", "diabetes", "proportion", 100,
-                          "higher"),
-    "copd_spirometry": ("COPD: spirometry in past 12 months", "copd", "proportion", 100, "higher"),
-    "copd_ics": ("COPD: inhaled corticosteroid in past 12 months", "copd", "proportion", 100, "lower"),
-    "dep_opioid_users": ("Opioid users per 1,000 listed patients", "dependence", "rate", 1000, "lower"),
-    "dep_benzo_users": ("Benzodiazepine users per 1,000 listed patients", "dependence", "rate", 1000, "lower"),
-    "eld_polypharmacy": ("Patients 65+ with 10 or more concurrent drugs", "elderly", "proportion", 100, "lower"),
-    "eld_nsaid": ("Patients 65+ with an NSAID prescription in the month", "elderly", "proportion", 100, "lower"),
-}
 INDICATOR_COLUMNS = ["indicator_id", "title", "topic", "kind", "multiplier", "better", "unit"]
 
 
 def indicator_table(dataset, wanted=None, topics=None) -> pd.DataFrame:
-    """Metadata of the indicators present in the measures (catalogue, then params, then built-in)."""
-    present = sorted(dataset.measures["indicator_id"].astype(str).unique())
-    meta = {k: dict(zip(("title", "topic", "kind", "multiplier", "better"), v))
-            for k, v in FALLBACK_INDICATORS.items()}
-    try:
-        from ..indicators import load_catalogue
+    """Metadata of the indicators present in the measures: the catalogue (``cluster_eval.indicators``), or for a
+    measure not in it the params' ``data.indicators`` section (``dataset.indicators``).
 
-        for k, ind in load_catalogue().items():
-            meta[k] = {"title": getattr(ind, "title", k), "topic": ind.topic, "kind": ind.kind,
-                       "multiplier": getattr(ind, "multiplier", None), "better": getattr(ind, "better", "lower")}
-    except Exception:  # noqa: BLE001 - the catalogue is optional here
-        pass
+    Proportions are shown as percentages in the reports (multiplier 100); rates per the catalogue's multiplier.
+    """
+    from ..indicators import load_catalogue
+
+    meta = {k: {"title": ind.title, "topic": ind.topic, "kind": ind.kind, "multiplier": ind.multiplier,
+                "better": ind.better} for k, ind in load_catalogue().items()}
     for k, m in (getattr(dataset, "indicators", None) or {}).items():
         meta.setdefault(k, {}).update({kk: vv for kk, vv in m.items() if vv is not None})
     rows = []
-    for k in present:
+    for k in sorted(dataset.measures["indicator_id"].astype(str).unique()):
         if wanted and k not in wanted:
             continue
         m = meta.get(k, {})
         kind = m.get("kind") or "proportion"
-        # proportions are shown as percentages in the reports; rates per the catalogue's multiplier
-        mult = 100.0 if kind == "proportion" else (m.get("multiplier") or 1000)
+        mult = 100.0 if kind == "proportion" else float(m.get("multiplier") or 1)
         topic = m.get("topic") or "other"
         if topics and topic not in topics:
             continue
-        unit = "%" if kind == "proportion" and mult == 100 else (f"per {mult:,.0f}" if mult != 1 else "")
-        rows.append((k, m.get("title") or k, topic, kind, float(mult), m.get("better") or "lower", unit))
+        unit = "%" if kind == "proportion" else (f"per {mult:,.0f}" if mult != 1 else "")
+        rows.append((k, m.get("title") or k, topic, kind, mult, m.get("better") or "lower", unit))
     return pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
 
 
-def _months_between(a: pd.Series, b: pd.Timestamp) -> pd.Series:
-    return (a.dt.year - b.year) * 12 + (a.dt.month - b.month)
-
-
+@dataclass(frozen=True, eq=False)
 class Analysis(ImpactTables):
-    """Holds the prepared data of one run; :meth:`run` writes every table."""
+    """The prepared data of one run (built once, read-only) and the tables made from it.
 
-    def __init__(self, dataset, config):
-        self.ds = dataset
-        self.cfg = config
-        p = config.params
-        self.imp = p["impact"]
-        self.conf = float(self.imp["confidence"])
-        self.ind = indicator_table(dataset, p["indicators"], p["topics"])
-        m = dataset.measures
+    Everything derived is an explicit cached property computed on first use: the indicator table (``ind``),
+    the filtered measures, months, practices and activities, the practice x month matrices of every indicator
+    (:attr:`matrices_by_indicator`), the national tau² per indicator (:attr:`tau2_by_indicator`) and the
+    impact panels (:attr:`impact_inputs`). :meth:`run` writes every table.
+    """
+
+    ds: object
+    cfg: object
+
+    @cached_property
+    def imp(self) -> dict:
+        return self.cfg.params["impact"]
+
+    @property
+    def conf(self) -> float:
+        return float(self.imp["confidence"])
+
+    @cached_property
+    def ind(self) -> pd.DataFrame:
+        p = self.cfg.params
+        return indicator_table(self.ds, p["indicators"], p["topics"])
+
+    @cached_property
+    def measures(self) -> pd.DataFrame:
+        m = self.ds.measures
         m = m[m["indicator_id"].isin(self.ind["indicator_id"])].copy()
-        per = p["periods"]
+        per = self.cfg.params["periods"]
         if per["start"]:
             m = m[m["period"] >= pd.Timestamp(per["start"])]
         if per["end"]:
             m = m[m["period"] <= pd.Timestamp(per["end"])]
         m["period"] = m["period"].dt.to_period("M").dt.to_timestamp()
-        self.measures = m
-        self.periods = pd.DatetimeIndex(sorted(m["period"].unique()))
-        prac = dataset.practices.copy()
+        return m
+
+    @cached_property
+    def periods(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(sorted(self.measures["period"].unique()))
+
+    @cached_property
+    def practices(self) -> pd.DataFrame:
+        prac = self.ds.practices.copy()
         prac["cluster_id"] = prac["cluster_id"].astype("string")
-        self.practices = prac.set_index("practice_id")
-        self.pids = pd.Index(sorted(prac["practice_id"]))
-        act = dataset.activities.copy()
-        if p["topics"]:
-            act = act[act["topic"].isin(p["topics"])]
+        return prac.set_index("practice_id")
+
+    @cached_property
+    def pids(self) -> pd.Index:
+        return pd.Index(sorted(self.ds.practices["practice_id"]))
+
+    @cached_property
+    def activities(self) -> pd.DataFrame:
+        act = self.ds.activities.copy()
+        if self.cfg.params["topics"]:
+            act = act[act["topic"].isin(self.cfg.params["topics"])]
         act["start"] = pd.to_datetime(act["start"]).dt.to_period("M").dt.to_timestamp()
         act["exposed_from"] = act["start"] + pd.DateOffset(months=int(self.imp["lag"]))
-        self.activities = act[act["cluster_id"].isin(dataset.clusters["cluster_id"])].reset_index(drop=True)
-        self._matrices = {}
+        return act[act["cluster_id"].isin(self.ds.clusters["cluster_id"])].reset_index(drop=True)
 
     # -- practice x month matrices ----------------------------------------------------------------
-    def matrices(self, indicator_id: str):
-        if indicator_id not in self._matrices:
-            sub = self.measures[self.measures["indicator_id"] == indicator_id]
+    @cached_property
+    def matrices_by_indicator(self) -> dict:
+        """indicator id -> (numerator, denominator, value) practice x month arrays (value in reported units)."""
+        out = {}
+        shape = (len(self.pids), len(self.periods))
+        mult = self.ind.set_index("indicator_id")["multiplier"]
+        for iid, sub in self.measures.groupby("indicator_id", observed=True):
             r = self.pids.get_indexer(sub["practice_id"])
             c = self.periods.get_indexer(sub["period"])
             ok = (r >= 0) & (c >= 0)
-            shape = (len(self.pids), len(self.periods))
             num = np.full(shape, np.nan)
             den = np.full(shape, np.nan)
             num[r[ok], c[ok]] = sub["numerator"].to_numpy(dtype=float)[ok]
             den[r[ok], c[ok]] = sub["denominator"].to_numpy(dtype=float)[ok]
-            mult = float(self.ind.set_index("indicator_id").loc[indicator_id, "multiplier"])
             with np.errstate(all="ignore"):
-                val = np.where(den > 0, num / den * mult, np.nan)
-            self._matrices[indicator_id] = (num, den, val)
-        return self._matrices[indicator_id]
+                val = np.where(den > 0, num / den * float(mult[iid]), np.nan)
+            out[str(iid)] = (num, den, val)
+        return out
+
+    def matrices(self, indicator_id: str):
+        """(numerator, denominator, value) practice x month arrays of one indicator."""
+        if indicator_id not in self.matrices_by_indicator:
+            empty = np.full((len(self.pids), len(self.periods)), np.nan)
+            return empty, empty.copy(), empty.copy()
+        return self.matrices_by_indicator[indicator_id]
 
     # -- tables ---------------------------------------------------------------------------------
     def clusters_table(self) -> pd.DataFrame:
@@ -321,67 +345,79 @@ class Analysis(ImpactTables):
 
     # -- everything ---------------------------------------------------------------------------------
     def run(self, tables_dir, log=lambda msg: None) -> dict:
-        """Compute and write every table (each through disclosure control). Returns {name: path}."""
+        """Compute and write every table (each through disclosure control). Returns {name: path}.
+
+        A failure is logged as ``analyse: failed during <step>: <error>`` and raised.
+        """
         thr = int(self.cfg.params["disclosure"]["threshold"])
         rnd = self.cfg.params["disclosure"]["rounding"]
         out = {}
+        step = ["preparing the data"]
 
-        def stage(what):
-            self.step = what
-            log(f"analyse: {what}")
+        def stage(what, quiet=False):
+            step[0] = what
+            if not quiet:
+                log(f"analyse: {what}")
 
-        hidden = None  # cluster-months hidden in the published trends (set below)
-
-        def put(name, df, counts=(), derived=(), by=None, windows=False):
+        def put(name, df, counts=(), derived=(), by=None, hidden=None):
             if counts:
                 t0 = time.time()
-                self.step = f"disclosure control of {name}"
+                stage(f"disclosure control of {name}", quiet=True)
                 df = disclose(df, counts=counts, derived=derived, threshold=thr, rounding=rnd, by=by)
-                if windows:  # window sums must not give back a month hidden in the trends
+                if hidden is not None:  # window sums must not give back a month hidden in the trends
                     df = hide_windows_over_hidden_months(df, hidden, list(counts) + list(derived))
                 log(f"analyse: disclosure control on {name} ({len(df):,} rows, {time.time() - t0:.1f} s)")
             out[name] = write_table(df, tables_dir / f"{name}.parquet")
 
-        self.step = "clusters"
-        put("indicators", self.ind)
-        put("clusters", self.clusters_table(), counts=("listed_patients",))
-        put("activities", self.activities)
-        stage("trends")
-        trends = self.trends_table()
-        t0 = time.time()
-        self.step = "disclosure control of trends (nation > region > cluster)"
-        published = self.trends_published(trends, thr, rnd)
-        put("trends", published)
-        cells = published[(published["level"] == "cluster") & published["suppressed"].astype(bool)]
-        hidden = cells.rename(columns={"unit_id": "cluster_id"})[["cluster_id", "indicator_id", "period"]]
-        log(f"analyse: disclosure control on trends, nested ({len(trends):,} rows, {time.time() - t0:.1f} s)")
-        stage("run-chart signals (cluster_eval.spc)")
-        put("spc", self.spc_table(trends))
-        stage("effects, event studies, variation (cluster_eval.impact)")
-        eff, es, var = self.effect_tables()
-        put("effects", eff)
-        put("event_study", es)
-        put("variation", var)
-        stage("funnels (cluster_eval.stats)")
-        put("funnel", self.funnel_tables(), counts=("numerator", "denominator"), derived=("value",),
-            by=["cluster_id", "topic", "indicator_id", "phase"], windows=True)
-        put("funnel_limits", self.funnel_limits)
-        stage("pooling (cluster_eval.impact.pool)")
-        pooled, pes = self.pooled_tables(eff, es)
-        put("pooled", pooled)
-        tc = self.truth_check(eff)
-        if tc is not None:
-            put("truth_check", tc)
-        put("pooled_event_study", pes)
-        if self.cfg.params["impact"].get("national", True):
-            stage("national staggered DiD (att_gt) per indicator")
-            nat_eff, nat_es = self.national_tables()
-            put("national_effects", nat_eff)
-            put("national_event_study", nat_es)
-        stage("national variation and standing")
-        put("variation_trend", self.variation_trend_table())
-        put("standing", self.standing_table(trends), counts=("numerator", "denominator"),
-            derived=("value", "lower", "upper", "percentile"), by=["indicator_id"], windows=True)
+        try:
+            self.ind, self.measures, self.practices, self.activities  # noqa: B018 - prepare (fails here on bad data)
+            stage("clusters", quiet=True)
+            put("indicators", self.ind)
+            put("clusters", self.clusters_table(), counts=("listed_patients",))
+            put("activities", self.activities)
+            stage("trends")
+            trends = self.trends_table()
+            t0 = time.time()
+            stage("disclosure control of trends (nation > region > cluster)", quiet=True)
+            published = self.trends_published(trends, thr, rnd)
+            put("trends", published)
+            cells = published[(published["level"] == "cluster") & published["suppressed"].astype(bool)]
+            hidden = cells.rename(columns={"unit_id": "cluster_id"})[["cluster_id", "indicator_id", "period"]]
+            log(f"analyse: disclosure control on trends, nested ({len(trends):,} rows, {time.time() - t0:.1f} s)")
+            stage("run-chart signals (cluster_eval.spc)")
+            put("spc", self.spc_table(trends))
+            stage("effects, event studies, variation (cluster_eval.impact)")
+            eff, es, var = self.effect_tables()
+            put("effects", eff)
+            put("event_study", es)
+            put("variation", var)
+            stage("funnels (cluster_eval.stats)")
+            fun, limits = self.funnel_tables()
+            put("funnel", fun, counts=("numerator", "denominator"), derived=("value",),
+                by=["cluster_id", "topic", "indicator_id", "phase"], hidden=hidden)
+            put("funnel_limits", limits)
+            stage("pooling (cluster_eval.impact.pool)")
+            pooled, pes = self.pooled_tables(eff, es)
+            put("pooled", pooled)
+            tc = self.truth_check(eff)
+            if tc is not None:
+                put("truth_check", tc)
+            put("pooled_event_study", pes)
+            if self.imp["national"]:
+                stage("national staggered DiD (att_gt) per indicator")
+                nat_eff, nat_es = self.national_tables()
+                put("national_effects", nat_eff)
+                put("national_event_study", nat_es)
+            if self.imp["its"]:
+                stage("interrupted time series per cluster (cluster_eval.impact.its)")
+                put("its", self.its_table())
+            stage("national variation and standing")
+            put("variation_trend", self.variation_trend_table())
+            put("standing", self.standing_table(trends), counts=("numerator", "denominator"),
+                derived=("value", "lower", "upper", "percentile"), by=["indicator_id"], hidden=hidden)
+        except Exception as exc:
+            log(f"analyse: failed during {step[0]}: {type(exc).__name__}: {exc}")
+            raise
         return out
 
 
@@ -391,11 +427,4 @@ def analyse(dataset, config, tables_dir, log=lambda msg: None) -> dict:
     A failure in a statistics package is not worked around: it is logged (``analyse: failed during <step>:
     <error>``) and raised, so the run fails and says why.
     """
-    analysis = None
-    try:
-        analysis = Analysis(dataset, config)
-        return analysis.run(tables_dir, log=log)
-    except Exception as exc:
-        step = analysis.step if analysis is not None else "preparing the data"
-        log(f"analyse: failed during {step}: {type(exc).__name__}: {exc}")
-        raise
+    return Analysis(dataset, config).run(tables_dir, log=log)

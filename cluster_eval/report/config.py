@@ -10,7 +10,7 @@ A params file (YAML) describes one scheduled run::
     topics: null                         # list of topics (default: every topic)
     periods: {start: null, end: null}    # months "YYYY-MM" (default: all data)
     impact: {lag: 0, pre: 12, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
-             national: true}
+             national: true, its: false, estimator: cs-2x2-base-month}
     disclosure: {threshold: 4, rounding: null}
     report: {timeout: 600, dpi: 80, figure_format: svg, pseudonymise: true, cluster_notebook: null,
              overview_notebook: null,
@@ -23,13 +23,14 @@ project root and ``{shared}`` the shared data folder.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.params import check_keys, read_params_file
 from ..errors import ConfigError
+from ..impact.estimators import DEFAULT_ESTIMATOR
+from ..validation import hint
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -44,7 +45,7 @@ DEFAULTS = {
     "topics": None,
     "periods": {"start": None, "end": None},
     "impact": {"lag": 0, "pre": 12, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
-               "min_practices": 3, "national": True},
+               "min_practices": 3, "national": True, "its": False, "estimator": DEFAULT_ESTIMATOR},
     "disclosure": {"threshold": 4, "rounding": None},
     "report": {"timeout": 600, "dpi": 80, "figure_format": "svg", "pseudonymise": True, "cluster_notebook": None,
                "overview_notebook": None, "parameters": {}},
@@ -105,11 +106,6 @@ def _expand(text, base: Path) -> Path:
     from ..data.mapping import expand_path
 
     return expand_path(str(text), base)
-
-
-def _suggest(key: str, allowed) -> str:
-    close = difflib.get_close_matches(str(key), list(allowed), n=1)
-    return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(allowed))}"
 
 
 def _merge(defaults: dict, given: dict, where: str) -> dict:
@@ -190,11 +186,17 @@ def load_params(params_path_or_dict) -> RunConfig:
     imp["pre"] = _int(imp["pre"], "params 'impact.pre'", low=2)
     imp["post"] = _int(imp["post"], "params 'impact.post'", low=1)
     imp["min_practices"] = _int(imp["min_practices"], "params 'impact.min_practices'", low=1)
-    if not isinstance(imp["national"], bool):
-        raise ConfigError(f"params 'impact.national' must be true or false; got {imp['national']!r}")
+    for key in ("national", "its"):
+        if not isinstance(imp[key], bool):
+            raise ConfigError(f"params 'impact.{key}' must be true or false; got {imp[key]!r}")
+    from ..impact import ESTIMATORS  # importing the package registers the built-in estimators
+
+    if imp["estimator"] not in ESTIMATORS:
+        raise ConfigError(f"params 'impact.estimator' must name a registered estimator; got {imp['estimator']!r}"
+                          f"{hint(str(imp['estimator']), ESTIMATORS)}")
     if imp["comparison"] not in COMPARISONS:
         raise ConfigError(f"params 'impact.comparison' must be one of {', '.join(COMPARISONS)}; "
-                          f"got {imp['comparison']!r}{_suggest(str(imp['comparison']), COMPARISONS)}")
+                          f"got {imp['comparison']!r}{hint(str(imp['comparison']), COMPARISONS)}")
     conf = imp["confidence"]
     if isinstance(conf, bool) or not isinstance(conf, int | float) or not 0.5 <= conf < 1:
         raise ConfigError(f"params 'impact.confidence' must be a number in [0.5, 1); got {conf!r}")
@@ -262,4 +264,4 @@ def check_notebook_parameters(path: Path, passed, kind: str = "cluster") -> None
     for name in passed:
         if name not in declared:
             raise ConfigError(f"unknown parameter {name!r} for the {kind} notebook {Path(path).name}"
-                              f"{_suggest(name, declared)} (declared: {', '.join(declared)})")
+                              f"{hint(name, declared)} (declared: {', '.join(declared)})")

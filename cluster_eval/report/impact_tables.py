@@ -1,29 +1,46 @@
 """Cluster-level impact tables of the analyse stage: funnels (with limits), per-cluster effects and event
 studies, change in variation, pooling, the national staggered DiD and (synthetic data) the check against the truth.
 
-A mixin of :class:`cluster_eval.report.analyse.Analysis`: the methods use its prepared matrices and settings.
+A base of :class:`cluster_eval.report.analyse.Analysis` (no state of its own): the methods read its prepared
+data (``ind``, ``activities``, ``periods``, ``matrices``, ``cfg``) and return tables; what is worth keeping
+(tau², the impact panels) is an explicit cached property. The per-cluster effects come from the estimator
+named by ``impact.estimator`` (:func:`cluster_eval.impact.get_estimator`), in its fixed schema.
 Every statistic comes from the statistics packages (one implementation of each method): effects, event
 studies, change in variation, national effects and pooling from :mod:`cluster_eval.impact`, funnel limits and
 tau² from :mod:`cluster_eval.stats`. A failure there fails the analyse stage (and the run), with its message.
 """
 from __future__ import annotations
 
+import hashlib
+import warnings
+from functools import cached_property
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
-from ..impact import cluster_effects, national_effects, pool, variation_change
-from ..impact.panel import build_panels
+from ..errors import ArgumentError
+from ..impact import EstimatorInput, get_estimator, its, national_effects, pool, variation_change
+from ..impact.estimators import EFFECT_COLUMNS
+from ..impact.panel import build_panels, month_start
 from ..stats import funnel
 from ..stats.funnel_limits import limit_arrays
 
 
 def _pseudonyms(ids: pd.Series) -> pd.Series:
     """Practice labels A, B, ... in a fixed random order within a cluster (not the practice code)."""
-    import hashlib
-
     order = sorted(ids, key=lambda s: hashlib.sha256(str(s).encode()).hexdigest())
     letters = [chr(65 + i % 26) + (str(i // 26) if i >= 26 else "") for i in range(len(order))]
     return ids.map(dict(zip(order, (f"Practice {x}" for x in letters))))
+
+
+class ImpactInputs(NamedTuple):
+    """What the ``ce.impact`` calls share: indicators, activities, comparison group, panels (built once)."""
+
+    ind: pd.DataFrame
+    act: pd.DataFrame
+    comparison: str
+    panels: dict
 
 
 class ImpactTables:
@@ -45,10 +62,10 @@ class ImpactTables:
         pre, post = int(self.imp["pre"]), int(self.imp["post"])
         return slice(max(0, k0 - pre), k0), slice(k0, min(len(self.periods), k0 + post))
 
-    def funnel_tables(self) -> pd.DataFrame:
+    def funnel_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Every cluster's practices before and after its start, per indicator of the topic, against the nation.
 
-        Sets :attr:`funnel_limits` (the limit curves to draw). The limits are ``ce.stats`` funnel limits
+        Returns (funnel points, limit curves to draw). The limits are ``ce.stats`` funnel limits
         (see :meth:`_limits_at`)."""
         lim_keys = []
         fun_cols = {k: [] for k in ("practice", "numerator", "denominator", "cluster_id", "topic", "indicator_id",
@@ -90,28 +107,32 @@ class ImpactTables:
             fun["value"] = fun["numerator"] / fun["denominator"] * fun["mult"]
             fun["position"] = self._positions(fun)
             fun = fun.drop(columns="mult")
-        self.funnel_limits = self._limits(lim_keys)
-        return fun
+        return fun, self._limits(lim_keys)
 
-    def tau2(self, indicator_id: str) -> float:
-        """Between-practice variance beyond chance (Spiegelhalter 2005, additive, transformed scale) over the last
-        12 months nationally, from ``ce.stats.funnel``; 0 when there is no spread to estimate it from (fewer than
-        three practices, or every practice at 0 or, for a proportion, at 100%)."""
-        cache = self.__dict__.setdefault("_tau2", {})
-        if indicator_id not in cache:
-            num, den, _ = self.matrices(indicator_id)
-            win = slice(max(0, len(self.periods) - 12), len(self.periods))
+    @cached_property
+    def tau2_by_indicator(self) -> dict:
+        """Between-practice variance beyond chance (Spiegelhalter 2005, additive, transformed scale) per indicator
+        over the last 12 months nationally, from ``ce.stats.funnel``; 0 when there is no spread to estimate it
+        from (fewer than three practices, or every practice at 0 or, for a proportion, at 100%)."""
+        out = {}
+        kinds = self.ind.set_index("indicator_id")["kind"]
+        win = slice(max(0, len(self.periods) - 12), len(self.periods))
+        for iid, kind in kinds.items():
+            num, den, _ = self.matrices(iid)
             n, d = np.nansum(num[:, win], axis=1), np.nansum(den[:, win], axis=1)
             ok = d > 0
-            kind = self.ind.set_index("indicator_id").loc[indicator_id, "kind"]
             n, d = n[ok], d[ok]
             if n.size < 3 or n.sum() == 0 or (kind == "proportion" and n.sum() == d.sum()):
-                cache[indicator_id] = 0.0
+                out[iid] = 0.0
             else:
                 res = funnel(n, d, statistic="proportion" if kind == "proportion" else "rate",
                              overdispersion="additive")
-                cache[indicator_id] = float(res.tau2) if np.isfinite(res.tau2) else 0.0
-        return cache[indicator_id]
+                out[iid] = float(res.tau2) if np.isfinite(res.tau2) else 0.0
+        return out
+
+    def tau2(self, indicator_id: str) -> float:
+        """:attr:`tau2_by_indicator` of one indicator."""
+        return self.tau2_by_indicator[indicator_id]
 
     def _limits_at(self, frame: pd.DataFrame, size: np.ndarray, confidence: float):
         """Funnel limits (reported units) around each row's ``target`` at ``size``: ``ce.stats`` limits per row,
@@ -154,46 +175,56 @@ class ImpactTables:
             rep[f"lower{tag}"], rep[f"upper{tag}"] = self._limits_at(rep, rep["size"].to_numpy(float), conf)
         return rep.drop(columns=["top", "kind", "mult"])
 
-    def _impact_inputs(self):
-        """(indicators, activities, keyword arguments, panels) shared by the ``ce.impact`` calls."""
-        if not hasattr(self, "_impact_in"):
-            ind = self.ind[["indicator_id", "topic", "multiplier"]]
-            act = self.ds.activities
-            act = act[act["cluster_id"].isin(self.activities["cluster_id"]) & act["topic"].isin(self.ind["topic"])]
-            panels = build_panels(self.measures, self.ds.practices, act, ind, lag=int(self.imp["lag"]))
-            comp = "notyettreated" if self.imp["comparison"] == "not_yet_treated" else "nevertreated"
-            self._impact_in = (ind, act, comp, panels)
-        return self._impact_in
+    @cached_property
+    def impact_inputs(self) -> ImpactInputs:
+        """The indicators, activities, comparison group and panels shared by the ``ce.impact`` calls."""
+        ind = self.ind[["indicator_id", "topic", "multiplier"]]
+        act = self.ds.activities
+        act = act[act["cluster_id"].isin(self.activities["cluster_id"]) & act["topic"].isin(self.ind["topic"])]
+        panels = build_panels(self.measures, self.ds.practices, act, ind, lag=int(self.imp["lag"]))
+        comp = "notyettreated" if self.imp["comparison"] == "not_yet_treated" else "nevertreated"
+        return ImpactInputs(ind, act, comp, panels)
+
+    @property
+    def estimator(self):
+        """The registered per-cluster estimator that ``impact.estimator`` names."""
+        return get_estimator(self.imp["estimator"])
 
     def effect_tables(self):
-        """Effects, event studies (``ce.impact.cluster_effects``) and change in variation
-        (``ce.impact.variation_change``) of every cluster."""
-        ind, act, comp, panels = self._impact_inputs()
-        kw = {"before": int(self.imp["pre"]), "after": int(self.imp["post"]), "lag": int(self.imp["lag"]),
-              "min_practices": int(self.imp["min_practices"]), "confidence": self.conf, "panels": panels}
-        prac = self.ds.practices
-        res = cluster_effects(self.measures, prac, act, ind, control_group=comp, **kw)
+        """Effects and event studies of every cluster (the registered estimator ``impact.estimator``, see
+        :mod:`cluster_eval.impact.estimators`) and change in variation (``ce.impact.variation_change``)."""
+        ind, act, comp, panels = self.impact_inputs
+        before, after, lag = int(self.imp["pre"]), int(self.imp["post"]), int(self.imp["lag"])
+        est = self.estimator
+        res = est(EstimatorInput(panels=panels, before=before, after=after, lag=lag, control_group=comp,
+                                 min_practices=int(self.imp["min_practices"]), confidence=self.conf))
         e = res.effects
+        topic_of = self.ind.set_index("indicator_id")["topic"]
+        topic = e["indicator_id"].map(topic_of)
         exposed = self.activities.set_index(["cluster_id", "topic"])["exposed_from"]
         starts = self.activities.set_index(["cluster_id", "topic"])["start"]
-        key = list(zip(e["cluster_id"], e["topic"]))
+        key = list(zip(e["cluster_id"], topic))
+        reason = e["reason"].astype(object).where(e["reason"].notna() & (e["reason"] != ""), "not estimable")
         eff = pd.DataFrame({
-            "cluster_id": e["cluster_id"], "topic": e["topic"], "indicator_id": e["indicator_id"],
+            "cluster_id": e["cluster_id"], "topic": topic, "indicator_id": e["indicator_id"],
             "start": [starts.get(k) for k in key], "exposed_from": [exposed.get(k) for k in key],
-            "status": np.where(e["estimable"], "estimated",
-                               e["reason"].replace("", "not estimable").fillna("not estimable")),
-            "estimate": e["value"], "se": e["se"], "lower": e["lower"], "upper": e["upper"],
-            "confidence": e["confidence"], "mde": e["mde"], "n_treated": e["n_practices"],
-            "n_control": e["n_control"], "placebo": e["pre_value"], "placebo_lower": e["pre_lower"],
-            "placebo_upper": e["pre_upper"], "placebo_p_value": e["placebo_p_value"],
-            "pre_months": e["n_pre"], "post_months": e["n_post"],
-            "method": "Callaway & Sant'Anna 2x2 per cluster (" + e["method"].astype(str) + ")"})
-        topic_of = self.ind.set_index("indicator_id")["topic"]
-        es = res.event_study.rename(columns={"value": "estimate"})
+            "status": np.where(e["estimable"], "estimated", reason),
+            "estimate": e["estimate"], "se": e["se"], "lower": e["lower"], "upper": e["upper"],
+            "confidence": e["confidence"], "df": e["df"], "mde": e["mde"], "n_treated": e["n_practices"],
+            "n_control": e["n_control"], "placebo": e["placebo"], "placebo_lower": e["placebo_lower"],
+            "placebo_upper": e["placebo_upper"], "placebo_p_value": e["placebo_p_value"],
+            "pre_months": e["pre_months"], "post_months": e["post_months"],
+            "estimator": est.name,
+            "method": est.label + (" (" + e["method"].astype(str) + ")" if "method" in e else "")})
+        extra = [c for c in e.columns if c not in EFFECT_COLUMNS and c not in eff.columns]
+        eff = pd.concat([eff, e[extra]], axis=1)  # an estimator's own columns (schema: optional), after the rest
+        es = res.event_study.copy()
         es["topic"] = es["indicator_id"].map(topic_of)
         es = es[["cluster_id", "topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper",
                  "n_treated"]]
-        v = variation_change(self.measures, prac, act, ind, statistic="sd", **kw)
+        v = variation_change(self.measures, self.ds.practices, act, ind, statistic="sd", before=before, after=after,
+                             lag=lag, min_practices=int(self.imp["min_practices"]), confidence=self.conf,
+                             panels=panels)
         var = pd.DataFrame({
             "cluster_id": v["cluster_id"], "topic": v["topic"], "indicator_id": v["indicator_id"],
             "sd_before": v["pre"], "sd_after": v["post"], "change": v["change"],
@@ -202,9 +233,54 @@ class ImpactTables:
             "status": np.where(v["estimable"], "estimated", v["reason"].fillna("not estimable"))})
         return eff, es, var
 
+    def its_table(self, harmonics: int = 2) -> pd.DataFrame:
+        """Per cluster and indicator taken up, a segmented regression (``ce.impact.its``) of the cluster's pooled
+        monthly series: Poisson with the denominator as offset for rates, binomial for proportions, quasi scale,
+        ``harmonics`` seasonal harmonics; level and slope change as ratios with intervals. Needs 6 months before
+        and 3 from the start."""
+        ind, act, comp, panels = self.impact_inputs
+        kinds = self.ind.set_index("indicator_id")["kind"]
+        starts = {(iid, cid): st for iid, p in panels.items()
+                  for cid, st in zip(p.cluster_start["cluster_id"], p.cluster_start["start"])}
+        m = self.measures[self.measures["indicator_id"].isin(list(panels))].merge(
+            self.ds.practices[["practice_id", "cluster_id"]], on="practice_id")
+        m = m[m["cluster_id"].notna()]
+        m["period"] = month_start(m["period"]).to_numpy()
+        g = m.groupby(["indicator_id", "cluster_id", "period"], as_index=False)[["numerator", "denominator"]].sum()
+        rows = []
+        for (iid, cid), s in g.groupby(["indicator_id", "cluster_id"]):
+            st = starts.get((iid, cid))
+            if st is None:
+                continue
+            s = s[s["denominator"] > 0].sort_values("period")
+            p = pd.DatetimeIndex(s["period"])
+            time = (p.year - p[0].year) * 12 + p.month - p[0].month + 1
+            t0 = (st.year - p[0].year) * 12 + st.month - p[0].month + 1
+            row = dict(cluster_id=cid, indicator_id=iid, start=st)
+            if (time < t0).sum() < 6 or (time >= t0).sum() < 3:
+                rows.append({**row, "estimable": False, "reason": "fewer than 6 months before or 3 after the start"})
+                continue
+            fam = {"offset": s["denominator"], "family": "poisson"} if kinds.get(iid) == "rate" else \
+                {"trials": s["denominator"], "family": "binomial"}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    r = its(s["numerator"], time, t0, harmonics=harmonics, season=p.month, confidence=self.conf,
+                            **fam)
+            except (ArgumentError, np.linalg.LinAlgError, ValueError) as exc:
+                rows.append({**row, "estimable": False, "reason": f"model failed: {exc}"})
+                continue
+            par = r.params.set_index("term")
+            rows.append({**row, "family": r.family, "level_ratio": par.loc["level", "ratio"],
+                         "level_lower": par.loc["level", "ratio_lower"], "level_upper": par.loc["level", "ratio_upper"],
+                         "slope_ratio": par.loc["slope", "ratio"], "slope_lower": par.loc["slope", "ratio_lower"],
+                         "slope_upper": par.loc["slope", "ratio_upper"], "scale": r.scale, "n_months": r.nobs,
+                         "estimable": True, "reason": ""})
+        return pd.DataFrame(rows)
+
     def national_tables(self):
         """National ATT per indicator and its event study (Callaway & Sant'Anna 2021, all clusters' practices)."""
-        ind, act, comp, panels = self._impact_inputs()
+        ind, act, comp, panels = self.impact_inputs
         res = national_effects(self.measures, self.ds.practices, act, ind, lag=int(self.imp["lag"]),
                                control_group=comp, min_e=-int(self.imp["pre"]), max_e=int(self.imp["post"]),
                                confidence=self.conf, keep_results=False, panels=panels)

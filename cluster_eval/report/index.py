@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .render import check_self_contained, page
-from .worker import atomic_write_text
+from .tables import atomic_write
 
 
 def _esc(x) -> str:
@@ -22,7 +22,7 @@ def _rel(folder: Path, path) -> str:
 
 def _key_numbers(tables: Path) -> dict:
     """Per cluster: a short summary of its effects (how many improved / unclear / worsened / too few)."""
-    from .sections import verdict
+    from .wording import verdict
 
     out = {}
     try:
@@ -93,5 +93,5 @@ def write_index(folder: Path, cfg, jobs: list[dict], results: dict) -> Path:
     text = page(f"cluster_eval — {cfg.run_name}", body)
     check_self_contained(text, "index.html")
     path = folder / "index.html"
-    atomic_write_text(path, text)
+    atomic_write(path, text)
     return path

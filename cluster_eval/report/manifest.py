@@ -10,7 +10,7 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
-from .worker import atomic_write_text
+from .tables import atomic_write
 
 PACKAGES = ("cluster_eval", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "pyarrow", "duckdb",
             "papermill", "nbconvert", "nbclient", "ipykernel", "jupyter_client", "pyyaml")
@@ -76,7 +76,7 @@ class Manifest:
         if audit is not None:
             self.data["audit"] = audit
         path = self.folder / "manifest.json"
-        atomic_write_text(path, json.dumps(self.data, indent=1, default=str))
+        atomic_write(path, json.dumps(self.data, indent=1, default=str))
         return path
 
 

@@ -25,10 +25,13 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..errors import ClusterEvalError, ConfigError, OutputError
+from ..impact.estimators import get_estimator
+from ..validation import did_you_mean
 from .config import RunConfig, load_params
 from .kernel import provide_kernel, worker_init
 from .lock import RunLock, check_unlocked
-from .worker import atomic_write_text, execute_report, file_hash
+from .tables import atomic_write
+from .worker import execute_report, file_hash
 
 LOG = logging.getLogger("cluster_eval.report")
 SUBDIRS = ("clusters", "national", "tables", "notebooks", "logs", ".state")
@@ -173,7 +176,7 @@ class Reports:
                 and st.get("output_hash") == file_hash(html))
 
     def record(self, job, result: dict) -> None:
-        atomic_write_text(self.state_path(job), json.dumps({**result, "finished": time.time()}))
+        atomic_write(self.state_path(job), json.dumps({**result, "finished": time.time()}))
 
 
 def _remove_orphans(folder: Path, jobs: list[dict]) -> None:
@@ -240,11 +243,9 @@ def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False) -> 
         known = {c for c, _ in clusters}
         unknown = [c for c in only if c not in known]
         if unknown:
-            import difflib
-
-            hint = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            close = did_you_mean(unknown[0], known)
             raise ConfigError(f"--only: cluster {unknown[0]!r} is not in the data"
-                              + (f"; did you mean {hint[0]!r}?" if hint else ""))
+                              + (f"; did you mean {close!r}?" if close else ""))
     n_jobs = int(jobs or cfg.jobs or os.cpu_count() or 1)
     if n_jobs < 1:
         raise ConfigError(f"jobs must be at least 1; got {n_jobs}")
@@ -302,11 +303,13 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
             return 1
         for w in {(str(w.message), w.category.__name__, w.filename, w.lineno) for w in caught}:
             LOG.info("analyse: %s: %s (%s:%s)", w[1], w[0], Path(w[2]).name, w[3])
-        atomic_write_text(stamp, base_key)
+        atomic_write(stamp, base_key)
         LOG.info("analyse: done in %.1f s", time.time() - t0)
     else:
         LOG.info("analyse: inputs unchanged, tables reused")
-    atomic_write_text(folder / "run_config.json", json.dumps(_jsonable(cfg.params), indent=1))
+    est = get_estimator(cfg.impact["estimator"])  # the reports state the estimator in the registry's words
+    described = {**_jsonable(cfg.params), "estimator_description": {"label": est.label, "methods": est.methods}}
+    atomic_write(folder / "run_config.json", json.dumps(described, indent=1))
 
     reports = Reports(cfg, folder, clusters, base_key)
     todo, results = [], {}

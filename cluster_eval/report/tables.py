@@ -1,7 +1,8 @@
-"""Writing and reading the run's tables: disclosure control on the way out, atomic Parquet, slices back in."""
+"""Writing and reading the run's tables: disclosure control on the way out, atomic writes, slices back in."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -48,18 +49,34 @@ def disclose_nested(parts: pd.DataFrame, dims, by, counts=("numerator", "denomin
     return res
 
 
-def write_table(df: pd.DataFrame, path: Path) -> Path:
-    """Write a Parquet file atomically (temp file in the same folder, then rename)."""
+def atomic_write(path, content: str | Callable[[Path], None]) -> Path:
+    """Write ``path`` atomically: into a temporary file in the same folder (``content`` is text, or a function
+    that writes the given path), flushed to disk, then renamed; an interrupted write leaves no half file.
+    The temporary file is removed and the error re-raised on any failure."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(tmp, index=False)
+        if callable(content):
+            content(tmp)
+        else:
+            tmp.write_text(content, encoding="utf-8")
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
     return path
+
+
+def write_table(df: pd.DataFrame, path: Path) -> Path:
+    """Write a Parquet file atomically (:func:`atomic_write`); an OS error is an :class:`OutputError`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def read_table(run_dir, name: str, **equal) -> pd.DataFrame:

@@ -8,32 +8,13 @@ import traceback
 from pathlib import Path
 
 from .kernel import KERNEL_NAME
+from .tables import atomic_write
 
 
 def file_hash(path) -> str:
-    h = hashlib.sha256()
+    """SHA-256 of a file's bytes (hex)."""
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, then rename (an interrupted run leaves no half file)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
@@ -83,7 +64,7 @@ def execute_report(job: dict) -> dict:
             from .render import render
 
             text = render(tmp_nb, job["title"], footer=job.get("footer", ""))
-            atomic_write_text(html_path, text)
+            atomic_write(html_path, text)
             out_hash = file_hash(html_path)
         else:
             html_path.unlink(missing_ok=True)  # never leave an older report looking current

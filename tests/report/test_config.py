@@ -39,6 +39,9 @@ def test_misspelt_key_is_named_with_a_suggestion(small_data, params_for, tmp_pat
     ({"impact": {"comparison": "nevertreated"}}, "params 'impact.comparison' must be one of not_yet_treated, never_treated; "
                                           "got 'nevertreated'; did you mean 'never_treated'?"),
     ({"impact": {"lag": -1}}, "params 'impact.lag' must be at least 0; got -1"),
+    ({"impact": {"estimator": "cs-2x2-basemonth"}}, "params 'impact.estimator' must name a registered estimator; "
+                                                   "got 'cs-2x2-basemonth'; did you mean 'cs-2x2-base-month'?"),
+    ({"impact": {"its": "no"}}, "params 'impact.its' must be true or false; got 'no'"),
     ({"impact": {"confidence": 95}}, "params 'impact.confidence' must be a number in [0.5, 1); got 95"),
     ({"jobs": 0}, "params 'jobs' must be at least 1; got 0"),
     ({"report": {"pseudonymise": "yes"}}, "params 'report.pseudonymise' must be true or false; got 'yes'"),

@@ -73,8 +73,7 @@ def test_funnel_limits_and_positions_are_ce_stats_funnel_limits(analysis):
     # oracle: ce.stats.funnel_limits (PHE inverted Wilson / exact Poisson; Spiegelhalter additive when tau2 > 0)
     from cluster_eval.stats import funnel_limits
 
-    fun = analysis.funnel_tables()
-    lim = analysis.funnel_limits
+    fun, lim = analysis.funnel_tables()
     ind = analysis.ind.set_index("indicator_id")
     assert any(analysis.tau2(i) > 0 for i in ind.index)
     for (iid, _), g in lim.groupby(["indicator_id", "phase"]):
@@ -129,14 +128,17 @@ def test_pooled_effects_are_ce_impact_pool(analysis):
 
 
 def test_a_failing_package_fails_the_analyse_stage_with_a_log_line(analysis, tmp_path, monkeypatch):
+    import dataclasses
+
     from cluster_eval.errors import ArgumentError
+    from cluster_eval.impact.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
     from cluster_eval.report import analyse as A
-    from cluster_eval.report import impact_tables as I
 
     def broken(*args, **kwargs):
         raise ArgumentError("broken on purpose")
 
-    monkeypatch.setattr(I, "cluster_effects", broken)
+    monkeypatch.setitem(ESTIMATORS, DEFAULT_ESTIMATOR,
+                        dataclasses.replace(ESTIMATORS[DEFAULT_ESTIMATOR], function=broken))
     lines = []
     with pytest.raises(ArgumentError, match="broken on purpose"):
         A.analyse(analysis.ds, analysis.cfg, tmp_path / "tables", log=lines.append)

@@ -1,0 +1,127 @@
+"""The reports' wording: numbers, intervals, verdicts, and every label that states a setting of the run.
+
+Labels that state a setting (the interval level, windows, lag, comparison group, estimator) come from
+:class:`Settings`, read from the run's ``run_config.json`` (the validated params, plus the estimator's
+``label`` and ``methods`` text from :data:`cluster_eval.impact.estimators.ESTIMATORS`, written by the runner).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TOO_SMALL = "too few to say"
+
+
+def num(x, digits: int | None = None) -> str:
+    """A number for reading: 1-2 decimals, a real minus sign; a dash when missing."""
+    if x is None or not np.isfinite(x):
+        return "–"
+    if digits is None:
+        digits = 2 if abs(x) < 10 else 1
+    return f"{x:,.{digits}f}".replace("-", "−")
+
+
+def interval(est, lo, hi) -> str:
+    if not np.isfinite(est):
+        return TOO_SMALL
+    return f"{num(est)} ({num(lo)} to {num(hi)})"
+
+
+def short_title(title: str, n: int = 40) -> str:
+    return title if len(title) <= n else title[: n - 1] + "…"
+
+
+def diff_unit(meta_row) -> str:
+    return "percentage points" if meta_row["unit"] == "%" else meta_row["unit"]
+
+
+def verdict(row, better: str) -> str:
+    """Plain-language reading of an effect row."""
+    if row["status"] != "estimated":
+        return str(row["status"])
+    lo, hi = row["lower"], row["upper"]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return TOO_SMALL
+    if lo > 0 or hi < 0:
+        good = (lo > 0) == (better == "higher")
+        return "improved more than comparison practices" if good else "worsened compared with comparison practices"
+    return "no clear difference from comparison practices"
+
+
+def placebo_flag(row) -> bool:
+    lo, hi = row.get("placebo_lower", np.nan), row.get("placebo_upper", np.nan)
+    return bool(np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0))
+
+
+GENERAL_METHODS = (
+    "- **What it is not.** Clusters choose their topics; a cluster that picks a topic where it is doing badly "
+    "may improve anyway (regression to the mean). The placebo check (the same calculation inside the months "
+    "before the start) and the event study's pre-period show whether the comparison was like-for-like.\n"
+    "- **Small numbers.** Counts of 1 to {threshold} persons, and anything computed from them, are suppressed "
+    "(Statistics Denmark's rule); so is a second cell where one suppressed cell could be recovered by "
+    "subtraction. Where a cluster has fewer than {min_practices} practices with data, or too few "
+    "months around its start, the report says so instead of printing a number.\n"
+    "- **Rates** are crude rates per listed patient (not age/sex standardised in this report).")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The run's settings as the reports state them."""
+
+    confidence: float = 0.95
+    pre: int = 12
+    post: int = 12
+    lag: int = 0
+    comparison: str = "not_yet_treated"
+    min_practices: int = 3
+    threshold: int = 4
+    estimator: str = "cs-2x2-base-month"
+    estimator_label: str = ""
+    estimator_methods: str = ""
+
+    @classmethod
+    def from_config(cls, config: dict) -> Settings:
+        imp = config.get("impact") or {}
+        est = config.get("estimator_description") or {}
+        keys = ("confidence", "pre", "post", "lag", "comparison", "min_practices", "estimator")
+        return cls(**{k: imp[k] for k in keys if k in imp},
+                   threshold=(config.get("disclosure") or {}).get("threshold", 4),
+                   estimator_label=est.get("label", ""), estimator_methods=est.get("methods", ""))
+
+    @property
+    def pct(self) -> str:
+        """The interval level as a percentage: '95%', '90%', '97.5%'."""
+        return f"{100 * float(self.confidence):g}%"
+
+    @property
+    def ci(self) -> str:
+        """'95% CI' at the run's level."""
+        return f"{self.pct} CI"
+
+    @property
+    def comparison_words(self) -> str:
+        return str(self.comparison).replace("_", " ")
+
+    def fill(self, text: str) -> str:
+        """``text`` with ``{pre}``, ``{post}``, ``{lag}``, ``{comparison}``, ``{confidence_pct}``,
+        ``{min_practices}`` and ``{threshold}`` replaced by the run's settings (other braces left alone)."""
+        values = {"pre": self.pre, "post": self.post, "lag": self.lag, "comparison": self.comparison_words,
+                  "confidence_pct": self.pct.rstrip("%"), "min_practices": self.min_practices,
+                  "threshold": self.threshold}
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", str(value))
+        return text
+
+    def note(self) -> str:
+        """One line stating the estimator and its settings."""
+        label = self.estimator_label or self.estimator
+        return (f"Estimator: {label}. {self.pct} confidence intervals; window {self.pre} months before and "
+                f"{self.post} from the start (lag {self.lag} months); comparison: practices {self.comparison_words} "
+                "on the topic.")
+
+    def methods_text(self) -> str:
+        """The methods and caveats: the estimator's own text (registry), then what holds for every estimator."""
+        head = f"- **Estimator.** {self.estimator_label or self.estimator} (`{self.estimator}`).\n"
+        own = self.fill(self.estimator_methods) + "\n" if self.estimator_methods else ""
+        return head + own + self.fill(GENERAL_METHODS)
