@@ -1,6 +1,6 @@
 """The indicator catalogue: frozen dataclasses, read from YAML and validated when loaded.
 
-An indicator is data, not code (STYLE.md): a :class:`Indicator` names its metadata (id, title, topic,
+An indicator is data, not code (docs/events.md): a :class:`Indicator` names its metadata (id, title, topic,
 kind, multiplier, better direction, target, standardisation) and a :class:`Denominator` and
 :class:`Numerator`, built from a small vocabulary of *criteria* evaluated for every patient at the
 end of every period (month):
