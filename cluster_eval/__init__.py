@@ -9,7 +9,11 @@ Subpackages (imported lazily, so ``import cluster_eval as ce`` stays fast)::
     ce.impact                         staggered DiD (att_gt), per-cluster effects, ITS, pooling
     ce.indicators                     the indicator catalogue and the DuckDB engine over events
     ce.disclosure                     small-cell suppression
+    ce.audit                          the independent disclosure audit of written outputs
     ce.report                         the batch runner: analyse once, papermill, nbconvert, audit
+    ce.resources                      the shipped report notebooks and demo params
+
+docs/architecture.md describes the data flow and where to make the typical changes.
 """
 from __future__ import annotations
 
@@ -26,8 +30,8 @@ from .errors import (  # noqa: F401
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"synthetic", "stats", "spc", "impact", "indicators", "disclosure", "report", "data",
-               "validation", "errors", "plots", "config"}
+_SUBMODULES = {"synthetic", "stats", "spc", "impact", "indicators", "disclosure", "audit", "report", "data",
+               "validation", "errors", "plots", "resources"}
 
 
 def __getattr__(name):

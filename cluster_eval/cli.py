@@ -66,13 +66,22 @@ def _say(args, text: str) -> None:
         print(text, file=sys.stderr)
 
 
+def _check_out(path) -> None:
+    """``--out`` is a folder or can be made one, and can be written: else OutputError (exit 2), before anything
+    is written. The same check as ``run`` makes of its params' ``output``."""
+    from .report.runner import check_output
+
+    check_output(Path(path).expanduser().resolve())
+
+
 def cmd_synth(args) -> int:
     from .synthetic import write
 
-    _say(args, f"writing the synthetic Denmark ({args.scale}, seed {args.seed}) to {args.out} ...")
     if not 0 < args.events_scale <= 1:
         from .errors import ConfigError
         raise ConfigError(f"--events-scale must be in (0, 1]; got {args.events_scale}")
+    _check_out(args.out)
+    _say(args, f"writing the synthetic Denmark ({args.scale}, seed {args.seed}) to {args.out} ...")
     out = write(args.out, scale=args.scale, seed=args.seed, events=args.events,
                 events_scale=args.events_scale, progress=not args.quiet)
     _say(args, f"done: {out}")
@@ -100,6 +109,7 @@ def cmd_validate(args) -> int:
 def cmd_measures(args) -> int:
     from .indicators import compute_measures
 
+    _check_out(args.out)
     catalogue = None
     if args.catalogue:
         from .indicators import load_catalogue
@@ -118,6 +128,7 @@ def cmd_run(args) -> int:
 def cmd_demo(args) -> int:
     from .report import demo
 
+    _check_out(args.out)
     return demo(out_dir=args.out, scale=args.scale, quiet=args.quiet, jobs=args.jobs)
 
 

@@ -1,4 +1,4 @@
-"""The command line: exit statuses and messages (ARCHITECTURE.md's public interface)."""
+"""The command line: exit statuses and messages (README.md's command line)."""
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,4 @@
-"""The data contract (ARCHITECTURE.md), as data: which tables, which columns, which types.
+"""The data contract (docs/data.md), as data: which tables, which columns, which types.
 
 The rules themselves are checked in :mod:`cluster_eval.data.rules`; this module only declares them.
 """

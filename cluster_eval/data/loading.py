@@ -19,7 +19,7 @@ class Dataset:
     Attributes
     ----------
     practices, clusters, activities, measures : pandas.DataFrame
-        The contract's required tables (ARCHITECTURE.md), with contract column names and dtypes:
+        The contract's required tables (docs/data.md), with contract column names and dtypes:
         ids as strings, ``period``/``start`` as ``datetime64``, counts as floats.
     population : pandas.DataFrame or None
         practice_id, period, sex, age_band, persons (optional).

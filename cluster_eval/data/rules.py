@@ -1,4 +1,4 @@
-"""The data contract's rules (ARCHITECTURE.md), checked on the tables of a data folder.
+"""The data contract's rules (docs/data.md), checked on the tables of a data folder.
 
 Every broken rule becomes a :class:`~cluster_eval.errors.Problem` naming file, column, rule and the first
 offending rows; :func:`cluster_eval.data.load_dataset` collects them all and raises one

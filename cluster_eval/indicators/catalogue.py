@@ -1,6 +1,6 @@
 """The indicator catalogue: frozen dataclasses, read from YAML and validated when loaded.
 
-An indicator is data, not code (STYLE.md): a :class:`Indicator` names its metadata (id, title, topic,
+An indicator is data, not code (docs/events.md): a :class:`Indicator` names its metadata (id, title, topic,
 kind, multiplier, better direction, target, standardisation) and a :class:`Denominator` and
 :class:`Numerator`, built from a small vocabulary of *criteria* evaluated for every patient at the
 end of every period (month):
@@ -465,3 +465,56 @@ def load_catalogue(path=None) -> dict[str, Indicator]:
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{path.name}: not valid YAML: {exc}") from exc
     return parse_catalogue(doc, source=path.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The metadata as a table: the one place the rest of the package reads ids, titles and units from
+# ---------------------------------------------------------------------------------------------
+
+TABLE_COLUMNS = ("indicator_id", "title", "topic", "kind", "multiplier", "better", "target", "standardised",
+                 "unit", "description")
+
+
+def unit_label(kind: str, multiplier: float) -> str:
+    """The short unit of ``value = numerator / denominator * multiplier``: '%', 'per 1,000', or ''.
+
+    >>> unit_label("proportion", 100), unit_label("rate", 1000), unit_label("proportion", 1)
+    ('%', 'per 1,000', '')
+    """
+    if kind == "proportion":
+        return "%" if multiplier == 100 else ""
+    return f"per {multiplier:,.0f}" if multiplier != 1 else ""
+
+
+def catalogue_table(catalogue=None):
+    """The catalogue's metadata, one row per indicator in file order.
+
+    Parameters
+    ----------
+    catalogue : str, Path, dict of str to Indicator, iterable of Indicator, optional
+        A catalogue file, or indicators already loaded; default the shipped Danish catalogue.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``indicator_id, title, topic, kind, multiplier, better, target, standardised, unit,
+        description``. ``multiplier`` fixes the unit of every value shown, ``value = numerator /
+        denominator * multiplier`` (100: per cent; 1,000: per 1,000 listed persons per month); ``better``
+        is 'lower' or 'higher'; ``unit`` is the catalogue's own unit text, or the short label of
+        :func:`unit_label` where the catalogue gives none.
+
+    Examples
+    --------
+    >>> import cluster_eval as ce
+    >>> t = ce.indicators.catalogue_table().set_index("indicator_id")
+    >>> t.loc["abx_rate", "kind"], float(t.loc["abx_rate", "multiplier"]), t.loc["copd_ics", "unit"]
+    ('rate', 1000.0, '%')
+    """
+    import pandas as pd
+
+    if catalogue is None or isinstance(catalogue, str | Path):
+        catalogue = load_catalogue(catalogue)
+    items = list(catalogue.values()) if isinstance(catalogue, dict) else list(catalogue)
+    rows = [(i.id, i.title, i.topic, i.kind, float(i.multiplier), i.better, i.target, i.standardised,
+             i.unit or unit_label(i.kind, i.multiplier), i.description) for i in items]
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

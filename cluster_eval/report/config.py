@@ -30,10 +30,11 @@ from pathlib import Path
 from ..data.params import check_keys, read_params_file
 from ..errors import ConfigError
 from ..impact.estimators import DEFAULT_ESTIMATOR
+from ..resources import notebook_dir
 from ..validation import hint
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+NOTEBOOK_DIR = notebook_dir()   # shipped with the package (cluster_eval/resources.py)
 
 TOP_KEYS = {"run_name", "data", "output", "jobs", "indicators", "topics", "periods", "impact",
             "disclosure", "report"}

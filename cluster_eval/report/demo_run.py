@@ -7,9 +7,10 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
+from ..resources import demo_params_path
 from .config import PROJECT_ROOT
 
-DEMO_PARAMS = PROJECT_ROOT / "params" / "demo.yaml"
+DEMO_PARAMS = demo_params_path()   # shipped with the package (cluster_eval/resources.py)
 DEMO_SEED = 2018
 
 

@@ -1,4 +1,4 @@
-"""Indicator and variation statistics (see ../shared/design/STATISTICS.md).
+"""Indicator and variation statistics (docs/architecture.md lists the subpackages).
 
 Every function is vectorised over arrays or pandas Series and returns a tidy DataFrame (or a results
 object holding tidy DataFrames) whose rows name their ``statistic``, ``method`` and ``confidence``.

@@ -1,4 +1,4 @@
-"""Every rule of the data contract, each with its own message (ARCHITECTURE.md, issue 2)."""
+"""Every rule of the data contract, each with its own message (docs/data.md)."""
 from __future__ import annotations
 
 import subprocess

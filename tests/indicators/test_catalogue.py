@@ -14,16 +14,16 @@ from cluster_eval.indicators.catalogue import AnyOf, ConcurrentDrugs, EventCrite
 # (id, topic, kind, multiplier, better, standardised) as fixed in the project's common rules.
 EXPECTED = [
     ("abx_rate", "antibiotics", "rate", 1000, "lower", True),
-    ("abx_penv_share", "antibiotics", "proportion", 1, "higher", False),
-    ("abx_quinolone_share", "antibiotics", "proportion", 1, "lower", False),
-    ("t2d_hba1c_measured", "diabetes", "proportion", 1, "higher", False),
-    ("t2d_hba1c_below59", "diabetes", "proportion", 1, "higher", False),
-    ("copd_spirometry", "copd", "proportion", 1, "higher", False),
-    ("copd_ics", "copd", "proportion", 1, "lower", False),
+    ("abx_penv_share", "antibiotics", "proportion", 100, "higher", False),
+    ("abx_quinolone_share", "antibiotics", "proportion", 100, "lower", False),
+    ("t2d_hba1c_measured", "diabetes", "proportion", 100, "higher", False),
+    ("t2d_hba1c_below59", "diabetes", "proportion", 100, "higher", False),
+    ("copd_spirometry", "copd", "proportion", 100, "higher", False),
+    ("copd_ics", "copd", "proportion", 100, "lower", False),
     ("dep_opioid_users", "dependence", "rate", 1000, "lower", False),
     ("dep_benzo_users", "dependence", "rate", 1000, "lower", False),
-    ("eld_polypharmacy", "elderly", "proportion", 1, "lower", False),
-    ("eld_nsaid", "elderly", "proportion", 1, "lower", False),
+    ("eld_polypharmacy", "elderly", "proportion", 100, "lower", False),
+    ("eld_nsaid", "elderly", "proportion", 100, "lower", False),
 ]
 
 
@@ -177,3 +177,38 @@ def test_load_catalogue_from_a_file(tmp_path):
                               "version); got 'indicator'")
     with pytest.raises(CatalogueError, match="cannot read the indicator catalogue"):
         load_catalogue(tmp_path / "absent.yaml")
+
+
+# --- catalogue_table: the one public source of indicator metadata ---------------------------------
+
+def test_catalogue_table_lists_the_shipped_metadata_in_file_order():
+    from cluster_eval.indicators import catalogue_table
+
+    t = catalogue_table()
+    assert list(t.columns) == ["indicator_id", "title", "topic", "kind", "multiplier", "better", "target",
+                               "standardised", "unit", "description"]
+    assert [tuple(r) for r in t[["indicator_id", "topic", "kind", "multiplier", "better", "standardised"]]
+            .itertuples(index=False)] == [tuple(e) for e in EXPECTED]
+    row = t.set_index("indicator_id").loc
+    assert row["abx_rate", "title"] == "Antibiotic prescriptions per 1,000 listed patients"
+    assert row["abx_rate", "unit"] == "prescriptions per 1,000 listed per month"   # the catalogue's own text
+    assert row["copd_ics", "unit"] == "%"                                          # derived: per cent
+
+
+def test_catalogue_multipliers_are_per_cent_for_proportions_and_per_1000_for_rates():
+    """value = numerator / denominator * multiplier is what the reports show: 100 (%) and 1,000 (per 1,000)."""
+    from cluster_eval.indicators import catalogue_table
+
+    t = catalogue_table()
+    assert dict(t.groupby("kind")["multiplier"].unique().map(list)) == {"proportion": [100.0], "rate": [1000.0]}
+
+
+def test_catalogue_table_of_a_given_catalogue(tmp_path):
+    from cluster_eval.indicators import catalogue_table
+
+    doc = {"populations": {"listed": {}}, "indicators": [dict(BASE, multiplier=1, target=0.5)]}
+    path = tmp_path / "cat.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    for source in (path, str(path), load_catalogue(path), list(load_catalogue(path).values())):
+        t = catalogue_table(source)
+        assert t[["indicator_id", "multiplier", "target", "unit"]].values.tolist() == [["x1", 1.0, 0.5, ""]]

@@ -91,7 +91,7 @@ def test_byars_and_wilson_internals(shared):
 
 
 def test_byars_published_example():
-    # STATISTICS.md: Byar's at x = 65, 95% gives 50.16319 / 82.84914
+    # PHEindicatormethods testdata_Byars_Wilson (also quoted in the project design notes): Byar's at x = 65, 95% gives 50.16319 / 82.84914
     lo, hi = byars_limits(np.array([65.0]), 0.95)
     assert lo[0] == pytest.approx(50.16319, abs=5e-6)
     assert hi[0] == pytest.approx(82.84914, abs=5e-6)
