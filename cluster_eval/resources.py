@@ -32,6 +32,18 @@ def _shipped(folder: str, name: str) -> Path:
                             f"checkout ({source}); reinstall cluster_eval")
 
 
+def project_root() -> Path:
+    """What ``{root}`` in a params file means: the repository in a source checkout, else the current folder.
+
+    An installed package has no project folder of its own (``site-packages`` is not a place to write
+    outputs), so a params file run from a wheel install resolves ``{root}`` against the folder it is
+    run from.
+    """
+    if (_SOURCE_ROOT / "pyproject.toml").is_file() and (_SOURCE_ROOT / "cluster_eval").is_dir():
+        return _SOURCE_ROOT
+    return Path.cwd()
+
+
 def notebook_dir() -> Path:
     """The folder holding the report notebooks (package data when installed, ``notebooks/`` in a checkout)."""
     return notebook_path(NOTEBOOKS[0]).parent

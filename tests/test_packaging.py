@@ -72,7 +72,8 @@ def test_installed_package_finds_its_files_without_the_source_tree(wheel, tmp_pa
     code = ("import cluster_eval, cluster_eval.resources as r, cluster_eval.report.config as c, "
             "cluster_eval.report.demo_run as d\n"
             "print(cluster_eval.__file__); print(r.notebook_path('cluster_report.ipynb')); "
-            "print(r.demo_params_path()); print(c.NOTEBOOK_DIR); print(d.DEMO_PARAMS); print(r.demo_params()['run_name'])")
+            "print(r.demo_params_path()); print(c.NOTEBOOK_DIR); print(d.DEMO_PARAMS); print(r.demo_params()['run_name'])\n"
+            "from cluster_eval.data.mapping import expand_path; print(expand_path('{root}/outputs/x', r.project_root()))")
     env = {**os.environ, "PYTHONPATH": str(target)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -80,6 +81,8 @@ def test_installed_package_finds_its_files_without_the_source_tree(wheel, tmp_pa
     assert proc.stdout.split("\n")[:6] == [str(pkg / "__init__.py"), str(pkg / "notebooks" / "cluster_report.ipynb"),
                                            str(pkg / "params" / "demo.yaml"), str(pkg / "notebooks"),
                                            str(pkg / "params" / "demo.yaml"), "demo"]
+    # {root} in a params file: the folder the command runs from, not site-packages
+    assert proc.stdout.split("\n")[6] == str((tmp_path / "outputs" / "x").resolve())
 
 
 def test_source_checkout_uses_the_top_level_notebooks_and_params():
@@ -87,6 +90,7 @@ def test_source_checkout_uses_the_top_level_notebooks_and_params():
     assert resources.notebook_path("national_overview.ipynb") == ROOT / "notebooks" / "national_overview.ipynb"
     assert resources.demo_params_path() == ROOT / "params" / "demo.yaml"
     assert resources.demo_params()["impact"]["confidence"] == 0.95
+    assert resources.project_root() == ROOT
 
 
 def test_unknown_notebook_name_is_refused():

@@ -30,11 +30,11 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..indicators.catalogue import load_catalogue
+from ..resources import project_root
 from .contract import SPECS
 from .params import check_keys, read_params_file
 from .rules import LINE, check_file_bytes, problem
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TABLE_KEYS = {"file", "columns", "constant", "fill", "distinct", "dropna", "rows", "sheet"}
 DATA_KEYS = {"folder", "tables", "indicators"}
 INDICATOR_KEYS = {"title", "topic", "kind", "multiplier", "better", "target", "standardised", "unit"}
@@ -47,12 +47,12 @@ def shared_root() -> Path:
     if env:
         p = Path(env)
         return p if p.is_absolute() else (Path.cwd() / p).resolve()
-    return (PROJECT_ROOT.parent / "shared").resolve()
+    return (project_root().parent / "shared").resolve()
 
 
 def expand_path(text: str, base: Path) -> Path:
     """Expand ``{shared}``, ``{root}``, ``~`` and environment variables; relative paths are taken from ``base``."""
-    text = str(text).replace("{shared}", str(shared_root())).replace("{root}", str(PROJECT_ROOT))
+    text = str(text).replace("{shared}", str(shared_root())).replace("{root}", str(project_root()))
     p = Path(os.path.expandvars(os.path.expanduser(text)))
     return p if p.is_absolute() else (base / p)
 

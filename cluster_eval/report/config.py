@@ -30,10 +30,10 @@ from pathlib import Path
 from ..data.params import check_keys, read_params_file
 from ..errors import ConfigError
 from ..impact.estimators import DEFAULT_ESTIMATOR
-from ..resources import notebook_dir
+from ..resources import notebook_dir, project_root
 from ..validation import hint
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = project_root()   # what {root} means (cluster_eval/resources.py)
 NOTEBOOK_DIR = notebook_dir()   # shipped with the package (cluster_eval/resources.py)
 
 TOP_KEYS = {"run_name", "data", "output", "jobs", "indicators", "topics", "periods", "impact",
