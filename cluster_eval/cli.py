@@ -48,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--catalogue", default=None, help="indicator catalogue YAML (default: the shipped one)")
     m.add_argument("--quiet", action="store_true")
 
+    c = sub.add_parser("convert", help="convert register extracts (SAS, Stata, Parquet, CSV) mapped in params "
+                                       "to Parquet event tables, once")
+    c.add_argument("params", help="params YAML with an 'events:' section (docs/data.md)")
+    c.add_argument("--out", required=True, help="events folder to write (then: cluster-eval measures DIR)")
+    c.add_argument("--force", action="store_true", help="convert tables whose source did not change too")
+    c.add_argument("--chunk-rows", type=int, default=500_000, metavar="N", help="rows per chunk (default 500000)")
+    c.add_argument("--quiet", action="store_true")
+
     r = sub.add_parser("run", help="the scheduled job: load, analyse, report, audit")
     r.add_argument("params", help="params YAML (see params/demo.yaml)")
     r.add_argument("--jobs", type=int, default=None)
@@ -119,6 +127,17 @@ def cmd_measures(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    from .extracts import convert
+
+    if args.chunk_rows < 1:
+        from .errors import ConfigError
+        raise ConfigError(f"--chunk-rows must be a positive number of rows; got {args.chunk_rows}")
+    result = convert(args.params, args.out, force=args.force, progress=not args.quiet, chunk_rows=args.chunk_rows)
+    _say(args, result.summary())
+    return 0
+
+
 def cmd_run(args) -> int:
     from .report import run
 
@@ -139,7 +158,8 @@ def cmd_audit(args) -> int:
     return main_audit(args.output, **kw)
 
 
-COMMANDS = {"synth": cmd_synth, "validate": cmd_validate, "measures": cmd_measures, "run": cmd_run,
+COMMANDS = {"synth": cmd_synth, "validate": cmd_validate, "measures": cmd_measures, "convert": cmd_convert,
+            "run": cmd_run,
             "demo": cmd_demo, "audit": cmd_audit}
 
 
