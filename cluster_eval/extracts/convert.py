@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputError, OutputError, Problem
 from .mapping import Extracts, Part, load_extracts
@@ -166,17 +167,18 @@ def _read_file(con, reader, part: Part, need, columns, id_type, chunk_rows, foun
         select, checks = plans[sig]
         chunk = chunk.append_column(ROW, pa.array(np.arange(offset, offset + n, dtype=np.int64)))
         con.register("chunk", chunk)
-        if checks:
-            counts = con.execute("SELECT " + ", ".join(f"COUNT(*) FILTER (WHERE {p})" for _, _, p, _ in checks)
-                               + " FROM chunk").fetchall()[0]
-            for (where, rule, pred, shown), k in zip(checks, counts):
-                if k:
-                    ex = con.execute(f"SELECT {ROW}, {shown} FROM chunk WHERE {pred} ORDER BY {ROW} "
+        # one pass: the mapped columns and one flag per check (DuckDB shares the common expressions)
+        flags = [f"({p}) AS __bad_{i}" for i, (_, _, p, _) in enumerate(checks)]
+        mapped = con.sql(f"SELECT {', '.join([select] + flags)} FROM chunk").to_arrow_table()
+        for i, (where, rule, pred, shown) in enumerate(checks):
+            k = pc.sum(mapped.column(f"__bad_{i}")).as_py()
+            if k:
+                ex = con.execute(f"SELECT {ROW}, {shown} FROM chunk WHERE {pred} ORDER BY {ROW} "
                                  f"LIMIT {SHOW}").fetchall()
-                    found.add((reader.label, where, rule), int(k),
-                              [f"{reader.row_word} {r + reader.first_row}: {v!r}" for r, v in ex])
+                found.add((reader.label, where, rule), int(k),
+                          [f"{reader.row_word} {r + reader.first_row}: {v!r}" for r, v in ex])
         if not found.found:
-            writer.write(con.sql(select).to_arrow_table().cast(writer.schema))
+            writer.write(mapped.select(writer.schema.names).cast(writer.schema))
         con.unregister("chunk")
         offset += n
         if bar is not None:

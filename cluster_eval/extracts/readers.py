@@ -57,6 +57,15 @@ class ExtractReader:
             return list(f.schema_arrow.names), f.metadata.num_rows
         if self.fmt == "csv":
             return self._sniff(), None
+        if self.fmt == "xpt":
+            from .xport import XportError, read_header
+            try:
+                variables, offset = read_header(self.path)
+                width = sum(v["length"] for v in variables) or 1
+                self.native_xpt = True
+                return [v["name"] for v in variables], (self.path.stat().st_size - offset) // width
+            except (XportError, ValueError, OSError):
+                self.native_xpt = False          # version 8 or unusual: pyreadstat reads it
         func = self._pyreadstat_func()
         try:
             _, meta = func(str(self.path), metadataonly=True, **self._enc())
@@ -128,6 +137,13 @@ class ExtractReader:
                 yield pa.Table.from_batches([batch])
         elif self.fmt == "csv":
             yield from self._csv_chunks(columns, chunk_rows)
+        elif self.fmt == "xpt" and self.native_xpt:
+            from .xport import iter_xport
+            try:
+                yield from iter_xport(self.path, columns, chunk_rows, self.encoding)
+            except UnicodeDecodeError as exc:
+                raise InputError(Problem(self.label, None, f"text is not {self.encoding or 'UTF-8 or cp1252'} "
+                                         f"({exc.reason}); declare encoding:")) from None
         else:
             import pyreadstat
             try:

@@ -123,7 +123,7 @@ def table_columns(table: str, parts) -> list[str]:
 
 
 def chunk_plan(part: Part, types: dict[str, pa.DataType], out_columns: list[str], id_type: str, decimal: str):
-    """``(select SQL, checks)`` for one chunk signature (see the module docstring)."""
+    """``(SELECT list, checks)`` for one chunk signature (see the module docstring)."""
     kinds = {c: _kind(t) for c, t in types.items()}
     select, checks = [], []
     for dst in out_columns:
@@ -183,4 +183,4 @@ def chunk_plan(part: Part, types: dict[str, pa.DataType], out_columns: list[str]
         else:
             expr = "NULL"
         select.append(f"{expr} AS {q(dst)}")
-    return "SELECT " + ", ".join(select) + " FROM chunk", checks
+    return ", ".join(select), checks
