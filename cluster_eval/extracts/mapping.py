@@ -65,7 +65,7 @@ class Part:
     """One extract (one or more files with one mapping) feeding an event table."""
 
     table: str
-    where: str                       # params path, for messages
+    where: str                       # path in the params file (events.tables.<table>), for messages
     files: tuple[Path, ...]
     fmt: str
     encoding: str | None = None
@@ -82,7 +82,7 @@ class Part:
         """Every extract column the mapping reads."""
         out = list(dict.fromkeys(self.columns.values()))
         for text in self.derived.values():
-            out += [c for c in columns_of(parse_expression(text, self.where)) if c not in out]
+            out += [c for c in columns_of(parse_expression(text, f"params '{self.where}'")) if c not in out]
         return out
 
     def key(self) -> str:
@@ -130,12 +130,12 @@ def load_extracts(params) -> Extracts:
     check_keys(tables, set(EVENT_TABLES), "params 'events.tables'", required=("patients", "listings"))
     out = {}
     for name, spec in tables.items():
-        where = f"params 'events.tables.{name}'"
+        where = f"events.tables.{name}"
         if isinstance(spec, dict) and "parts" in spec:
-            check_keys(spec, {"parts"}, where)
+            check_keys(spec, {"parts"}, f"params '{where}'")
             if not isinstance(spec["parts"], list) or not spec["parts"]:
-                raise ConfigError(f"{where}.parts must be a non-empty list of extract mappings")
-            out[name] = tuple(_part(name, p, f"params 'events.tables.{name}.parts[{i}]'", folder)
+                raise ConfigError(f"params '{where}.parts' must be a non-empty list of extract mappings")
+            out[name] = tuple(_part(name, p, f"events.tables.{name}.parts[{i}]", folder)
                               for i, p in enumerate(spec["parts"]))
         else:
             out[name] = (_part(name, spec, where, folder),)
@@ -145,52 +145,52 @@ def load_extracts(params) -> Extracts:
 def _files(spec: dict, where: str, folder: Path) -> tuple[Path, ...]:
     given = [k for k in ("file", "files", "folder") if k in spec]
     if len(given) != 1:
-        raise ConfigError(f"{where} needs exactly one of 'file', 'files' or 'folder'"
+        raise ConfigError(f"params '{where}' needs exactly one of 'file', 'files' or 'folder'"
                           + (f"; got {', '.join(given)}" if given else ""))
     if "pattern" in spec and "folder" not in spec:
-        raise ConfigError(f"{where}.pattern applies only with 'folder'")
+        raise ConfigError(f"params '{where}.pattern' applies only with 'folder'")
     key = given[0]
     if key == "folder":
         d = expand_path(spec["folder"], folder)
         if not d.is_dir():
-            raise ConfigError(f"{where}.folder: folder not found: {d}")
+            raise ConfigError(f"params '{where}.folder': folder not found: {d}")
         pattern = spec.get("pattern", "*")
         files = sorted(p for p in d.glob(pattern) if p.is_file() and not p.name.startswith("."))
         if not files:
-            raise ConfigError(f"{where}.folder: no files matching {pattern!r} in {d}")
+            raise ConfigError(f"params '{where}.folder': no files matching {pattern!r} in {d}")
         return tuple(files)
     names = spec[key] if key == "files" else [spec[key]]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"{where}.{key} must be {'a list of file names' if key == 'files' else 'a file name'}; "
+        raise ConfigError(f"params '{where}.{key}' must be {'a list of file names' if key == 'files' else 'a file name'}; "
                           f"got {spec[key]!r}")
     files = tuple(expand_path(n, folder) for n in names)
     for p in files:
         if not p.is_file():
-            raise ConfigError(f"{where}.{key}: file not found: {p}")
+            raise ConfigError(f"params '{where}.{key}': file not found: {p}")
     return files
 
 
 def _mapping(spec, key, where) -> dict:
     value = spec.get(key) or {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}.{key} must map engine columns to values; got {value!r}")
+        raise ConfigError(f"params '{where}.{key}' must map engine columns to values; got {value!r}")
     return value
 
 
 def _part(table: str, spec, where: str, folder: Path) -> Part:
-    check_keys(spec, PART_KEYS, where)
+    check_keys(spec, PART_KEYS, f"params '{where}'")
     files = _files(spec, where, folder)
     fmt = spec.get("format")
     if fmt is not None and fmt not in FORMAT_NAMES:
-        raise ConfigError(f"{where}.format must be one of {', '.join(FORMAT_NAMES)}; got {fmt!r}")
+        raise ConfigError(f"params '{where}.format' must be one of {', '.join(FORMAT_NAMES)}; got {fmt!r}")
     if fmt is None:
         fmts = {format_of(p) for p in files}
         if None in fmts:
             bad = next(p for p in files if format_of(p) is None)
-            raise ConfigError(f"{where}: cannot tell the format of {bad.name} from its name; say format: one of "
+            raise ConfigError(f"params '{where}': cannot tell the format of {bad.name} from its name; say format: one of "
                               f"{', '.join(FORMAT_NAMES)}")
         if len(fmts) > 1:
-            raise ConfigError(f"{where}: the files have different formats ({', '.join(sorted(fmts))}); "
+            raise ConfigError(f"params '{where}': the files have different formats ({', '.join(sorted(fmts))}); "
                               "map each format as its own entry under 'parts'")
         fmt = fmts.pop()
     encoding = spec.get("encoding")
@@ -198,13 +198,13 @@ def _part(table: str, spec, where: str, folder: Path) -> Part:
         try:
             codecs.lookup(str(encoding))
         except LookupError:
-            raise ConfigError(f"{where}.encoding: unknown text encoding {encoding!r} (e.g. utf-8, cp1252, "
+            raise ConfigError(f"params '{where}.encoding': unknown text encoding {encoding!r} (e.g. utf-8, cp1252, "
                               "latin-1)") from None
     for key, allowed in (("sep", None), ("quote", None), ("decimal", (".", ","))):
         v = spec.get(key)
         if v is not None and (not isinstance(v, str) or len(v) != 1 or (allowed and v not in allowed)):
             rule = "'.' or ','" if allowed else "one character"
-            raise ConfigError(f"{where}.{key} must be {rule}; got {v!r}")
+            raise ConfigError(f"params '{where}.{key}' must be {rule}; got {v!r}")
     required, optional = EVENT_TABLES[table]
     known = set(required) | set(optional)
     columns, derived = _mapping(spec, "columns", where), _mapping(spec, "derived", where)
@@ -213,31 +213,31 @@ def _part(table: str, spec, where: str, folder: Path) -> Part:
     for key, mapping in (("columns", columns), ("derived", derived), ("constant", constant)):
         for col, v in mapping.items():
             if col not in known:
-                check_keys({col: None}, known, f"{where}.{key} (engine columns of {table})")
+                check_keys({col: None}, known, f"params '{where}.{key}' (engine columns of {table})")
             if col in seen:
-                raise ConfigError(f"{where}: engine column {col!r} is given by both {seen[col]!r} and {key!r}")
+                raise ConfigError(f"params '{where}': engine column {col!r} is given by both {seen[col]!r} and {key!r}")
             seen[col] = key
             if key == "columns" and (not isinstance(v, str) or not v):
-                raise ConfigError(f"{where}.columns.{col} must name a column of the extract; got {v!r}")
+                raise ConfigError(f"params '{where}.columns.{col}' must name a column of the extract; got {v!r}")
             if key == "constant":
                 _check_constant(col, v, f"{where}.constant.{col}")
     for col, text in derived.items():
         if col not in NUMBER_COLUMNS:
-            raise ConfigError(f"{where}.derived.{col}: only number columns ({', '.join(sorted(NUMBER_COLUMNS))}) "
+            raise ConfigError(f"params '{where}.derived.{col}': only number columns ({', '.join(sorted(NUMBER_COLUMNS))}) "
                               "can be derived")
-        parse_expression(text, f"{where}.derived.{col}")
+        parse_expression(text, f"params '{where}.derived.{col}'")
     missing = [c for c in required if c not in seen]
     if missing:
-        raise ConfigError(f"{where}: required engine column{'s' if len(missing) > 1 else ''} "
+        raise ConfigError(f"params '{where}': required engine column{'s' if len(missing) > 1 else ''} "
                           f"{', '.join(repr(c) for c in missing)} of {table} not mapped (give it under 'columns', "
                           "'derived' or 'constant')")
     for col, vmap in values.items():
         if col not in columns:
-            raise ConfigError(f"{where}.values.{col}: a value map applies to a column mapped under 'columns'")
+            raise ConfigError(f"params '{where}.values.{col}': a value map applies to a column mapped under 'columns'")
         if col in DATE_COLUMNS or col in NUMBER_COLUMNS:
-            raise ConfigError(f"{where}.values.{col}: value maps apply to text columns, not dates or numbers")
+            raise ConfigError(f"params '{where}.values.{col}': value maps apply to text columns, not dates or numbers")
         if not isinstance(vmap, dict) or not vmap:
-            raise ConfigError(f"{where}.values.{col} must map extract values to engine values; got {vmap!r}")
+            raise ConfigError(f"params '{where}.values.{col}' must map extract values to engine values; got {vmap!r}")
     values = {col: {_text(k): _text(v) for k, v in vmap.items()} for col, vmap in values.items()}
     return Part(table, where, files, fmt, encoding, spec.get("sep"), spec.get("quote") or '"', spec.get("decimal"),
                 dict(columns), dict(derived), {k: _text(v) for k, v in constant.items()}, values,
@@ -248,17 +248,17 @@ def _check_constant(col: str, v, where: str) -> None:
     import datetime as dt
 
     if v is None or isinstance(v, dict | list):
-        raise ConfigError(f"{where} must be one value; got {v!r}")
+        raise ConfigError(f"params '{where}' must be one value; got {v!r}")
     if col in DATE_COLUMNS:
         try:
             dt.date.fromisoformat(str(v))
         except ValueError:
-            raise ConfigError(f"{where} must be an ISO date (YYYY-MM-DD); got {v!r}") from None
+            raise ConfigError(f"params '{where}' must be an ISO date (YYYY-MM-DD); got {v!r}") from None
     if col in NUMBER_COLUMNS:
         try:
             float(v)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where} must be a number; got {v!r}") from None
+            raise ConfigError(f"params '{where}' must be a number; got {v!r}") from None
 
 
 def _text(v) -> str:
@@ -275,19 +275,19 @@ def _dates(spec, columns: dict, where: str) -> dict:
     if isinstance(spec, str):
         spec = {c: spec for c in mapped}
     if not isinstance(spec, dict):
-        raise ConfigError(f"{where}.dates must be a format ('%d-%m-%Y', 'sas') or map date columns to formats; "
+        raise ConfigError(f"params '{where}.dates' must be a format ('%d-%m-%Y', 'sas') or map date columns to formats; "
                           f"got {spec!r}")
     for col, fmt in spec.items():
         if col not in mapped:
-            raise ConfigError(f"{where}.dates.{col}: not a date column mapped under 'columns' "
+            raise ConfigError(f"params '{where}.dates.{col}': not a date column mapped under 'columns' "
                               f"(date columns here: {', '.join(mapped) or 'none'})")
         if not isinstance(fmt, str) or (fmt != SAS_DATES and "%" not in fmt):
-            raise ConfigError(f"{where}.dates.{col} must be 'sas' (SAS date numbers: days since 1960-01-01) or a "
+            raise ConfigError(f"params '{where}.dates.{col}' must be 'sas' (SAS date numbers: days since 1960-01-01) or a "
                               f"format such as '%d-%m-%Y' or '%Y%m%d'; got {fmt!r}")
         if fmt != SAS_DATES:
             bad = [d for d in _directives(fmt) if d not in "dmYyBbjHMS%"]
             if bad:
-                raise ConfigError(f"{where}.dates.{col}: format {fmt!r} uses %{bad[0]}; use %d %m %Y %y %b %B %j")
+                raise ConfigError(f"params '{where}.dates.{col}': format {fmt!r} uses %{bad[0]}; use %d %m %Y %y %b %B %j")
     return dict(spec)
 
 

@@ -162,7 +162,7 @@ def chunk_plan(part: Part, types: dict[str, pa.DataType], out_columns: list[str]
                                    f"{expr} IS NOT NULL AND TRY_CAST({expr} AS BIGINT) IS NULL", shown))
                     expr = f"TRY_CAST({expr} AS BIGINT)"
         elif dst in part.derived:
-            tree = parse_expression(part.derived[dst], f"{part.where}.derived.{dst}")
+            tree = parse_expression(part.derived[dst], f"params '{part.where}.derived.{dst}'")
             for src in columns_of(tree):
                 c, kind = q(src), kinds[src]
                 num = number_sql(c, kind, decimal)
