@@ -101,7 +101,7 @@ def cmd_validate(args) -> int:
     from .indicators.tables import EVENT_TABLES
 
     path = Path(args.data)
-    has_events = path.is_dir() and any((path / f"{t}{ext}").exists()
+    has_events = path.is_dir() and any((path / f"{t}{ext}").exists() or (path / t).is_dir()
                                        for t in EVENT_TABLES for ext in (".csv", ".parquet"))
     has_contract = not path.is_dir() or any(path.glob("measures.*")) or not has_events
     if has_contract:

@@ -171,7 +171,8 @@ def _files(spec: dict, where: str, folder: Path) -> tuple[Path, ...]:
 
 
 def _mapping(spec, key, where) -> dict:
-    value = spec.get(key) or {}
+    value = spec.get(key)
+    value = {} if value is None else value
     if not isinstance(value, dict):
         raise ConfigError(f"params '{where}.{key}' must map engine columns to values; got {value!r}")
     return value

@@ -39,6 +39,7 @@ def test_example_params_convert_then_measures_equal_the_engine_layout(events, tm
     assert main(["convert", str(events["params"]), "--out", str(out), "--quiet"]) == 0
     for t in ("patients", "listings", "prescriptions", "lab_tests", "diagnoses"):
         assert list((out / t).glob("part-*.parquet")), t
+    assert main(["validate", str(out)]) == 0
     assert main(["measures", str(out), "--out", str(tmp_path / "m"), "--quiet"]) == 0
     got = pd.read_parquet(tmp_path / "m" / "measures.parquet")
     pd.testing.assert_frame_equal(got, events["measures"], check_dtype=False)

@@ -176,8 +176,28 @@ def test_a_number_without_a_date_format_is_refused(tmp_path):
                                                                   "packages, value) can be derived"),
     ({"listings__pattern": "*.csv"}, "params 'events.tables.listings.pattern' applies only with 'folder'"),
     ({"diagnoses": {"parts": []}}, "params 'events.tables.diagnoses.parts' must be a non-empty list"),
+    ({"patients__file": None, "patients__folder": "nowhere"}, "params 'events.tables.patients' needs exactly one"),
+    ({"patients": {"folder": "nowhere", "columns": {}}}, "params 'events.tables.patients.folder': folder not found"),
+    ({"patients": {"folder": ".", "pattern": "*.sas7bdat"}},
+     "params 'events.tables.patients.folder': no files matching '*.sas7bdat' in"),
+    ({"patients": {"folder": ".", "pattern": "*"}}, "the files have different formats (csv, dta); map each format"),
+    ({"patients__columns": {"patient_id": 7, "sex": "KOEN", "birth_date": "FOED_DAG"}},
+     "params 'events.tables.patients.columns.patient_id' must name a column of the extract; got 7"),
+    ({"patients__constant": {"death_date": None}}, "params 'events.tables.patients.constant.death_date' must be one "
+                                                   "value; got None"),
+    ({"prescriptions__derived": {}, "prescriptions__constant": {"ddd": "two"}}, "constant.ddd' must be a number; "
+                                                                              "got 'two'"),
+    ({"patients__values": {"death_date": {1: 2}}}, "values.death_date': a value map applies to a column mapped under "
+                                                   "'columns'"),
+    ({"patients__dates": ["sas"]}, "params 'events.tables.patients.dates' must be a format ('%d-%m-%Y', 'sas') or map"),
+    ({"patients__dates": "%d.%m.%Y %Z"}, "dates.birth_date': format '%d.%m.%Y %Z' uses %Z; use %d %m %Y"),
+    ({"patients__columns": []}, "params 'events.tables.patients.columns' must map engine columns to values; got []"),
 ])
 def test_mapping_errors(extracts, over, message):
+    (extracts / "other.dta").write_bytes(b"x")
+    if "patients__file" in over and over["patients__file"] is None:
+        over = {k: v for k, v in over.items() if k != "patients__file"}
+        over["patients"] = {"file": "bef.csv", "folder": "nowhere"}
     with pytest.raises(ConfigError) as exc:
         load_extracts(params(extracts, **over))
     assert message in str(exc.value)
@@ -238,3 +258,8 @@ def test_cli_exit_2_without_traceback_and_nothing_written(extracts, tmp_path, ca
     assert main(["convert", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "afile"), "--quiet"]) == 2
     assert "it is a file, not a folder" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "p.yaml"), "--out", str(out), "--chunk-rows", "0"]) == 2
+    assert "--chunk-rows must be a positive number of rows; got 0" in capsys.readouterr().err
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "patients.parquet").write_bytes(b"x")
+    assert main(["convert", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "mixed"), "--quiet"]) == 2
+    assert "patients.parquet is in the output folder; convert writes patients/ there" in capsys.readouterr().err
