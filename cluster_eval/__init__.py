@@ -8,6 +8,7 @@ Subpackages (imported lazily, so ``import cluster_eval as ce`` stays fast)::
     ce.spc                            run and control charts (qic) with the Anhøj rules
     ce.impact                         staggered DiD (att_gt), per-cluster effects, ITS, pooling
     ce.indicators                     the indicator catalogue and the DuckDB engine over events
+    ce.extracts                       register extracts (SAS, Stata, Parquet, Danish CSV) -> event tables
     ce.disclosure                     small-cell suppression
     ce.audit                          the independent disclosure audit of written outputs
     ce.report                         the batch runner: analyse once, papermill, nbconvert, audit
@@ -31,7 +32,7 @@ from .errors import (  # noqa: F401
 __version__ = "0.1.0"
 
 _SUBMODULES = {"synthetic", "stats", "spc", "impact", "indicators", "disclosure", "audit", "report", "data",
-               "validation", "errors", "plots", "resources"}
+               "validation", "errors", "plots", "resources", "extracts"}
 
 
 def __getattr__(name):
