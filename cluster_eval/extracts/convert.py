@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError, OutputError, Problem
+from ..validation import did_you_mean
 from .mapping import Extracts, Part, load_extracts
 from .readers import ExtractReader
 from .sql import ROW, chunk_plan, label, output_schema, table_columns
@@ -139,15 +140,12 @@ class _Writer:
 
 
 def _missing_columns(reader, part, need, found) -> bool:
-    import difflib
-
     missing = [c for c in need if c not in reader.columns]
     for c in missing:
         dst = next((k for k, v in part.columns.items() if v == c), None)
-        close = difflib.get_close_matches(c, reader.columns, n=1, cutoff=0.6)
-        close = close or [n for n in reader.columns if n.lower() == c.lower()]
+        close = did_you_mean(c, reader.columns) or next((n for n in reader.columns if n.lower() == c.lower()), None)
         more = " ..." if len(reader.columns) > 12 else ""
-        hint = f"; did you mean {close[0]!r}?" if close else f"; the file has {', '.join(reader.columns[:12])}{more}"
+        hint = f"; did you mean {close!r}?" if close else f"; the file has {', '.join(reader.columns[:12])}{more}"
         where = label(c, dst) if dst else f"'{c}' (in derived column)"
         found.add((reader.label, where, f"column named in the params mapping is not in the file{hint}"), 0, [])
     return bool(missing)

@@ -34,10 +34,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.mapping import expand_path, read_params_file
+from ..data.mapping import expand_path
+from ..data.params import check_keys, read_params_file
 from ..errors import ConfigError
 from ..indicators.tables import DATE_COLUMNS, EVENT_TABLES, NUMBER_COLUMNS
-from ..validation import check_keys
 from .expressions import columns_of, parse_expression
 
 EVENTS_KEYS = {"folder", "tables", "patient_id"}
