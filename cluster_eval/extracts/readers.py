@@ -169,7 +169,8 @@ class ExtractReader:
         # block_size is bytes; about 40 bytes a row in register extracts
         block = int(min(max(chunk_rows * 40, 1 << 20), 1 << 28))
         enc = "utf8" if self.encoding.replace("-", "").lower() in ("utf8", "utf8sig") else self.encoding
-        read = pcsv.ReadOptions(block_size=block, encoding=enc)
+        # the header's names as sniffed (trimmed), so that " EKSD" in a header still maps as EKSD
+        read = pcsv.ReadOptions(block_size=block, encoding=enc, column_names=self.columns, skip_rows=1)
         parse = pcsv.ParseOptions(delimiter=self.sep, quote_char=self.quote or False, invalid_row_handler=invalid,
                                   newlines_in_values=False)
         conv = pcsv.ConvertOptions(column_types={c: pa.string() for c in self.columns}, include_columns=columns,

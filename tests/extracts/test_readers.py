@@ -84,6 +84,11 @@ def test_csv_dialect_and_windows_1252_are_sniffed(tmp_path):
     assert read(tmp_path / "b.csv.gz", "csv")["BY"].tolist() == ["Ærø"]
 
 
+def test_header_names_are_trimmed(tmp_path):
+    (tmp_path / "h.csv").write_text("PNR ; EKSD\r\n0101;01-02-2020\r\n", encoding="utf-8")
+    assert read(tmp_path / "h.csv", "csv").to_dict("list") == {"PNR": ["0101"], "EKSD": ["01-02-2020"]}
+
+
 def test_declared_dialect_wins(tmp_path):
     (tmp_path / "c.txt").write_text("A|B\n1|x;y\n", encoding="utf-8")
     got = read(tmp_path / "c.txt", "csv", sep="|")
