@@ -13,12 +13,40 @@ A line leaks when
    published total minus the published parts is then itself a small count.
 
 Each round hides, in every leaking line, the smallest published non-zero cell (zeros last), until no
-line leaks. For crossed tables (a cell in more than one line), where lines that each hold two hidden
-cells can still pin a cell down (a "bridge" between two blocks of hidden cells), an exact check follows:
-a hidden cell ``x_i`` is determined by the published lines ``A x = b`` iff the unit vector ``e_i`` lies
-in the row space of ``A`` restricted to the hidden cells (Cox 1980, "Suppression methodology and
-statistical disclosure control", JASA 75:377-385). Determined cells get another complement from their
-lines, and the rounds repeat until nothing is determined.
+line leaks. The line rules are not enough: an attacker knows the published lines *and* that no count
+is negative, and may solve, for every hidden cell, ``min x_i`` and ``max x_i`` subject to ``A x = b``
+and ``x >= 0`` (the attacker's linear programme; Cox 1980, "Suppression methodology and statistical
+disclosure control", JASA 75:377-385; the "audit" of Fischetti & Salazar-González 1999, Math. Prog.
+86:283-304). A hidden cell is *pinned* when that interval is a single value. Two ways to be pinned:
+
+* linearly: ``e_i`` lies in the row space of ``A`` restricted to the hidden cells (crossed tables, where
+  lines that each hold two hidden cells can still bridge two blocks of hidden cells);
+* through ``x >= 0``: hidden cells at 0 can only go up, which may fix them and, with them, the rest of
+  the line. E.g. in a cluster, ``K1 = P1 + P2 + 0`` with ``P2 = 4`` published, ``K2 = P3``, and the nation
+  ``K1 + K2 = 4`` published: ``P1 + K2 = 0``, so ``P1 = K2 = P3 = 0`` and ``K1 = 4``, though no cell is
+  fixed by the equations alone.
+
+After the line rules the audit therefore looks for pinned cells and gives each group of linked hidden
+cells holding one another complement, then the rounds repeat until nothing is pinned:
+
+* tables whose lines form a forest (every cell a part of at most one line: one-way tables, nested
+  hierarchies such as nation > region > cluster > practice, one family of ``groups``) are a network:
+  lines are nodes (plus a ground node), hidden cells edges from their own line to their parent's. Two
+  tables that agree with the published lines differ by a circulation, so a cell can move iff it lies
+  on a cycle that can carry one, where a cell at 0 may only be passed forwards. A cell at 0 is pinned
+  iff its ends are in different strongly connected components of the residual graph; a positive cell
+  iff it is a bridge of its component (every cycle passes the ground, so bridges come from counting
+  ground edges on each side). Vectorised over all strata: one sparse strongly-connected-components
+  call and a few ``bincount`` per round (:func:`_pinned_network`).
+* other tables (crossed margins, several ``groups`` families), per stratum up to :data:`EXACT_LIMIT`
+  hidden cells: one LP finds the hidden zeros that no feasible table can raise, then the row-space test
+  on the rest (:func:`_determined`); away from its zero bounds the feasible set spans the null space.
+
+With whole counts the constraint matrices of one-way, nested and two-way tables are totally unimodular,
+so the attacker's bounds are whole numbers: a hidden cell that is not pinned ranges over at least two
+whole values (the property tests' oracle, ``tests/disclosure/disclosure_oracle.py``, checks exactly this
+with ``scipy.optimize.linprog``). Not covered: an attacker who combines the numerator, denominator and
+difference families (``numerator <= denominator`` row by row); each family is audited on its own lines.
 """
 from __future__ import annotations
 
@@ -44,10 +72,10 @@ from .primary import (
 )
 
 EXACT_LIMIT = 3000
-"""Largest number of hidden cells in one stratum for the exact (row-space) check."""
+"""Largest number of hidden cells in one stratum for the audit of crossed tables (LP and row space)."""
 
 MAX_TRIES = 5
-"""Rounds of extra complements for one cell the exact check finds determined, before giving up (warning)."""
+"""Rounds of extra complements for one cell the crossed-table audit finds pinned, before giving up (warning)."""
 
 MARGINS = ("given", "crossed", "nested")
 
@@ -242,7 +270,7 @@ def _pick_network(pinned, hidden, ok, vals, line, cell, part_line, total_line, n
 
 def protect(values, hidden, lines: pd.DataFrame, threshold: int, *, frozen=None, exact: bool = False,
             line_block=None) -> np.ndarray:
-    """Extend a hidden pattern until no line leaks (and, with ``exact``, no hidden cell is determined).
+    """Extend a hidden pattern until no line leaks (and, with ``exact``, no hidden cell is pinned).
 
     Parameters
     ----------
@@ -255,9 +283,10 @@ def protect(values, hidden, lines: pd.DataFrame, threshold: int, *, frozen=None,
     frozen : ndarray of bool, optional
         Cells that must not be chosen as complements (totals published elsewhere).
     exact : bool
-        Run the row-space check for determined cells (needed when cells lie in more than one line).
+        Audit the pattern against the attacker's LP (published lines and ``x >= 0``) and add complements
+        until no hidden cell is pinned to one value (see the module docstring). ``False``: line rules only.
     line_block : ndarray of int, optional
-        Stratum of each line (independent sub-tables), for the exact check.
+        Stratum of each line (independent sub-tables), for the audit of crossed tables.
 
     Returns
     -------
@@ -480,8 +509,9 @@ def suppress_table(df: pd.DataFrame, count_cols=None, *, by=None, dims=None, mar
     total : str
         The label of margin rows (:data:`TOTAL`).
     exact : "auto", bool
-        Run the exact row-space check for recoverable cells; ``"auto"`` runs it when some cell lies in more
-        than one line (crossed tables, several ``groups`` families).
+        Audit the hidden pattern against the attacker's linear programme (published lines and counts
+        ``>= 0``) and add complements until no hidden cell is pinned to one value. ``"auto"`` and ``True``
+        (default): always; ``False``: the line rules only (not safe; for comparison).
 
     Returns
     -------
@@ -493,8 +523,10 @@ def suppress_table(df: pd.DataFrame, count_cols=None, *, by=None, dims=None, mar
     Notes
     -----
     The rules, for every line (a total and its parts): never exactly one hidden cell, and never a
-    published total whose hidden parts add up to ``threshold`` or less. Complements are the smallest
-    non-zero published cells. See the module docstring for the exact check (Cox 1980).
+    published total whose hidden parts add up to ``threshold`` or less; then no hidden cell pinned to
+    one value by the published lines and non-negativity (the attacker's LP). Complements are the
+    smallest non-zero published cells. See the module docstring for the audit (Cox 1980; Fischetti and
+    Salazar-González 1999).
     """
     if count_cols is None:
         count_cols = counts
