@@ -1,5 +1,8 @@
 """Disclosure control: no output may show a count of 1 to 4 persons, directly or by subtraction.
 
+"By subtraction" means against an attacker who knows every published total and that counts are never
+negative: no hidden count may be pinned to one value by them (see :mod:`.secondary`).
+
 Thresholds (constants named at the top of :mod:`.primary`)::
 
     MIN_COUNT = 5        smallest non-zero count that may be published

@@ -29,7 +29,9 @@ def suppress_measures(df: pd.DataFrame, numerator: str = "numerator", denominato
        group of their own), the groups' totals and the national total form one hierarchy per stratum
        ``by``; in every group with a hidden cell another one is hidden (the smallest non-zero), so that no
        hidden count equals a published total minus published counts, and no published total minus the
-       published counts is itself from 1 to ``threshold``. Numerators, denominators and (for
+       published counts is itself from 1 to ``threshold``; then, until no hidden cell is pinned to one
+       value by the published lines together with counts being ``>= 0`` (the attacker's linear
+       programme), another complement is hidden next to a pinned cell. Numerators, denominators and (for
        proportions, when no numerator exceeds its denominator) the differences ``denominator -
        numerator`` are protected as three families along the same lines, until all three are stable.
     3. Derived values (``value_cols``: rates, proportions, limits, z-scores) are hidden in every row where
