@@ -1,4 +1,4 @@
-"""Statistical process control: run and control charts with the Anhøj rules (qicharts2 v0.8.1).
+"""Statistical process control: run and control charts with the Anhøj rules (qicharts2 v0.8.1)::
 
     ce.spc.qic(x, y, n, chart="run"|"i"|"mr"|"xbar"|"s"|"t"|"p"|"pp"|"c"|"u"|"up", freeze=, part=,
                exclude=, multiply=, facets=)   chart data, one row per subgroup
