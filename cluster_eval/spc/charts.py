@@ -85,7 +85,18 @@ def _centre(part: Part, computed) -> np.ndarray:
 
 
 def c4(n) -> np.ndarray:
-    """Bias constant c4(n) = E(s) / sigma; NaN for n <= 1."""
+    """Bias constant c4(n) = E(s) / sigma of the sample standard deviation (Montgomery 2009, appendix VI).
+
+    Parameters
+    ----------
+    n : array_like
+        Subgroup sizes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``sqrt(2 / (n - 1)) * Gamma(n / 2) / Gamma((n - 1) / 2)``; NaN for n <= 1.
+    """
     n = np.asarray(n, dtype=float).copy()
     n[n <= 1] = np.nan
     with np.errstate(invalid="ignore"):
@@ -93,25 +104,75 @@ def c4(n) -> np.ndarray:
 
 
 def c5(n) -> np.ndarray:
-    """c5(n) = sqrt(1 - c4(n)^2) = sd(s) / sigma."""
+    """c5(n) = sqrt(1 - c4(n)^2) = sd(s) / sigma (Montgomery 2009, section 6.3).
+
+    Parameters
+    ----------
+    n : array_like
+        Subgroup sizes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The factor for each size; NaN for n <= 1.
+    """
     return np.sqrt(1 - c4(n) ** 2)
 
 
 def a3(n, k: float = 3) -> np.ndarray:
-    """A3(n) = k / (c4(n) sqrt(n)): xbar limits are CL +- A3 s-bar."""
+    """A3(n) = k / (c4(n) sqrt(n)): xbar limits are CL +- A3 s-bar (Montgomery 2009, eq. 6.29).
+
+    Parameters
+    ----------
+    n : array_like
+        Subgroup sizes.
+    k : float
+        Number of sigmas (3 for the control limits, 2 for the 95% limits).
+
+    Returns
+    -------
+    numpy.ndarray
+        The factor for each size; NaN for n <= 1.
+    """
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore"):
         return k / (c4(n) * np.sqrt(n))
 
 
 def b3(n, k: float = 3) -> np.ndarray:
-    """B3(n) = max(0, 1 - k c5 / c4): the s chart's lower limit factor (NaN stays NaN)."""
+    """B3(n) = max(0, 1 - k c5 / c4): the s chart's lower limit factor (Montgomery 2009, eq. 6.27).
+
+    Parameters
+    ----------
+    n : array_like
+        Subgroup sizes.
+    k : float
+        Number of sigmas.
+
+    Returns
+    -------
+    numpy.ndarray
+        The factor for each size (NaN stays NaN).
+    """
     v = 1 - k * c5(n) / c4(n)
     return np.where(np.isnan(v), np.nan, np.maximum(0, v))
 
 
 def b4(n, k: float = 3) -> np.ndarray:
-    """B4(n) = 1 + k c5 / c4: the s chart's upper limit factor."""
+    """B4(n) = 1 + k c5 / c4: the s chart's upper limit factor (Montgomery 2009, eq. 6.27).
+
+    Parameters
+    ----------
+    n : array_like
+        Subgroup sizes.
+    k : float
+        Number of sigmas.
+
+    Returns
+    -------
+    numpy.ndarray
+        The factor for each size; NaN for n <= 1.
+    """
     return 1 + k * c5(n) / c4(n)
 
 

@@ -364,8 +364,26 @@ def _chart_parts(agg: pd.DataFrame, facet_cols: list, chart_fun, part_pos, freez
 def qic_grouped(data: pd.DataFrame, x, y=None, n=None, *, by, **kwargs) -> pd.DataFrame:
     """One chart per group of ``data``: ``qic(x, y, n, data=data, facets=by, **kwargs)``.
 
-    ``by`` names one or more grouping columns (qicharts2's ``facets = by1 ~ by2``). Freeze, part and
-    exclude positions count subgroups within each group.
+    Parameters
+    ----------
+    data : DataFrame
+        The observations, one row each.
+    x, y, n : str
+        Column names of the subgroup, the measurement or count, and the denominator (see :func:`qic`).
+    by : str or list of str
+        One or more grouping columns (qicharts2's ``facets = by1 ~ by2``).
+    **kwargs
+        Any other :func:`qic` argument (``chart``, ``freeze``, ``part``, ``exclude``, ``multiply`` ...).
+        Freeze, part and exclude positions count subgroups within each group.
+
+    Returns
+    -------
+    DataFrame
+        :func:`qic`'s chart data with the ``by`` columns, one independent chart per group.
+
+    References
+    ----------
+    Anhøj J (2018). qicharts2: Quality Improvement Charts for R. JOSS 3(25): 699.
     """
     return qic(x, y, n, data=data, facets=by, **kwargs)
 
@@ -373,11 +391,26 @@ def qic_grouped(data: pd.DataFrame, x, y=None, n=None, *, by, **kwargs) -> pd.Da
 def summary(chart_data: pd.DataFrame, facets=None) -> pd.DataFrame:
     """One row per facet and phase, like qicharts2's ``summary.qic()``.
 
-    Columns: the facets, ``part``, ``n_obs``, ``n_useful``, ``longest_run``, ``longest_run_max``,
-    ``n_crossings``, ``n_crossings_min``, ``runs_signal`` (1 if any point of the phase has a runs
-    signal), ``lcl_mean`` (qicharts2 ``aLCL``), ``cl_mean`` (``CL``), ``ucl_mean`` (``aUCL``),
-    ``lcl_95_mean``, ``ucl_95_mean`` (``aLCL.95``, ``aUCL.95``), ``n_sigma_signals`` (``sigma.signal``:
-    the number of points beyond the limits). ``facets`` defaults to ``chart_data.attrs['facets']``.
+    Parameters
+    ----------
+    chart_data : DataFrame
+        The output of :func:`qic` or :func:`qic_grouped`.
+    facets : list of str, optional
+        Facet columns; default ``chart_data.attrs['facets']``.
+
+    Returns
+    -------
+    DataFrame
+        Columns: the facets, ``part``, ``n_obs``, ``n_useful``, ``longest_run``, ``longest_run_max``,
+        ``n_crossings``, ``n_crossings_min``, ``runs_signal`` (1 if any point of the phase has a runs
+        signal), ``lcl_mean`` (qicharts2 ``aLCL``), ``cl_mean`` (``CL``), ``ucl_mean`` (``aUCL``),
+        ``lcl_95_mean``, ``ucl_95_mean`` (``aLCL.95``, ``aUCL.95``), ``n_sigma_signals`` (``sigma.signal``:
+        the number of points beyond the limits).
+
+    References
+    ----------
+    Anhøj J (2018). qicharts2: Quality Improvement Charts for R. JOSS 3(25): 699.
+    Anhøj J, Olesen AV (2014). Run charts revisited. PLoS ONE 9(11): e113825.
     """
     if facets is None:
         facets = list(chart_data.attrs.get("facets", []))

@@ -23,7 +23,18 @@ import numpy as np
 
 
 def longest_run_max(n_useful):
-    """Upper limit of the expected longest run: ``round(log2(n_useful)) + 3``; NaN for no useful points."""
+    """Upper limit of the expected longest run: ``round(log2(n_useful)) + 3`` (Schilling 2012; Anhøj 2014).
+
+    Parameters
+    ----------
+    n_useful : int or array_like
+        Number of useful points (not on the centre line, not missing).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The limit; a longer run is a runs signal. NaN for no useful points.
+    """
     n = np.asarray(n_useful, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(n > 0, np.round(np.log2(np.where(n > 0, n, 1))) + 3, np.nan)
@@ -33,8 +44,18 @@ def longest_run_max(n_useful):
 def crossings_min(n_useful):
     """Lower limit of the expected number of crossings: the 5 % quantile of Binomial(n_useful - 1, 0.5).
 
-    Equals R's ``qbinom(0.05, max(n_useful - 1, 0), 0.5)``: the smallest k with P(X <= k) >= 0.05.
-    NaN for no useful points.
+    Equals R's ``qbinom(0.05, max(n_useful - 1, 0), 0.5)``: the smallest k with P(X <= k) >= 0.05
+    (Chen 2010; Anhøj & Olesen 2014).
+
+    Parameters
+    ----------
+    n_useful : int or array_like
+        Number of useful points (not on the centre line, not missing).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The limit; fewer crossings is a runs signal. NaN for no useful points.
     """
     n = np.asarray(n_useful, dtype=float)
     out = np.array([_crossings_min(int(v)) if v > 0 else np.nan for v in n.ravel()]).reshape(n.shape)
