@@ -39,6 +39,7 @@ class BenchmarkResult:
         return out
 
     def summary(self) -> str:
+        """One line: the periods, the practices and the practice-periods left unranked (missing value)."""
         periods = self.deciles["period"].nunique()
         practices = self.ranks["practice"].nunique()
         missing = int(self.ranks["value"].isna().sum())
@@ -78,6 +79,12 @@ def benchmarks(values, practice, period, percentiles=DECILES) -> BenchmarkResult
     ``PERCENT_RANK() OVER (PARTITION BY period ORDER BY value)`` × 100, also as OpenPrescribing:
     (r − 1)/(n − 1) × 100 with r the lowest rank among ties and n the practices with a value in the
     period (0 when a period has a single practice).
+
+    References
+    ----------
+    Curtis HJ, Goldacre B (2018). OpenPrescribing: normalised data and software tool to research trends in
+    English NHS primary care prescribing 1998-2016. BMJ Open 8: e019921.
+    Hyndman RJ, Fan Y (1996). Sample quantiles in statistical packages. Am Stat 50(4): 361-365.
     """
     v = as_float_array(values, "values")
     prac = np.asarray(practice)

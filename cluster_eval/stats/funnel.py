@@ -165,6 +165,7 @@ class FunnelResult:
 
     # -- text and HTML -----------------------------------------------------------------------
     def summary(self) -> str:
+        """Plain text: the statistic and target, units left out and outside the limits, φ and τ², labels."""
         top = max(self.confidence)
         n_out = len(self.outliers(top))
         if self.overdispersion is not None:
