@@ -193,6 +193,20 @@ def format_counts(df: pd.DataFrame, cols, *, text: str = SUPPRESSED_TEXT) -> pd.
 
     Use it on a table that went through suppression, just before ``to_html``: the output audit reads a
     column named for a count (``numerator``, ``patients``, ...) and flags any shown 1 to 4.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A table after suppression (hidden counts are missing).
+    cols : str or list of str
+        The count columns to format.
+    text : str
+        What a hidden count shows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with those columns as text.
     """
     cols = check_columns(df, as_list(cols), "format_counts")
     out = df.copy()
