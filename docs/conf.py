@@ -35,6 +35,7 @@ exclude_patterns = ["_build", "images/*.md", "**.ipynb_checkpoints"]
 html_theme = "alabaster"
 html_title = f"cluster_eval {release}"
 html_static_path: list[str] = []
+html_theme_options = {"page_width": "1320px", "sidebar_width": "230px", "fixed_sidebar": True}
 
 # docstrings: numpydoc style, parsed by napoleon
 napoleon_google_docstring = False
