@@ -65,3 +65,23 @@ def test_example_runs(path, monkeypatch):
     nb.metadata["cluster_eval"] = {"source_key": source_key(path)}
     EXECUTED.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, EXECUTED / path.name)
+
+
+REPORT_NOTEBOOKS = [ROOT / "notebooks" / "cluster_report.ipynb", ROOT / "notebooks" / "national_overview.ipynb"]
+
+
+@pytest.mark.parametrize("path", REPORT_NOTEBOOKS, ids=[p.stem for p in REPORT_NOTEBOOKS])
+def test_report_notebook_runs_with_its_default_parameters(path, monkeypatch):
+    """Opened in JupyterLab and run as it is (run_dir = ""), a report notebook shows the small synthetic demo."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    nb = nbformat.read(path, as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert 'run_dir = ""' in params.source  # the defaults under test
+    NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    shown = "\n".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "No run folder given" in shown and "small synthetic demo" in shown
+    assert "Cite this report as" in shown and "docs/methods.md" in shown
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]

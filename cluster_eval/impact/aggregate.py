@@ -29,7 +29,21 @@ KINDS = ("simple", "dynamic", "group", "calendar")
 
 
 class AggregateResults(_Results):
-    """An aggregate of group-time ATTs: the overall effect and (except "simple") its components."""
+    """An aggregate of group-time ATTs: the overall effect and (except "simple") its components.
+
+    Attributes
+    ----------
+    kind : {"simple", "dynamic", "group", "calendar"}
+        The aggregation (did's ``aggte`` types; Callaway & Sant'Anna 2021, section 3).
+    overall : dict
+        The overall effect: ``value``, ``se``, ``lower``, ``upper`` (and the uniform band's critical value).
+    table : DataFrame or None
+        One row per component (event time, group or period): value, se, lower, upper; None for "simple".
+    confidence : float
+        Level of the intervals.
+    inf : ndarray
+        The overall effect's influence function (one value per unit).
+    """
 
     def __init__(self, kind, overall, table, confidence, inf, meta):
         self.kind = kind
@@ -47,6 +61,7 @@ class AggregateResults(_Results):
 
     @property
     def se(self) -> float:
+        """The overall aggregate's standard error (from its influence function)."""
         return self.overall["se"]
 
     def _header(self):
@@ -62,6 +77,7 @@ class AggregateResults(_Results):
         return self.table.copy()
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """The overall effect's normal interval at ``level``: one row of kind, lower, upper, confidence."""
         (level,) = check_confidence(level)
         z = normal_critical_value(level)
         o = self.overall

@@ -40,7 +40,17 @@ MIN_PRACTICES = 3
 
 
 class ClusterEffects(_EffectsResults):
-    """Per-cluster effects: ``effects`` (one row per cluster and indicator), ``event_study`` (per event time)."""
+    """Per-cluster effects, from :func:`cluster_effects` (each cluster a Callaway & Sant'Anna 2021 2x2 group).
+
+    Attributes
+    ----------
+    effects : DataFrame
+        One row per cluster and indicator (see :func:`cluster_effects`, Returns).
+    event_study : DataFrame
+        One row per cluster, indicator and event time.
+    settings : dict
+        The window, lag, comparison group, weights, minimum practices and confidence, shown in the summary.
+    """
 
     title = "Per-cluster effects (each cluster against not-yet-treated and never-treated practices)"
 
@@ -50,6 +60,7 @@ class ClusterEffects(_EffectsResults):
                 self.event_study[self.event_study["cluster_id"] == cluster_id].reset_index(drop=True))
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Student-t intervals (practices - 1 df) of each effect at ``level``: ids, lower, upper, confidence."""
         (level,) = check_confidence(level)
         e = self.effects
         z = stats.t.ppf(0.5 + level / 2, np.maximum(e["n_practices"].to_numpy(float) - 1, 1))

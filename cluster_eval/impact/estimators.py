@@ -130,6 +130,20 @@ ESTIMATORS: dict[str, Estimator] = {}
 def register_estimator(name: str, *, label: str, methods: str = ""):
     """Decorator: register ``function(EstimatorInput) -> EstimatorOutput`` under ``name``.
 
+    Parameters
+    ----------
+    name : str
+        The name params use (``impact.estimator``).
+    label : str
+        One line naming the estimator in the report tables.
+    methods : str
+        Markdown bullet(s) for the reports' methods text (may use the settings' placeholders, see above).
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the function unchanged.
+
     Raises
     ------
     ArgumentError
@@ -146,6 +160,16 @@ def register_estimator(name: str, *, label: str, methods: str = ""):
 
 def get_estimator(name: str) -> Estimator:
     """The registered estimator ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name (``ESTIMATORS``' keys).
+
+    Returns
+    -------
+    Estimator
+        ``name``, ``function``, ``label`` and ``methods``.
 
     Raises
     ------

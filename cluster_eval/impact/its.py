@@ -34,7 +34,26 @@ def harmonic_terms(season, nfreq: int, period: float) -> pd.DataFrame:
 
 
 class ITSResults(_Results):
-    """Segmented-regression fit: ``params`` table, ``series`` (observed, fitted, counterfactual)."""
+    """Segmented-regression fit (Lopez Bernal, Cummins & Gasparrini 2017) from :func:`its`.
+
+    Attributes
+    ----------
+    params : DataFrame
+        One row per model term (``level``, ``slope``, ``slope_change``, harmonics ...): term, value, se,
+        lower, upper, p_value (rate ratios for the Poisson family are ``exp(value)``).
+    series : DataFrame
+        The observed series with the fitted values and the counterfactual (no interruption).
+    family : str
+        "poisson", "binomial" or "gaussian".
+    scale : float
+        The quasi-likelihood dispersion (1 when not estimated).
+    confidence : float
+        Level of the intervals in ``params``.
+    nobs : int
+        Observations used.
+    newey_west : int or None
+        Lags of the Newey-West standard errors, when used.
+    """
 
     title = "Interrupted time series (segmented regression)"
 
@@ -54,9 +73,11 @@ class ITSResults(_Results):
                 ("standard errors", se), ("confidence", self.confidence)]
 
     def to_frame(self) -> pd.DataFrame:
+        """The ``params`` table (a copy)."""
         return self.params.copy()
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Normal (Wald) intervals of every term at ``level``: term, lower, upper, confidence."""
         (level,) = check_confidence(level)
         z = stats.norm.ppf(0.5 + level / 2)
         p = self.params
@@ -65,6 +86,7 @@ class ITSResults(_Results):
 
     @property
     def level_change(self) -> pd.Series:
+        """The ``level`` row of ``params``: the step change at the interruption."""
         return self.params.set_index("term").loc["level"]
 
 

@@ -22,7 +22,19 @@ from .results import _EffectsResults
 
 
 class NationalEffects(_EffectsResults):
-    """``effects`` (one row per indicator), ``event_study`` (indicator x event time), ``results`` (att_gt)."""
+    """National effects per indicator, from :func:`national_effects` (Callaway & Sant'Anna 2021).
+
+    Attributes
+    ----------
+    effects : DataFrame
+        One row per indicator (see :func:`national_effects`, Returns).
+    event_study : DataFrame
+        The dynamic aggregation per indicator and event time.
+    results : dict of str to ATTgtResults
+        Each indicator's group-time results (kept with ``keep_results=True``).
+    settings : dict
+        The comparison group, standard errors, lag and weights, shown in the summary.
+    """
 
     title = "National effects of cluster topic work (Callaway & Sant'Anna 2021)"
 
@@ -31,6 +43,7 @@ class NationalEffects(_EffectsResults):
         self.results = results
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Normal intervals of each indicator's effect at ``level``: indicator_id, lower, upper, confidence."""
         (level,) = check_confidence(level)
         z = normal_critical_value(level)
         e = self.effects
@@ -70,6 +83,11 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
         ``effects``: indicator_id, topic, value (simple ATT), se, lower, upper, dynamic_value, dynamic_se,
         n_practices, n_groups, reason (why no estimate), confidence, method; ``event_study``: indicator_id, event_time, value, se,
         lower, upper.
+
+    References
+    ----------
+    Callaway B, Sant'Anna PHC (2021). Difference-in-differences with multiple time periods. Journal of
+    Econometrics 225(2): 200-230.
     """
     check_choice(control_group, "control_group", ("notyettreated", "nevertreated"))
     check_choice(weight, "weight", (None, "denominator"))

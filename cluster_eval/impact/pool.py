@@ -60,7 +60,17 @@ def _tau2_reml(y, v, tol=1e-12, max_iter=1000):
 
 
 class PoolResults(_Results):
-    """Pooled effect with heterogeneity statistics; ``studies`` holds the per-cluster rows and weights."""
+    """Pooled effect with heterogeneity statistics, from :func:`pool` (DerSimonian & Laird 1986; REML).
+
+    Attributes
+    ----------
+    overall : DataFrame
+        One row: value, se, lower, upper, statistic, p_value, tau2, tau, I2 (percent), H2, Q, Q_df,
+        Q_p_value, pi_lower, pi_upper (prediction interval, Higgins, Thompson & Spiegelhalter 2009), k,
+        k_excluded, method, confidence.
+    studies : DataFrame
+        One row per cluster: label, effect, se, lower, upper, weight (percent), used.
+    """
 
     title = "Random-effects meta-analysis"
 
@@ -75,9 +85,11 @@ class PoolResults(_Results):
                 ("prediction interval", f"[{o['pi_lower']:.4f}, {o['pi_upper']:.4f}]")]
 
     def to_frame(self) -> pd.DataFrame:
+        """The one-row ``overall`` table (a copy)."""
         return self.overall.copy()
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """The pooled effect's normal interval at ``level``: one row of lower, upper, confidence."""
         (level,) = check_confidence(level)
         z = stats.norm.ppf(0.5 + level / 2)
         o = self.overall.iloc[0]

@@ -30,6 +30,7 @@ class _Results:
         return "\n".join(head) + "\n\n" + _fmt_table(self.to_frame(), digits)
 
     def summary_html(self, digits: int = 4) -> str:
+        """The summary as HTML (what a notebook shows): the settings as a small table, then the results table."""
         items = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                         for k, v in self._header())
         table = self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0)
@@ -54,4 +55,5 @@ class _EffectsResults(_Results):
         return list(self.settings.items())
 
     def to_frame(self) -> pd.DataFrame:
+        """The effects table (a copy)."""
         return self.effects.copy()

@@ -72,6 +72,12 @@ def variation_change(measures: pd.DataFrame, practices: pd.DataFrame, activities
         pre, post, change, comparison_change, value (the difference in differences), se, lower, upper,
         ratio, ratio_lower, ratio_upper (log statistics only), n_comparison, estimable, reason,
         confidence, method.
+
+    References
+    ----------
+    Conley TG, Taber CR (2011). Inference with "difference in differences" with a small number of policy
+    changes. Review of Economics and Statistics 93(1): 113-125 (one treated unit judged against the
+    distribution of the comparison units' changes).
     """
     check_choice(statistic, "statistic", STATISTICS)
     (confidence,) = check_confidence(confidence)

@@ -68,3 +68,9 @@ class SectionsBase:
     def settings_note(self):
         """One line under a section: the estimator, the interval level, windows, lag and comparison group."""
         show_markdown(f"*{self.settings.note()}*")
+
+    def how_to_cite(self):
+        """The methods page, this run's package version, commit and run id (manifest.json), and the references."""
+        from .citation import how_to_cite
+
+        show_markdown(how_to_cite(self.run))

@@ -92,6 +92,14 @@ def _jsonable(obj):
     return json.loads(json.dumps(obj, default=str))
 
 
+def write_run_config(cfg: RunConfig, folder: Path) -> Path:
+    """``run_config.json``: the run's settings, and the estimator in the registry's words, for the reports."""
+    est = get_estimator(cfg.impact["estimator"])
+    described = {**_jsonable(cfg.params), "estimator_description": {"label": est.label, "methods": est.methods}}
+    atomic_write(folder / "run_config.json", json.dumps(described, indent=1))
+    return folder / "run_config.json"
+
+
 def run_key(cfg: RunConfig, input_hashes: dict) -> str:
     from .. import __version__
 
@@ -307,9 +315,7 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
         LOG.info("analyse: done in %.1f s", time.time() - t0)
     else:
         LOG.info("analyse: inputs unchanged, tables reused")
-    est = get_estimator(cfg.impact["estimator"])  # the reports state the estimator in the registry's words
-    described = {**_jsonable(cfg.params), "estimator_description": {"label": est.label, "methods": est.methods}}
-    atomic_write(folder / "run_config.json", json.dumps(described, indent=1))
+    write_run_config(cfg, folder)
 
     reports = Reports(cfg, folder, clusters, base_key)
     todo, results = [], {}

@@ -44,9 +44,24 @@ def write(out_dir, scale: str = "small", seed: int = 0, events: bool = False,
           events_scale: float = 1.0, progress: bool = False) -> Path:
     """Generate and write the tables as CSV (contract names, ISO dates) and ``truth.csv`` into ``out_dir``.
 
-    With ``events=True`` patient-level event tables are added by ``cluster_eval.synthetic.events``;
-    ``events_scale`` scales the number of patients (1.0: every listed patient, ~5.9 million at
-    ``scale="denmark"``, several hundred million prescriptions). Returns the folder's Path.
+    Parameters
+    ----------
+    out_dir : str or Path
+        The data folder to write (created when missing).
+    scale, seed
+        As :func:`generate`.
+    events : bool
+        Also write patient-level event tables (``cluster_eval.synthetic.events``; docs/events.md).
+    events_scale : float
+        Share of the listed patients given events (1.0: every listed patient, ~5.9 million at
+        ``scale="denmark"``, several hundred million prescriptions).
+    progress : bool
+        Show progress while the events are written.
+
+    Returns
+    -------
+    Path
+        The folder written: the contract's CSV tables (contract names, ISO dates) and ``truth.csv``.
     """
     ds = generate(scale, seed)
     out = ds.write(Path(out_dir))
