@@ -21,17 +21,14 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 TIMEOUT = 600  # seconds per cell: a hung kernel fails the test instead of the CI job
 
 
-def source_key(notebook: Path, root: Path = ROOT) -> str:
-    """sha256 of the notebook file and every package source file: an executed copy with another key is stale.
+def source_key(notebook: Path) -> str:
+    """sha256 of the notebook file and the package source: an executed copy with another key is stale.
 
-    docs/conf.py has the same function (it must not import the tests); keep the two in step.
+    docs/conf.py computes the same key (``cluster_eval.report.runner.code_hash`` for the package part).
     """
-    h = hashlib.sha256(notebook.read_bytes())
-    for p in sorted((root / "cluster_eval").rglob("*")):
-        if p.is_file() and p.suffix in (".py", ".yaml", ".csv", ".ipynb"):
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
+    from cluster_eval.report.runner import code_hash
+
+    return hashlib.sha256(notebook.read_bytes() + code_hash().encode()).hexdigest()
 
 
 def test_there_are_examples():
