@@ -46,12 +46,21 @@ class TableResult:
 
 @dataclass
 class ConvertResult:
-    """What :func:`convert` did, per table (renders in notebooks)."""
+    """What :func:`convert` did, per table (renders in notebooks).
+
+    Attributes
+    ----------
+    out_dir : Path
+        The events folder written.
+    tables : list of TableResult
+        One entry per table: its name, status ("converted" or skipped as unchanged), rows and seconds.
+    """
 
     out_dir: Path
     tables: list[TableResult] = field(default_factory=list)
 
     def summary(self) -> str:
+        """Plain text: one line per table with its rows and whether it was converted or skipped."""
         lines = [f"events in {self.out_dir}:"]
         for t in self.tables:
             extra = f" in {t.seconds:.1f} s" if t.status == "converted" else " (source unchanged, skipped)"
