@@ -10,10 +10,11 @@ years with one practice is one row. Counts per practice and period come from dif
 at ``s``, −1 at ``e + 1``) summed cumulatively over the practice × period grid.
 
 The SQL uses only standard constructs (CTEs, window functions, ``GREATEST``/``LEAST``,
-``EXTRACT``, ``LIKE``) over the relations ``ce_patients``, ``ce_listings``, ``ce_prescriptions``,
-``ce_lab_tests``, ``ce_diagnoses``, ``ce_periods`` and ``ce_offsets`` that the engine defines; the
-only dialect-specific pieces are ``date + integer`` (in :func:`month_after_days`) and the file
-readers in the engine.
+``EXTRACT``, ``LIKE``, ``INTERVAL '1' DAY * n``, ``VALUES``) over the relations ``ce_patients``,
+``ce_listings``, ``ce_prescriptions``, ``ce_lab_tests``, ``ce_diagnoses``, ``ce_periods`` and
+``ce_offsets`` that the engine defines. It is written once, in DuckDB's dialect; other engines run it
+through sqlglot's transpiler (:mod:`.spark`), so nothing here may be a construct sqlglot cannot
+translate (tests/indicators/test_sql.py checks that every statement parses to known functions only).
 """
 from __future__ import annotations
 
@@ -39,13 +40,21 @@ def month_index(expr: str) -> str:
 
 
 def month_after_days(date: str, days: str) -> str:
-    """Month index of ``date + days`` (the first day not covered)."""
-    return month_index(f"({date} + CAST({days} AS INTEGER))")
+    """Month index of ``date + days`` (the first day not covered); standard interval arithmetic, cast
+    back to a date (``date + integer`` is not portable)."""
+    return month_index(f"CAST({date} + INTERVAL '1' DAY * CAST({days} AS INTEGER) AS DATE)")
 
 
 def first_day(m: int) -> str:
     """SQL date literal of the first day of month index ``m``."""
     return f"DATE '{m // 12:04d}-{m % 12 + 1:02d}-01'"
+
+
+def integers(column: str, lo: int, hi: int) -> str:
+    """SELECT of the integers ``lo..hi`` as one BIGINT column (a ``VALUES`` list: portable, unlike the
+    engines' range table functions)."""
+    values = ", ".join(f"({i})" for i in range(lo, hi + 1))
+    return f"SELECT CAST({column} AS BIGINT) AS {column} FROM (VALUES {values}) AS v({column})"
 
 
 def _quote(text: str) -> str:
