@@ -12,7 +12,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ClusterEvalError
 
-SCALES = ("small", "denmark")
+SCALES = ("small", "denmark", "england")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -107,10 +107,10 @@ def stack(examples: list[dict]) -> dict:
     return {name: pd.concat(dfs, ignore_index=True) for name, dfs in out.items()}
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture,
                                                                 HealthCheck.data_too_large])
-@given(examples=st.lists(tables(), min_size=1, max_size=6))
+@given(examples=st.lists(tables(), min_size=3, max_size=8))
 def test_engine_equals_oracle_on_random_tables(examples, oracle, engine):
     data = stack(examples)
     import yaml
