@@ -49,9 +49,9 @@ class DeadKernelError(Exception):
 class CellError(Exception):
     """A cell raised: ``ename`` and ``evalue`` as the kernel reported them."""
 
-    def __init__(self, ename: str, evalue: str):
+    def __init__(self, ename: str, evalue: str, outputs=()):
         super().__init__(f"{ename}: {evalue}")
-        self.ename, self.evalue = ename, evalue
+        self.ename, self.evalue, self.outputs = ename, evalue, list(outputs)
 
 
 class WarmKernel:
@@ -102,6 +102,7 @@ class WarmKernel:
                 if kind == "error":
                     error = CellError(content.get("ename", ""), content.get("evalue", ""))
         if error is not None:
+            error.outputs = outputs     # the cell keeps what it printed and the error (the executed notebook)
             raise error
         return outputs
 
@@ -182,10 +183,8 @@ def execute_notebook(nb, cwd: str, timeout: float, start_timeout: float = 120) -
             cell.outputs = []
             try:
                 cell.outputs = kernel.run(cell.source, deadline)
-            except CellError:
-                raise
-            except BaseException:
-                cell.outputs = []
+            except CellError as exc:
+                cell.outputs = exc.outputs
                 raise
             finally:
                 cell.metadata["cluster_eval"] = {"seconds": round(time.time() - c0, 4)}
