@@ -75,11 +75,13 @@ def measure(kind: str, folder: Path, periods) -> dict:
         from cluster_eval.indicators.spark import session
 
         cores = int(kind[-1])
+        cpu0 = cpu_s()
         spark = session(f"local[{cores}]", conf={
             "spark.ui.enabled": "false", "spark.driver.memory": "3g",
             "spark.sql.shuffle.partitions": str(4 * cores), "spark.local.dir": str(folder.parent / "spark_tmp")})
         spark.sparkContext.setLogLevel("ERROR")
         out["startup_s"] = time.perf_counter() - t0
+        cpu0 = cpu_s() + cpu_s(spark.sparkContext._gateway.proc.pid)
         t0 = time.perf_counter()
         m = compute_measures(folder, periods=periods, progress=False, engine="spark", spark=spark)
         out["measure_rows"] = len(m)
@@ -87,6 +89,7 @@ def measure(kind: str, folder: Path, periods) -> dict:
         jvm = spark.sparkContext._gateway.proc.pid
         out["peak_mib"] = peak_mib() + peak_mib(jvm)
         out["jvm_peak_mib"] = peak_mib(jvm)
+        out["cpu_s"] = cpu_s() + cpu_s(jvm) - cpu0
         spark.stop()
         return out
     elif kind == "pandas":
@@ -111,7 +114,14 @@ def measure(kind: str, folder: Path, periods) -> dict:
         out["measure_rows"] = len(m)
     out["seconds"] = time.perf_counter() - t0
     out["peak_mib"] = peak_mib()
+    out["cpu_s"] = cpu_s()
     return out
+
+
+def cpu_s(pid="self") -> float:
+    """CPU seconds (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_mib(pid="self") -> float:
@@ -182,6 +192,7 @@ def main(argv=None) -> int:
             continue
         extra = f"  (JVM start {r['startup_s']:.1f} s, JVM peak {r['jvm_peak_mib']:,.0f} MiB)" if "startup_s" in r else ""
         print(f"{kind:7s} {r['seconds']:9.2f} s  {total / r['seconds']:14,.0f} rows/s  peak {r['peak_mib']:8,.0f} MiB"
+              f"  CPU {r.get('cpu_s', float('nan')):8.1f} s ({r.get('cpu_s', float('nan')) * 1e6 / total:.2f} µs/row)"
               f"  load {os.getloadavg()[0]:.1f}{extra}")
     f, e, p = results.get("floor", {}), results.get("engine", {}), results.get("pandas", {})
     if "seconds" in e and "seconds" in f:
@@ -189,7 +200,7 @@ def main(argv=None) -> int:
     s1, s2 = results.get("spark1", {}), results.get("spark2", {})
     if "seconds" in e and "seconds" in s2:
         print(f"spark local[2] / duckdb (2 threads): time x{s2['seconds'] / e['seconds']:.2f}, "
-              f"peak memory x{s2['peak_mib'] / e['peak_mib']:.2f}")
+              f"CPU x{s2['cpu_s'] / e['cpu_s']:.2f}, peak memory x{s2['peak_mib'] / e['peak_mib']:.2f}")
     if "seconds" in s1 and "seconds" in s2:
         print(f"spark local[1] / local[2]: time x{s1['seconds'] / s2['seconds']:.2f}")
     if "seconds" in e and "seconds" in p:
