@@ -186,7 +186,8 @@ WHERE s <= e"""
         raise TypeError(f"unknown criterion {crit!r}")
 
     def _concurrent(self, crit: ConcurrentDrugs) -> str:
-        # Dispensings covering one period end (most) skip the (inequality) join with ce_offsets.
+        # Dispensings covering one period end (most) skip the (inequality) join with ce_offsets; a coverage
+        # spans at most ``back`` months, so only those offsets enter the join (Spark: a nested-loop join).
         lo, hi = self.plan.lo, self.plan.hi
         days = f"CEIL(LEAST(ddd, {MAX_COVERAGE_DAYS}))"
         first_uncovered = month_after_days("date", days)
@@ -201,7 +202,7 @@ x AS (SELECT DISTINCT patient_id, p, substance FROM (
         SELECT patient_id, s AS p, substance FROM d WHERE e = s
         UNION ALL
         SELECT d.patient_id, d.s + o.k AS p, d.substance FROM d JOIN ce_offsets o ON o.k <= d.e - d.s
-        WHERE d.e > d.s) y),
+        AND o.k <= {back} WHERE d.e > d.s) y),
 pts AS (SELECT patient_id, p FROM x GROUP BY patient_id, p HAVING COUNT(*) >= {crit.min_count}),
 c AS (SELECT patient_id, p, p - ROW_NUMBER() OVER (PARTITION BY patient_id ORDER BY p) AS g FROM pts)
 SELECT patient_id, MIN(p) AS s, MAX(p) AS e FROM c GROUP BY patient_id, g"""
