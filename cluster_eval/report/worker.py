@@ -212,8 +212,10 @@ def execute_report(job: dict) -> dict:
     nb = None
     try:
         nb = parameterised(str(job["notebook"]), job["parameters"])
+        # a kernel start (one in RECYCLE reports) may use the report's whole budget: on a loaded machine
+        # it can take minutes, and the per-report timeout is the limit that matters
         execute_notebook(nb, str(Path(job["notebook"]).parent), float(job["timeout"]),
-                         start_timeout=min(120, float(job["timeout"])))
+                         start_timeout=float(job["timeout"]))
     except BaseException as exc:  # noqa: BLE001 - every failure is reported, the pool goes on
         if isinstance(exc, KeyboardInterrupt):
             raise
