@@ -1,23 +1,30 @@
-"""The batch job's speed: the full Denmark demo, per-report time, and the ratio to an empty-notebook floor.
+"""The batch job's speed at three scales: total time, analyse stage, per-report time against the floor, memory.
 
-    .venv/bin/python benchmarks/batch.py [--out outputs/bench] [--scale denmark] [--jobs N] [--floor-clusters 24]
+    .venv/bin/python benchmarks/batch.py [--scales small denmark england] [--jobs 2] [--one-job 12] [--floor 12]
 
-1. writes the synthetic Denmark (not timed; reused when present),
-2. runs the whole job (load, analyse, 116 cluster reports + the national overview, index, manifest, audit)
-   with ``force=True`` and times it (wall clock),
-3. runs the same runner on an *empty* cluster notebook (only the parameters cell) for ``--floor-clusters``
-   clusters: the floor every report pays (spawned worker, fresh kernel, papermill, HTML render, atomic write),
-4. prints per-report times (from the manifest: worker time of each report), the ratio report / floor, and what
-   dominates inside a report (papermill's per-cell durations of the executed notebooks).
+For each scale (the synthetic data are written once under ``--out/<scale>/data`` and reused, not timed):
+
+1. the whole job (load, analyse, every cluster report + the national overview, index, manifest, audit) with
+   ``force=True`` and ``--jobs`` workers: wall clock, the analyse stage (from the run log), per-report worker
+   times (median, from the manifest), the parent's CPU seconds during the report stage (from the run log),
+   and the peak memory of the whole process tree (parent, workers, kernels; sampled every 0.2 s) and of the
+   largest single process;
+2. per-report time **with one job**: the same runner with ``jobs=1`` on ``--one-job`` clusters (``only=``);
+3. the **floor**, with one job: papermill executing a one-cell notebook in a fresh kernel, ``--floor`` times
+   in a row (the reference of issue 14: what any papermill-based report pays at least);
+
+and prints the ratio of (2) to (3). Machine load (``os.getloadavg``) is printed before and after each part.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,15 +34,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def empty_notebook(folder: Path) -> Path:
+def one_cell_notebook(folder: Path) -> Path:
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"}})
-    cell = nbformat.v4.new_code_cell('run_dir = ""\ncluster_id = ""\ndpi = 80')
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Empty report"), cell]
-    path = folder / "empty_cluster_report.ipynb"
+    nb.cells = [nbformat.v4.new_code_cell("1 + 1")]
+    path = folder / "one_cell.ipynb"
     nbformat.write(nb, path)
     return path
+
+
+def floor_times(n: int) -> list[float]:
+    """papermill on a one-cell notebook, a fresh kernel each time, one after the other."""
+    import papermill as pm
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        nb = one_cell_notebook(Path(tmp))
+        for i in range(n):
+            t0 = time.perf_counter()
+            pm.execute_notebook(str(nb), str(Path(tmp) / f"out{i}.ipynb"), kernel_name="python3",
+                                progress_bar=False, log_output=False)
+            out.append(time.perf_counter() - t0)
+    return out
 
 
 def report_times(run_dir: Path, kind: str = "cluster") -> list[float]:
@@ -43,77 +63,123 @@ def report_times(run_dir: Path, kind: str = "cluster") -> list[float]:
     return [r["duration"] for r in man["reports"] if r["kind"] == kind and r["status"] == "ok" and not r["skipped"]]
 
 
-def cell_profile(run_dir: Path) -> list[tuple[str, float]]:
-    """Mean papermill duration per code cell of the executed cluster notebooks (first line of each cell)."""
-    sums, n = {}, 0
-    for path in sorted((run_dir / "notebooks").glob("*.ipynb")):
-        if path.stem == "national":
-            continue
-        nb = nbformat.read(path, as_version=4)
-        n += 1
-        for i, c in enumerate(c for c in nb.cells if c.cell_type == "code"):
-            label = c.source.strip().splitlines()[-1][:50] if c.source.strip() else f"cell {i}"
-            d = c.metadata.get("papermill", {}).get("duration") or 0.0
-            sums[(i, label)] = sums.get((i, label), 0.0) + d
-    return [(label, total / max(n, 1)) for (_, label), total in sorted(sums.items())]
+class TreeMemory:
+    """Peak resident memory of this process and all its descendants (sum), and of the largest one."""
+
+    def __init__(self, interval: float = 0.2):
+        import psutil
+
+        self.proc, self.interval = psutil.Process(), interval
+        self.peak_sum = self.peak_one = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        import psutil
+
+        while not self._stop.is_set():
+            total, one = 0, 0
+            for p in [self.proc, *self.proc.children(recursive=True)]:
+                try:
+                    rss = p.memory_info().rss
+                except psutil.Error:
+                    continue
+                total, one = total + rss, max(one, rss)
+            self.peak_sum, self.peak_one = max(self.peak_sum, total), max(self.peak_one, one)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def bench_scale(scale: str, base: Path, jobs: int, one_job: int) -> dict:
+    from cluster_eval.report.demo_run import demo_params, ensure_data
+    from cluster_eval.report.runner import run
+
+    out = base / scale
+    t0 = time.time()
+    ensure_data(out, scale=scale, quiet=True)
+    print(f"[{scale}] synthetic data: {time.time() - t0:.1f} s (not counted); {load()}", flush=True)
+    params = demo_params(out, scale)
+    res = {"scale": scale, "load_before": os.getloadavg()[0]}
+    with TreeMemory() as mem:
+        t0 = time.time()
+        res["status"] = run(params, jobs=jobs, force=True, quiet=True)
+        res["total_s"] = time.time() - t0
+    res["peak_tree_mib"], res["peak_one_mib"] = mem.peak_sum / 2**20, mem.peak_one / 2**20
+    run_dir = Path(params["output"])
+    log = (run_dir / "logs" / "run.log").read_text()
+    m = re.findall(r"analyse: done in ([\d.]+) s", log)
+    res["analyse_s"] = float(m[-1]) if m else float("nan")
+    m = re.findall(r"reports: done in ([\d.]+) s; this process used ([\d.]+) s of CPU", log)
+    if m:
+        res["reports_s"], res["parent_cpu_s"] = float(m[-1][0]), float(m[-1][1])
+    per = report_times(run_dir)
+    res["n_reports"] = len(per) + 1
+    res["per_report_median"] = statistics.median(per)
+    res["overview_s"] = (report_times(run_dir, "overview") or [float("nan")])[0]
+    res["load_after"] = os.getloadavg()[0]
+    print(f"[{scale}] whole run {res['total_s']:.1f} s ({res['total_s'] / 60:.1f} min), exit {res['status']}, "
+          f"{len(per)} cluster reports + overview; analyse {res['analyse_s']:.1f} s; report stage "
+          f"{res.get('reports_s', float('nan')):.1f} s with the parent using {res.get('parent_cpu_s', float('nan')):.1f}"
+          f" s CPU; per report (jobs={jobs}) median {res['per_report_median']:.2f} s; peak memory "
+          f"{res['peak_tree_mib']:,.0f} MiB (all processes), {res['peak_one_mib']:,.0f} MiB (largest); "
+          f"load {res['load_before']:.1f} -> {res['load_after']:.1f}", flush=True)
+
+    import pandas as pd
+
+    clusters = sorted(pd.read_csv(out / "data" / "clusters.csv", dtype=str)["cluster_id"])[:one_job]
+    oparams = dict(params, output=str(out / "one_job"))
+    run(oparams, jobs=1, force=True, quiet=True, only=clusters)
+    one = report_times(out / "one_job")
+    res["per_report_one_job"] = statistics.median(one)
+    print(f"[{scale}] per report with one job ({len(one)} clusters): median {res['per_report_one_job']:.2f} s; "
+          f"{load()}", flush=True)
+    return res
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "outputs" / "bench"))
-    ap.add_argument("--scale", default="denmark", choices=("small", "denmark"))
-    ap.add_argument("--jobs", type=int, default=None)
-    ap.add_argument("--floor-clusters", type=int, default=24)
+    ap.add_argument("--out", default=str(ROOT / "outputs" / "bench_batch"))
+    ap.add_argument("--scales", nargs="+", default=["small", "denmark", "england"])
+    ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--one-job", type=int, default=12, help="clusters run with jobs=1 for the per-report time")
+    ap.add_argument("--floor", type=int, default=12, help="papermill runs of the one-cell notebook")
+    ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args(argv)
 
-    import os
-
-    from cluster_eval.report.demo_run import demo_params, ensure_data
-    from cluster_eval.report.runner import run
-
-    out = Path(args.out)
-    t0 = time.time()
-    ensure_data(out, scale=args.scale, quiet=True)
-    print(f"synthetic data ({args.scale}): {time.time() - t0:.1f} s (not counted)")
-    jobs = args.jobs or os.cpu_count()
-
-    params = demo_params(out, args.scale)
-    t0 = time.time()
-    status = run(params, jobs=jobs, force=True, quiet=True)
-    wall = time.time() - t0
-    run_dir = Path(params["output"])
-    log = (run_dir / "logs" / "run.log").read_text()
-    m = re.findall(r"analyse: done in ([\d.]+) s", log)
-    analyse_s = float(m[-1]) if m else float("nan")
-    per = report_times(run_dir)
-    overview = report_times(run_dir, "overview")
-
-    with tempfile.TemporaryDirectory() as tmp:
-        nb = empty_notebook(Path(tmp))
-        fparams = demo_params(out, args.scale)
-        fparams["output"] = str(out / "floor")
-        fparams["report"] = {"cluster_notebook": str(nb)}
-        import pandas as pd
-
-        clusters = sorted(pd.read_csv(out / "data" / "clusters.csv", dtype=str)["cluster_id"])
-        t1 = time.time()
-        run(fparams, jobs=jobs, force=True, quiet=True, only=clusters[: args.floor_clusters])
-        floor_wall = time.time() - t1
-    floor = report_times(out / "floor")
-
-    med, fmed = statistics.median(per), statistics.median(floor)
-    print(f"exit status {status}; jobs {jobs}")
-    print(f"full run ({len(per)} cluster reports + overview): {wall:.1f} s wall "
-          f"({wall / 60:.2f} min; target < 4 min) — analyse stage {analyse_s:.1f} s")
-    print(f"per cluster report (worker time): median {med:.2f} s, mean {statistics.mean(per):.2f} s, "
-          f"max {max(per):.2f} s; national overview {overview[0] if overview else float('nan'):.2f} s")
-    print(f"floor (empty notebook, same runner, {len(floor)} reports, {floor_wall:.1f} s incl. analyse): "
-          f"median {fmed:.2f} s")
-    print(f"ratio report / floor: median {med / fmed:.2f} (target < 2)")
-    print("mean time per notebook cell (papermill):")
-    for label, d in cell_profile(run_dir):
-        print(f"  {d:6.2f} s  {label}")
-    return status
+    print(f"{os.cpu_count()} CPUs; {load()}", flush=True)
+    fl = floor_times(args.floor)
+    floor = statistics.median(fl)
+    print(f"floor: papermill, one-cell notebook, fresh kernel, one job: median {floor:.2f} s over {len(fl)} "
+          f"(min {min(fl):.2f}, max {max(fl):.2f}); {load()}", flush=True)
+    results = []
+    for scale in args.scales:
+        r = bench_scale(scale, Path(args.out), args.jobs, args.one_job)
+        r["floor_s"] = floor
+        r["ratio_one_job"] = r["per_report_one_job"] / floor
+        print(f"[{scale}] ratio per report (one job) / floor: {r['ratio_one_job']:.2f} (aim <= 2)", flush=True)
+        results.append(r)
+    print(f"\n| scale | reports | whole run | analyse | report stage (parent CPU) | per report, jobs={args.jobs} | "
+          "per report, 1 job | / floor | peak memory (all / largest) | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        print(f"| {r['scale']} | {r['n_reports']} | {r['total_s']:.1f} s | {r['analyse_s']:.1f} s | "
+              f"{r.get('reports_s', float('nan')):.1f} s ({r.get('parent_cpu_s', float('nan')):.1f} s) | "
+              f"{r['per_report_median']:.2f} s | {r['per_report_one_job']:.2f} s | {r['ratio_one_job']:.2f} | "
+              f"{r['peak_tree_mib']:,.0f} / {r['peak_one_mib']:,.0f} MiB | {r['load_before']:.1f}-{r['load_after']:.1f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"floor": fl, "results": results}, indent=1))
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
 * ``engine`` : ``compute_measures`` (DuckDB, out of core) on the same files;
 * ``pandas`` : the straightforward pandas implementation of the tests (``Oracle`` in
   ``tests/indicators/conftest.py``), which loads the tables into memory,
+* ``spark1``, ``spark2`` : ``compute_measures(engine="spark")`` on a new local SparkSession with
+  ``local[1]`` / ``local[2]`` (``--spark``; times exclude starting the JVM, reported apart; peak memory
+  = the Python driver plus the JVM),
 
 each in its own subprocess (peak memory = that process's maximum resident set size). Events are the
 synthetic Denmark's (``write_events``) at ``--scale-factor`` (1.0 = the national lists, about 5.9 million
@@ -11,6 +14,7 @@ patients); ``--periods N`` restricts every run to the last N months (the pandas 
 
     .venv/bin/python benchmarks/engine.py --scale-factor 0.02 --periods 12
     .venv/bin/python benchmarks/engine.py --scale-factor 0.26 --skip-pandas     # ~100 million prescriptions
+    .venv/bin/python benchmarks/engine.py --scale-factor 0.023 --skip-pandas --spark   # ~10 M rows, both engines
 
 Ratios are printed against the floor and against pandas. Results are recorded in benchmarks/README.md.
 """
@@ -65,6 +69,29 @@ def measure(kind: str, folder: Path, periods) -> dict:
 
         m = compute_measures(folder, periods=periods, progress=False, threads=2)
         out["measure_rows"] = len(m)
+    elif kind.startswith("spark"):
+        sys.path.insert(0, str(ROOT))
+        from cluster_eval.indicators import compute_measures
+        from cluster_eval.indicators.spark import session
+
+        cores = int(kind[-1])
+        cpu0 = cpu_s()
+        spark = session(f"local[{cores}]", conf={
+            "spark.ui.enabled": "false", "spark.driver.memory": "3g",
+            "spark.sql.shuffle.partitions": str(4 * cores), "spark.local.dir": str(folder.parent / "spark_tmp")})
+        spark.sparkContext.setLogLevel("ERROR")
+        out["startup_s"] = time.perf_counter() - t0
+        cpu0 = cpu_s() + cpu_s(spark.sparkContext._gateway.proc.pid)
+        t0 = time.perf_counter()
+        m = compute_measures(folder, periods=periods, progress=False, engine="spark", spark=spark)
+        out["measure_rows"] = len(m)
+        out["seconds"] = time.perf_counter() - t0
+        jvm = spark.sparkContext._gateway.proc.pid
+        out["peak_mib"] = peak_mib() + peak_mib(jvm)
+        out["jvm_peak_mib"] = peak_mib(jvm)
+        out["cpu_s"] = cpu_s() + cpu_s(jvm) - cpu0
+        spark.stop()
+        return out
     elif kind == "pandas":
         import importlib.util
 
@@ -87,13 +114,20 @@ def measure(kind: str, folder: Path, periods) -> dict:
         out["measure_rows"] = len(m)
     out["seconds"] = time.perf_counter() - t0
     out["peak_mib"] = peak_mib()
+    out["cpu_s"] = cpu_s()
     return out
 
 
-def peak_mib() -> float:
-    """Peak resident memory of this process (VmHWM; ru_maxrss survives exec, so it is not used)."""
+def cpu_s(pid="self") -> float:
+    """CPU seconds (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_mib(pid="self") -> float:
+    """Peak resident memory of a process (VmHWM; ru_maxrss survives exec, so it is not used)."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     except OSError:
@@ -118,7 +152,9 @@ def main(argv=None) -> int:
     ap.add_argument("--periods", type=int, default=None, help="last N months only")
     ap.add_argument("--skip-pandas", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--child", choices=("floor", "engine", "pandas"))
+    ap.add_argument("--spark", action="store_true", help="also Spark local[1] and local[2]")
+    ap.add_argument("--only-spark", action="store_true", help="Spark only (with the floor)")
+    ap.add_argument("--child", choices=("floor", "engine", "pandas", "spark1", "spark2"))
     ap.add_argument("--events")
     ap.add_argument("--period-list")
     args = ap.parse_args(argv)
@@ -145,15 +181,28 @@ def main(argv=None) -> int:
     print(f"periods: {'last ' + str(args.periods) + ' months' if periods else 'all (default rule)'}; "
           f"{os.cpu_count()} CPUs")
     results = {}
-    for kind in ("floor", "engine") + (() if args.skip_pandas else ("pandas",)):
+    kinds = ("floor",) + (() if args.only_spark else ("engine",)) + \
+        (() if args.skip_pandas or args.only_spark else ("pandas",)) + \
+        (("spark1", "spark2") if args.spark or args.only_spark else ())
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
+    for kind in kinds:
         results[kind] = r = run_child(kind, folder, periods)
         if "error" in r:
             print(f"{kind:7s} failed: {r['error']}")
             continue
-        print(f"{kind:7s} {r['seconds']:9.2f} s  {total / r['seconds']:14,.0f} rows/s  peak {r['peak_mib']:8,.0f} MiB")
+        extra = f"  (JVM start {r['startup_s']:.1f} s, JVM peak {r['jvm_peak_mib']:,.0f} MiB)" if "startup_s" in r else ""
+        print(f"{kind:7s} {r['seconds']:9.2f} s  {total / r['seconds']:14,.0f} rows/s  peak {r['peak_mib']:8,.0f} MiB"
+              f"  CPU {r.get('cpu_s', float('nan')):8.1f} s ({r.get('cpu_s', float('nan')) * 1e6 / total:.2f} µs/row)"
+              f"  load {os.getloadavg()[0]:.1f}{extra}")
     f, e, p = results.get("floor", {}), results.get("engine", {}), results.get("pandas", {})
     if "seconds" in e and "seconds" in f:
         print(f"engine / floor: time x{e['seconds'] / f['seconds']:.2f}, peak memory x{e['peak_mib'] / f['peak_mib']:.2f}")
+    s1, s2 = results.get("spark1", {}), results.get("spark2", {})
+    if "seconds" in e and "seconds" in s2:
+        print(f"spark local[2] / duckdb (2 threads): time x{s2['seconds'] / e['seconds']:.2f}, "
+              f"CPU x{s2['cpu_s'] / e['cpu_s']:.2f}, peak memory x{s2['peak_mib'] / e['peak_mib']:.2f}")
+    if "seconds" in s1 and "seconds" in s2:
+        print(f"spark local[1] / local[2]: time x{s1['seconds'] / s2['seconds']:.2f}")
     if "seconds" in e and "seconds" in p:
         print(f"pandas / engine: time x{p['seconds'] / e['seconds']:.2f}, peak memory x{p['peak_mib'] / e['peak_mib']:.2f}")
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ClusterEvalError
 
-SCALES = ("small", "denmark")
+SCALES = ("small", "denmark", "england")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("events", help="folder with patients, listings, prescriptions, lab_tests, diagnoses")
     m.add_argument("--out", required=True, help="folder to write measures.parquet into")
     m.add_argument("--catalogue", default=None, help="indicator catalogue YAML (default: the shipped one)")
+    m.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="duckdb (default, this machine) or spark (writes OUT/measures/ partitioned by indicator)")
+    m.add_argument("--master", default=None, metavar="URL",
+                   help="Spark master for --engine spark (e.g. local[4], spark://host:7077, yarn); "
+                        "default: the active session's, or local[*]")
     m.add_argument("--quiet", action="store_true")
 
     c = sub.add_parser("convert", help="convert register extracts (SAS, Stata, Parquet, CSV) mapped in params "
@@ -122,8 +127,16 @@ def cmd_measures(args) -> int:
     if args.catalogue:
         from .indicators import load_catalogue
         catalogue = load_catalogue(args.catalogue)
-    df = compute_measures(args.events, out_dir=args.out, catalogue=catalogue, progress=not args.quiet)
-    _say(args, f"wrote {len(df):,} measure rows to {Path(args.out) / 'measures.parquet'}")
+    kw = {}
+    if args.engine == "spark":
+        from .indicators.spark import session
+        kw = {"engine": "spark", "spark": session(args.master)}
+    elif args.master:
+        from .errors import ArgumentError
+        raise ArgumentError("--master is for --engine spark")
+    df = compute_measures(args.events, out_dir=args.out, catalogue=catalogue, progress=not args.quiet, **kw)
+    written = f"{args.out.rstrip('/')}/measures/" if args.engine == "spark" else Path(args.out) / "measures.parquet"
+    _say(args, f"wrote {len(df):,} measure rows to {written}")
     return 0
 
 

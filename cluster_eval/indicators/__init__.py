@@ -1,10 +1,13 @@
-"""The indicator catalogue (YAML, validated when loaded) and the DuckDB engine over patient-level events.
+"""The indicator catalogue (YAML, validated when loaded) and the engine over patient-level events
+(DuckDB in process, or Apache Spark: the same compiled SQL, transpiled by sqlglot).
 
     load_catalogue(path=None) -> dict[str, Indicator]
     catalogue_table(catalogue=None) -> DataFrame   the metadata (id, title, topic, kind, multiplier, better, ...)
-    compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, progress=True) -> DataFrame
+    compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, progress=True,
+                     engine="duckdb" | "spark", spark=None) -> DataFrame
+    read_measures(path) -> DataFrame       # measures.parquet (DuckDB) or Spark's partitioned folder
 """
 from .catalogue import Indicator, catalogue_table, load_catalogue  # noqa: F401
-from .engine import compute_measures  # noqa: F401
+from .engine import compute_measures, read_measures  # noqa: F401
 
-__all__ = ["Indicator", "load_catalogue", "catalogue_table", "compute_measures"]
+__all__ = ["Indicator", "load_catalogue", "catalogue_table", "compute_measures", "read_measures"]

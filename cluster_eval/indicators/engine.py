@@ -1,4 +1,4 @@
-"""``compute_measures``: run the catalogue on DuckDB over patient-level event files, in place.
+"""``compute_measures``: run the catalogue on DuckDB (or Spark) over patient-level event files, in place.
 
 The files are read where they lie (Parquet or CSV, never loaded into pandas); the compiled SQL
 (:mod:`.sql`) turns listings and events into interval tables, evaluates every indicator for all
@@ -124,8 +124,12 @@ def connect(memory_limit: str = "2.5GB", threads: int | None = None, temp_direct
     return con
 
 
+ENGINES = ("duckdb", "spark")
+
+
 def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, progress=True, *,
-                     validate=True, memory_limit="2.5GB", threads=None, fmt="parquet") -> pd.DataFrame:
+                     validate=True, memory_limit="2.5GB", threads=None, fmt="parquet", engine="duckdb",
+                     spark=None) -> pd.DataFrame:
     """Compute the contract's ``measures`` table from patient-level event files.
 
     Parameters
@@ -133,9 +137,12 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
     events_dir : str or Path
         Folder with ``patients``, ``listings`` and the event tables the catalogue uses
         (``prescriptions``, ``lab_tests``, ``diagnoses``), each as ``<table>.parquet``,
-        ``<table>.csv`` or a folder of parts (docs/events.md).
+        ``<table>.csv`` or a folder of parts (docs/events.md). With ``engine="spark"`` any path the
+        session reads (local, ``hdfs://``, ``s3a://``, ...).
     out_dir : str or Path, optional
-        When given, ``measures.parquet`` (or ``.csv`` with ``fmt="csv"``) is written there.
+        When given, ``measures.parquet`` (or ``.csv`` with ``fmt="csv"``) is written there; with
+        ``engine="spark"``, Spark writes ``<out_dir>/measures/`` as Parquet partitioned by indicator
+        (read it back with :func:`read_measures`).
     catalogue : path, dict or list of Indicator, optional
         Default: the shipped Danish catalogue.
     periods : optional
@@ -146,6 +153,11 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
     validate : bool
         Check the tables against the contract first (one scan each); bad input raises InputError.
     memory_limit, threads : DuckDB settings (spilling to a temporary folder beyond the limit).
+    engine : {"duckdb", "spark"}
+        DuckDB in this process (default), or Apache Spark: the same compiled SQL transpiled by sqlglot
+        (:mod:`cluster_eval.indicators.spark`). Both give the same rows and values.
+    spark : pyspark.sql.SparkSession, optional
+        The session for ``engine="spark"``; default the active session, or a new local one.
 
     Returns
     -------
@@ -160,24 +172,39 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
     that day; the events of the look-back window count there too, whichever practice the patient was
     listed with when they happened. Age is in completed years on the period's last day.
     """
-    events_dir = Path(events_dir)
-    if not events_dir.is_dir():
-        raise InputError(Problem(str(events_dir), None, "events folder does not exist"))
+    if engine not in ENGINES:
+        raise ArgumentError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
+    if engine == "spark" and fmt != "parquet":
+        raise ArgumentError(f"engine='spark' writes Parquet only; got fmt={fmt!r}")
     indicators = _resolve_catalogue(catalogue)
     sources = _sources(indicators)
-    readers, problems = {}, []
-    for t in EVENT_TABLES:
-        found = find_table(events_dir, t)
-        if found is None:
-            if t in ("patients", "listings") or t in sources:
-                problems.append(Problem(f"{t}.parquet|csv", None, "table is missing from the events folder"))
-            continue
-        readers[t] = found
-    if problems:
-        raise InputError(problems)
+    wanted = {t: t in ("patients", "listings") or t in sources for t in EVENT_TABLES}
+    spill = None
+    if engine == "spark":
+        from . import spark as sparkmod
 
-    spill = tempfile.TemporaryDirectory(prefix="cluster_eval_duckdb_")
-    con = connect(memory_limit, threads, spill.name)
+        spark = spark if spark is not None else sparkmod.session()
+        found, problems = sparkmod.find_tables(spark, events_dir, wanted)
+        if problems:
+            raise InputError(problems)
+        con = sparkmod.SparkConnection(spark)
+        readers = sparkmod.register_readers(con, found)
+    else:
+        events_dir = Path(events_dir)
+        if not events_dir.is_dir():
+            raise InputError(Problem(str(events_dir), None, "events folder does not exist"))
+        readers, problems = {}, []
+        for t, required in wanted.items():
+            found = find_table(events_dir, t)
+            if found is None:
+                if required:
+                    problems.append(Problem(f"{t}.parquet|csv", None, "table is missing from the events folder"))
+                continue
+            readers[t] = found
+        if problems:
+            raise InputError(problems)
+        spill = tempfile.TemporaryDirectory(prefix="cluster_eval_duckdb_")
+        con = connect(memory_limit, threads, spill.name)
     bar = None
     try:
         if progress:
@@ -186,10 +213,10 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
         if validate:
             validate_tables(con, readers)
         create_views(con, readers)
-        lo, hi, wanted = _resolve_periods(con, periods, sources, indicators)
+        lo, hi, wanted_periods = _resolve_periods(con, periods, sources, indicators)
         plan = sqlmod.compile_catalogue(indicators, lo, hi)
-        con.execute(f"CREATE TEMP TABLE ce_periods AS SELECT CAST(range AS BIGINT) AS p FROM range({lo}, {hi + 1})")
-        con.execute("CREATE TEMP TABLE ce_offsets AS SELECT CAST(range AS BIGINT) AS k FROM range(0, 241)")
+        con.execute(f"CREATE TEMP TABLE ce_periods AS {sqlmod.integers('p', lo, hi)}")
+        con.execute(f"CREATE TEMP TABLE ce_offsets AS {sqlmod.integers('k', 0, 240)}")
         steps = plan.steps
         if bar is not None:
             bar.total = len(steps) + 2
@@ -207,8 +234,20 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
         if bar is not None:
             bar.close()
         con.close()
-        spill.cleanup()
+        if spill is not None:
+            spill.cleanup()
 
+    out = _long(wide, plan, indicators, wanted_periods)
+    if out_dir is not None:
+        if engine == "spark":
+            sparkmod.write_measures(spark, out, out_dir)
+        else:
+            write_measures(out, out_dir, fmt)
+    return out
+
+
+def _long(wide: pd.DataFrame, plan, indicators, wanted) -> pd.DataFrame:
+    """The wide practice × period table of counts as the long measures table (both engines)."""
     frames = []
     for ind in indicators:
         num, den = plan.columns[ind.id]
@@ -221,9 +260,30 @@ def compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, pro
         out = out[out["p"].isin(wanted)]
     out = out.sort_values(["indicator_id", "practice_id", "p"], kind="stable").reset_index(drop=True)
     out.insert(2, "period", period_of(out["p"].to_numpy()))
-    out = out.drop(columns="p")[MEASURE_COLUMNS]
-    if out_dir is not None:
-        write_measures(out, out_dir, fmt)
+    return out.drop(columns="p")[MEASURE_COLUMNS]
+
+
+def read_measures(path) -> pd.DataFrame:
+    """Read measures written by :func:`compute_measures`: a ``measures.parquet`` / ``.csv`` file (DuckDB)
+    or a folder of Parquet partitioned by indicator (Spark), as the DataFrame ``compute_measures``
+    returns (same columns, dtypes and row order). Local paths (or any path pyarrow's filesystems read)."""
+    path = Path(path) if not str(path).startswith(("s3://", "gs://", "hdfs://")) else path
+    if isinstance(path, Path) and path.is_dir() and (path / "measures").is_dir():
+        path = path / "measures"
+    if isinstance(path, Path) and path.suffix == ".csv":
+        df = pd.read_csv(path, dtype={"indicator_id": str, "practice_id": str})
+    else:
+        import pyarrow.dataset as pads
+
+        df = pads.dataset(str(path), format="parquet", partitioning="hive").to_table().to_pandas()
+    out = pd.DataFrame({"indicator_id": df["indicator_id"].astype(str).to_numpy(object),
+                        "practice_id": df["practice_id"].astype(str).to_numpy(object),
+                        "period": pd.to_datetime(df["period"]).astype("datetime64[ns]"),
+                        "numerator": df["numerator"].to_numpy(float),
+                        "denominator": df["denominator"].to_numpy(float)})
+    out = out.sort_values(["indicator_id", "practice_id", "period"], kind="stable").reset_index(drop=True)
+    out["indicator_id"] = out["indicator_id"].astype(str)
+    out["practice_id"] = out["practice_id"].astype(str)
     return out
 
 

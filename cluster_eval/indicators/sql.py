@@ -10,10 +10,11 @@ years with one practice is one row. Counts per practice and period come from dif
 at ``s``, −1 at ``e + 1``) summed cumulatively over the practice × period grid.
 
 The SQL uses only standard constructs (CTEs, window functions, ``GREATEST``/``LEAST``,
-``EXTRACT``, ``LIKE``) over the relations ``ce_patients``, ``ce_listings``, ``ce_prescriptions``,
-``ce_lab_tests``, ``ce_diagnoses``, ``ce_periods`` and ``ce_offsets`` that the engine defines; the
-only dialect-specific pieces are ``date + integer`` (in :func:`month_after_days`) and the file
-readers in the engine.
+``EXTRACT``, ``LIKE``, ``INTERVAL '1' DAY * n``, ``VALUES``) over the relations ``ce_patients``,
+``ce_listings``, ``ce_prescriptions``, ``ce_lab_tests``, ``ce_diagnoses``, ``ce_periods`` and
+``ce_offsets`` that the engine defines. It is written once, in DuckDB's dialect; other engines run it
+through sqlglot's transpiler (:mod:`.spark`), so nothing here may be a construct sqlglot cannot
+translate (tests/indicators/test_sql.py checks that every statement parses to known functions only).
 """
 from __future__ import annotations
 
@@ -39,13 +40,21 @@ def month_index(expr: str) -> str:
 
 
 def month_after_days(date: str, days: str) -> str:
-    """Month index of ``date + days`` (the first day not covered)."""
-    return month_index(f"({date} + CAST({days} AS INTEGER))")
+    """Month index of ``date + days`` (the first day not covered); standard interval arithmetic, cast
+    back to a date (``date + integer`` is not portable)."""
+    return month_index(f"CAST({date} + INTERVAL '1' DAY * CAST({days} AS INTEGER) AS DATE)")
 
 
 def first_day(m: int) -> str:
     """SQL date literal of the first day of month index ``m``."""
     return f"DATE '{m // 12:04d}-{m % 12 + 1:02d}-01'"
+
+
+def integers(column: str, lo: int, hi: int) -> str:
+    """SELECT of the integers ``lo..hi`` as one BIGINT column (a ``VALUES`` list: portable, unlike the
+    engines' range table functions)."""
+    values = ", ".join(f"({i})" for i in range(lo, hi + 1))
+    return f"SELECT CAST({column} AS BIGINT) AS {column} FROM (VALUES {values}) AS v({column})"
 
 
 def _quote(text: str) -> str:
@@ -177,7 +186,8 @@ WHERE s <= e"""
         raise TypeError(f"unknown criterion {crit!r}")
 
     def _concurrent(self, crit: ConcurrentDrugs) -> str:
-        # Dispensings covering one period end (most) skip the (inequality) join with ce_offsets.
+        # Dispensings covering one period end (most) skip the (inequality) join with ce_offsets; a coverage
+        # spans at most ``back`` months, so only those offsets enter the join (Spark: a nested-loop join).
         lo, hi = self.plan.lo, self.plan.hi
         days = f"CEIL(LEAST(ddd, {MAX_COVERAGE_DAYS}))"
         first_uncovered = month_after_days("date", days)
@@ -192,7 +202,7 @@ x AS (SELECT DISTINCT patient_id, p, substance FROM (
         SELECT patient_id, s AS p, substance FROM d WHERE e = s
         UNION ALL
         SELECT d.patient_id, d.s + o.k AS p, d.substance FROM d JOIN ce_offsets o ON o.k <= d.e - d.s
-        WHERE d.e > d.s) y),
+        AND o.k <= {back} WHERE d.e > d.s) y),
 pts AS (SELECT patient_id, p FROM x GROUP BY patient_id, p HAVING COUNT(*) >= {crit.min_count}),
 c AS (SELECT patient_id, p, p - ROW_NUMBER() OVER (PARTITION BY patient_id ORDER BY p) AS g FROM pts)
 SELECT patient_id, MIN(p) AS s, MAX(p) AS e FROM c GROUP BY patient_id, g"""

@@ -22,7 +22,7 @@ REQUIRED_VALUES = {"patient_id", "sex", "birth_date", "practice_id", "listed_fro
                    "code", "system"}
 SHOW = 5
 
-# Regular expressions (DuckDB regexp_full_match) for the codes found in event rows.
+# Regular expressions for the codes found in event rows (matched whole: see ``_full_match``).
 ATC_SQL = r"[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?"
 LAB_SQL = r"(NPU|DNK)[0-9]{5}|SSR[0-9]{4}"
 ICPC_SQL = r"[A-Z][0-9]{2}(\.[0-9]{1,2})?"
@@ -56,6 +56,12 @@ def find_table(events_dir: Path, table: str) -> tuple[str, str] | None:
     return f"read_csv('{quoted}', header = true, all_varchar = true)", label
 
 
+def _full_match(expr: str, pattern: str) -> str:
+    """SQL: the whole of ``expr`` matches ``pattern`` (anchored ``regexp_matches``, which sqlglot
+    transpiles, e.g. to Spark's RLIKE; ``regexp_full_match`` is DuckDB's own)."""
+    return f"regexp_matches({expr}, '^(?:{pattern})$')"
+
+
 def _is_text(types: dict, col: str) -> bool:
     return types.get(col, "VARCHAR").upper() == "VARCHAR"
 
@@ -81,19 +87,18 @@ def _checks(table: str, cols: dict) -> list[tuple[str, str, str]]:
         out.append(("sex", "must be 'F' or 'M'", "sex IS NOT NULL AND CAST(sex AS VARCHAR) NOT IN ('F', 'M')"))
     if "atc" in cols:
         out.append(("atc", "not an ATC code (e.g. J01CE02)",
-                    f"atc IS NOT NULL AND NOT regexp_full_match(CAST(atc AS VARCHAR), '{ATC_SQL}')"))
+                    f"atc IS NOT NULL AND NOT {_full_match('CAST(atc AS VARCHAR)', ATC_SQL)}"))
     if "npu_code" in cols:
         out.append(("npu_code", "not an NPU/DNK laboratory code (NPU27300) or SSR service code (SSR7113)",
-                    f"npu_code IS NOT NULL AND NOT regexp_full_match(CAST(npu_code AS VARCHAR), '{LAB_SQL}')"))
+                    f"npu_code IS NOT NULL AND NOT {_full_match('CAST(npu_code AS VARCHAR)', LAB_SQL)}"))
     if "system" in cols:
         out.append(("system", "must be 'ICPC2' or 'ICD10'",
                     "system IS NOT NULL AND CAST(system AS VARCHAR) NOT IN ('ICPC2', 'ICD10')"))
         if "code" in cols:
             out.append(("code", "not an ICPC-2 code (e.g. T90)",
-                        f"system = 'ICPC2' AND code IS NOT NULL AND NOT regexp_full_match(code, '{ICPC_SQL}')"))
+                        f"system = 'ICPC2' AND code IS NOT NULL AND NOT {_full_match('code', ICPC_SQL)}"))
             out.append(("code", "not an ICD-10 code (e.g. E11, E11.9 or SKS DE119)",
-                        f"system = 'ICD10' AND code IS NOT NULL AND NOT regexp_full_match({icd_normalised('code')}, "
-                        f"'{ICD_SQL}')"))
+                        f"system = 'ICD10' AND code IS NOT NULL AND NOT {_full_match(icd_normalised('code'), ICD_SQL)}"))
     for a, b, rule in (("listed_to", "listed_from", "listed_to is before listed_from"),
                        ("death_date", "birth_date", "death_date is before birth_date")):
         if a in cols and b in cols:
@@ -145,7 +150,7 @@ def _listing_problems(con, readers) -> list[Problem]:
     out = []
     sql = f"""
 WITH l AS (SELECT CAST(patient_id AS VARCHAR) AS pid, CAST(listed_from AS DATE) AS f,
-                  {"CAST(listed_to AS DATE)" if "listed_to" in _describe(con, reader) else "NULL::DATE"} AS t
+                  {"CAST(listed_to AS DATE)" if "listed_to" in _describe(con, reader) else "CAST(NULL AS DATE)"} AS t
            FROM {reader}),
 o AS (SELECT pid, f, t, LAG(t) OVER (PARTITION BY pid ORDER BY f) AS prev_t,
              LAG(f) OVER (PARTITION BY pid ORDER BY f) AS prev_f FROM l)
@@ -205,14 +210,15 @@ FROM {reader('patients')}""")
 SELECT {pid}, CAST(practice_id AS VARCHAR) AS practice_id, {mi(_date(lt, 'listed_from'))} AS ls, {to} AS le
 FROM {reader('listings')}""")
     empty = {
-        "prescriptions": "atc VARCHAR, ddd DOUBLE",
-        "lab_tests": "npu_code VARCHAR, value DOUBLE",
-        "diagnoses": "code VARCHAR, system VARCHAR",
+        "prescriptions": "CAST(NULL AS VARCHAR) AS atc, CAST(NULL AS DOUBLE) AS ddd",
+        "lab_tests": "CAST(NULL AS VARCHAR) AS npu_code, CAST(NULL AS DOUBLE) AS value",
+        "diagnoses": "CAST(NULL AS VARCHAR) AS code, CAST(NULL AS VARCHAR) AS system",
     }
     for t in ("prescriptions", "lab_tests", "diagnoses"):
         if t not in readers:
             idt = "BIGINT" if int_ids else "VARCHAR"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE ce_{t} (patient_id {idt}, date DATE, m BIGINT, {empty[t]})")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE ce_{t} AS SELECT CAST(NULL AS {idt}) AS patient_id, "
+                        f"CAST(NULL AS DATE) AS date, CAST(NULL AS BIGINT) AS m, {empty[t]} WHERE FALSE")
             continue
         ty = types[t]
         d = _date(ty, "date")

@@ -48,9 +48,10 @@ def ensure_data(out_dir, scale: str = "denmark", seed: int = DEMO_SEED, quiet: b
 
 def demo(out_dir="outputs/demo", scale: str = "denmark", quiet: bool = False, jobs=None, force: bool = False) -> int:
     """Generate the synthetic data into ``out_dir/data`` and run every report into ``out_dir/reports``."""
+    from ..synthetic.generator import SCALES
     from .runner import run
 
-    if scale not in ("small", "denmark"):
-        raise ConfigError(f"scale must be 'small' or 'denmark'; got {scale!r}")
+    if scale not in SCALES:
+        raise ConfigError(f"scale must be one of {', '.join(map(repr, SCALES))}; got {scale!r}")
     ensure_data(out_dir, scale=scale, quiet=quiet)
     return run(demo_params(out_dir, scale), jobs=jobs, force=force, quiet=quiet)

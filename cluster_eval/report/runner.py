@@ -358,7 +358,10 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
     jupyter_path = provide_kernel()
     try:
         if todo:
+            t0, cpu0 = time.time(), time.process_time()
             _execute(todo, n_jobs, jupyter_path, on_result, str(folder / "logs" / "kernels.log"))
+            LOG.info("reports: done in %.1f s; this process used %.1f s of CPU meanwhile", time.time() - t0,
+                     time.process_time() - cpu0)
     finally:
         shutil.rmtree(jupyter_path, ignore_errors=True)
         if bar is not None:

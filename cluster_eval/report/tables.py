@@ -79,18 +79,36 @@ def write_table(df: pd.DataFrame, path: Path) -> Path:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+#: Whole tables already read by this process, keyed by (path, modification time, size): a report kernel is
+#: reused across reports (report/worker.py), so each table file is decoded once per kernel, not per report.
+_TABLES: dict = {}
+_MAX_CACHED = 64
+
+
+def _whole(path: Path) -> pd.DataFrame:
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    df = _TABLES.get(key)
+    if df is None:
+        if len(_TABLES) >= _MAX_CACHED:
+            _TABLES.clear()
+        df = _TABLES[key] = pd.read_parquet(path)
+    return df
+
+
 def read_table(run_dir, name: str, **equal) -> pd.DataFrame:
-    """Read ``<run_dir>/tables/<name>.parquet``, keeping only rows where each given column equals its value."""
-    path = Path(run_dir) / "tables" / f"{name}.parquet"
-    filters = [(k, "==", v) for k, v in equal.items()] or None
-    try:
-        return pd.read_parquet(path, filters=filters)
-    except (ValueError, KeyError):
-        df = pd.read_parquet(path)
-        for k, v in equal.items():
-            if k in df:
-                df = df[df[k] == v]
-        return df
+    """Read ``<run_dir>/tables/<name>.parquet``, keeping only rows where each given column equals its value.
+
+    Returns a new frame (a copy; index 0..n-1); the whole file is read once per process and kept while the
+    file is unchanged."""
+    df = _whole(Path(run_dir) / "tables" / f"{name}.parquet")
+    keep = None
+    for k, v in equal.items():
+        if k in df:
+            hit = (df[k] == v).to_numpy()
+            keep = hit if keep is None else keep & hit
+    out = df[keep] if keep is not None else df
+    return out.reset_index(drop=True).copy()
 
 
 def hide_windows_over_hidden_months(df: pd.DataFrame, hidden: pd.DataFrame, cols) -> pd.DataFrame:

@@ -1,14 +1,35 @@
-"""Execute one report in a pool worker: papermill in a fresh kernel, then HTML, each written atomically."""
+"""Execute one report in a pool worker: the notebook in a warm kernel, then HTML, each written atomically.
+
+Each pool worker keeps one Jupyter kernel alive across its reports (:class:`WarmKernel`): starting a kernel
+and importing pandas, matplotlib and the package cost more than most reports' own work. Between two reports
+the kernel's state is reset (``%reset -f``: every variable of the previous report goes; figures are
+closed; the working folder is set again), and a fresh kernel replaces it after ``RECYCLE`` reports, after a
+report that timed out (the kernel is killed) and after a kernel died. What stays between reports are the
+imported modules and the package's read-only caches of the run's tables, which is the point.
+
+Parameters are injected as papermill does (``papermill.parameterize``: the ``injected-parameters`` cell after
+the ``parameters`` cell); cells run one by one with the report's whole time budget as deadline.
+"""
 from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import time
 import traceback
 from pathlib import Path
 
 from .kernel import KERNEL_NAME
 from .tables import atomic_write
+
+#: a worker's kernel is replaced by a fresh one after this many reports
+RECYCLE = 25
+#: seconds between checks that the kernel is still alive while a cell runs
+POLL = 0.5
+
+RESET = ("%reset -f\n"
+         "import matplotlib.pyplot as _ce_plt\n_ce_plt.close('all')\ndel _ce_plt\n"
+         "import os as _ce_os\n_ce_os.chdir({cwd!r})\ndel _ce_os\n")
 
 
 def file_hash(path) -> str:
@@ -17,16 +38,164 @@ def file_hash(path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+class ReportTimeout(Exception):
+    """The report's time budget ran out (its kernel is killed)."""
+
+
+class DeadKernelError(Exception):
+    """The kernel died while a cell ran."""
+
+
+class CellError(Exception):
+    """A cell raised: ``ename`` and ``evalue`` as the kernel reported them."""
+
+    def __init__(self, ename: str, evalue: str, outputs=()):
+        super().__init__(f"{ename}: {evalue}")
+        self.ename, self.evalue, self.outputs = ename, evalue, list(outputs)
+
+
+class WarmKernel:
+    """A kernel of the runner's kernelspec, reused across reports (a synchronous client, no event loop)."""
+
+    def __init__(self, cwd: str, start_timeout: float = 120):
+        from jupyter_client.manager import KernelManager
+
+        self.km = KernelManager(kernel_name=KERNEL_NAME)
+        self.km.start_kernel(cwd=cwd)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        try:
+            self.kc.wait_for_ready(timeout=start_timeout)
+        except RuntimeError:
+            self.shutdown()
+            raise
+        self.used = 0
+
+    def alive(self) -> bool:
+        return self.km.is_alive()
+
+    def run(self, code: str, deadline: float) -> list:
+        """Execute ``code``; return its outputs (nbformat nodes). Raises CellError, ReportTimeout, DeadKernelError."""
+        import nbformat
+
+        msg_id = self.kc.execute(code, store_history=False, allow_stdin=False, stop_on_error=True)
+        outputs, error = [], None
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                raise ReportTimeout("the report's time budget ran out")
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(POLL, left))
+            except queue.Empty:
+                if not self.km.is_alive():
+                    raise DeadKernelError("Kernel died") from None
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                break
+            if kind == "clear_output":
+                outputs = []
+            elif kind in ("stream", "display_data", "execute_result", "error"):
+                outputs.append(nbformat.v4.output_from_msg(msg))
+                if kind == "error":
+                    error = CellError(content.get("ename", ""), content.get("evalue", ""))
+        if error is not None:
+            error.outputs = outputs     # the cell keeps what it printed and the error (the executed notebook)
+            raise error
+        return outputs
+
+    def reset(self, cwd: str, deadline: float) -> None:
+        self.run(RESET.format(cwd=cwd), deadline)
+
+    def shutdown(self) -> None:
+        try:
+            self.kc.stop_channels()
+        finally:
+            try:
+                self.km.shutdown_kernel(now=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+
+_KERNEL: WarmKernel | None = None
+
+
+def _kernel(cwd: str, start_timeout: float) -> WarmKernel:
+    """This worker's kernel: the warm one, or a fresh one (first report, after RECYCLE reports, after a
+    kernel was killed or died)."""
+    global _KERNEL
+    if _KERNEL is not None and (_KERNEL.used >= RECYCLE or not _KERNEL.alive()):
+        _drop_kernel()
+    if _KERNEL is None:
+        _KERNEL = WarmKernel(cwd, start_timeout)
+        import atexit
+
+        atexit.register(_drop_kernel)
+    return _KERNEL
+
+
+def _drop_kernel() -> None:
+    global _KERNEL
+    if _KERNEL is not None:
+        k, _KERNEL = _KERNEL, None
+        k.shutdown()
+
+
 def _classify(exc: BaseException) -> tuple[str, str]:
     name = type(exc).__name__
     text = str(exc).strip().splitlines()
-    if "Timeout" in name or "timed out" in str(exc).lower():
+    if isinstance(exc, ReportTimeout) or "Timeout" in name or "timed out" in str(exc).lower():
         return "timeout", f"stopped after the per-report timeout: {text[-1] if text else name}"
-    if "DeadKernel" in name or "died" in str(exc).lower():
+    if isinstance(exc, DeadKernelError) or "died" in str(exc).lower():
         return "failed", f"the kernel died: {text[-1] if text else name}"
-    if name == "PapermillExecutionError":
-        return "failed", f"{getattr(exc, 'ename', name)}: {getattr(exc, 'evalue', '')}"
+    if isinstance(exc, CellError):
+        return "failed", f"{exc.ename}: {exc.evalue}"
     return "failed", f"{name}: {text[-1] if text else ''}"
+
+
+def parameterised(notebook: str, parameters: dict):
+    """The notebook with papermill's ``injected-parameters`` cell (papermill's own translator)."""
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(notebook)   # as papermill reads it (every cell's metadata has tags)
+    return parameterize_notebook(nb, parameters, kernel_name=KERNEL_NAME, language="python")
+
+
+def execute_notebook(nb, cwd: str, timeout: float, start_timeout: float = 120) -> None:
+    """Run every code cell of ``nb`` (in place) in this worker's warm kernel within ``timeout`` seconds.
+
+    Each cell's outputs are stored as it finishes, so a failed notebook keeps the error in its cell; the
+    seconds per cell go to ``cell.metadata.cluster_eval.seconds``. Raises CellError, ReportTimeout or
+    DeadKernelError; after the last two the kernel is gone and the next report starts a fresh one."""
+    t0 = time.time()
+    deadline = t0 + float(timeout)
+    kernel = _kernel(cwd, min(start_timeout, timeout))
+    try:
+        kernel.reset(cwd, deadline)
+        kernel.used += 1
+        for cell in nb.cells:
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            c0 = time.time()
+            cell.outputs = []
+            try:
+                cell.outputs = kernel.run(cell.source, deadline)
+            except CellError as exc:
+                cell.outputs = exc.outputs
+                raise
+            finally:
+                cell.metadata["cluster_eval"] = {"seconds": round(time.time() - c0, 4)}
+    except (ReportTimeout, DeadKernelError, KeyboardInterrupt):
+        _drop_kernel()
+        raise
+    except CellError:
+        raise
+    except BaseException:
+        _drop_kernel()
+        raise
 
 
 def execute_report(job: dict) -> dict:
@@ -34,25 +203,19 @@ def execute_report(job: dict) -> dict:
 
     ``job`` keys: id, kind, title, notebook, parameters, html, ipynb, timeout, log.
     """
-    import papermill as pm
+    import nbformat
 
     t0 = time.time()
     html_path, nb_path = Path(job["html"]), Path(job["ipynb"])
     tmp_nb = nb_path.with_name(f".{nb_path.stem}.{os.getpid()}.tmp.ipynb")
     status, error, out_hash = "ok", None, None
-    deadline = t0 + float(job["timeout"])
-
-    def remaining(cell) -> float:
-        # nbclient asks before each cell: the report's whole budget, not a fresh one per cell
-        return max(1.0, deadline - time.time())
-
+    nb = None
     try:
-        pm.execute_notebook(str(job["notebook"]), str(tmp_nb), parameters=job["parameters"],
-                            kernel_name=KERNEL_NAME, language="python", progress_bar=False, log_output=False,
-                            execution_timeout=int(job["timeout"]), timeout_func=remaining,
-                            start_timeout=min(120, int(job["timeout"])), request_save_on_cell_execute=False,
-                            shutdown_kernel="immediate",
-                            cwd=str(Path(job["notebook"]).parent))
+        nb = parameterised(str(job["notebook"]), job["parameters"])
+        # a kernel start (one in RECYCLE reports) may use the report's whole budget: on a loaded machine
+        # it can take minutes, and the per-report timeout is the limit that matters
+        execute_notebook(nb, str(Path(job["notebook"]).parent), float(job["timeout"]),
+                         start_timeout=float(job["timeout"]))
     except BaseException as exc:  # noqa: BLE001 - every failure is reported, the pool goes on
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -60,10 +223,12 @@ def execute_report(job: dict) -> dict:
         Path(job["log"]).parent.mkdir(parents=True, exist_ok=True)
         Path(job["log"]).write_text(f"{job['id']}: {status}\n{error}\n\n{traceback.format_exc()}")
     try:
+        if nb is not None:
+            nbformat.write(nb, str(tmp_nb))
         if status == "ok":
             from .render import render
 
-            text = render(tmp_nb, job["title"], footer=job.get("footer", ""))
+            text = render(nb, job["title"], footer=job.get("footer", ""))
             atomic_write(html_path, text)
             out_hash = file_hash(html_path)
         else:

@@ -45,6 +45,8 @@ class Scale:
 SCALES = {
     "small": Scale(120, 12, 3, 15, "2019-01", 48, "2019-07", "2021-12", 2, 2, 2),
     "denmark": Scale(1700, 116, 14, None, "2016-01", 108, "2019-01", "2023-12", 20, 25, 15),
+    # English size for the batch at ten times Denmark (benchmarks/batch.py): ~6,400 practices in ~1,250 clusters
+    "england": Scale(6400, 1250, 40, None, "2016-01", 108, "2019-01", "2023-12", 75, 95, 55),
 }
 
 #: Practice random effects are truncated (clipped) at this many standard deviations.

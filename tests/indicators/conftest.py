@@ -1,7 +1,10 @@
-"""Helpers for the indicator-engine tests: write literal CSV tables, run the engine, index the result."""
+"""Helpers for the indicator-engine tests: write literal CSV tables, run the engine (on both engines:
+DuckDB and Spark in local mode, one SparkSession for the whole test session), index the result."""
 from __future__ import annotations
 
 import operator
+import os
+import shutil
 import textwrap
 
 import numpy as np
@@ -31,13 +34,59 @@ def catalogue_from(text: str):
     return parse_catalogue(yaml.safe_load(textwrap.dedent(text)), source="test catalogue")
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def _spark_or_skip():
+    """Skip when PySpark or Java is missing, unless CLUSTER_EVAL_REQUIRE_SPARK=1 (CI), then fail."""
+    missing = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        missing = "pyspark is not installed (pip install '.[spark]')"
+    if missing is None and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        missing = "java is not installed (apt-get install openjdk-17-jre-headless)"
+    if missing:
+        if os.environ.get("CLUSTER_EVAL_REQUIRE_SPARK") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local SparkSession (local[2]) for every Spark test of the session, set for tiny tables: UI off,
+    two shuffle partitions, no adaptive re-planning, expressions interpreted rather than compiled, and a
+    JVM that only uses the quick JIT tier (its cost per run on the spec tables is about half of the
+    defaults'; none of this changes a result)."""
+    _spark_or_skip()
+    from cluster_eval.indicators.spark import session
+
+    spark = session("local[2]", app_name="cluster_eval tests", conf={
+        "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+        "spark.sql.adaptive.enabled": "false", "spark.sql.codegen.wholeStage": "false",
+        "spark.sql.codegen.factoryMode": "NO_CODEGEN", "spark.driver.memory": "1g",
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss4m"})
+    spark.sparkContext.setLogLevel("ERROR")
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request):
+    """Keyword arguments of compute_measures for each engine: {"engine": ..., "spark": ...}."""
+    if request.param == "spark":
+        return {"engine": "spark", "spark": request.getfixturevalue("spark_session")}
+    return {"engine": "duckdb"}
+
+
 @pytest.fixture
-def run_engine(tmp_path):
-    """run_engine(tables, catalogue_yaml, periods) -> {(indicator, practice, 'YYYY-MM'): (num, den)}."""
+def run_engine(tmp_path, engine):
+    """run_engine(tables, catalogue_yaml, periods) -> {(indicator, practice, 'YYYY-MM'): (num, den)},
+    on each engine in turn (the fixture is parametrised by ``engine``)."""
     def run(tables, catalogue, periods):
         folder = write_tables(tmp_path / "events", tables)
         cat = catalogue_from(catalogue) if isinstance(catalogue, str) else catalogue
-        m = compute_measures(folder, catalogue=cat, periods=periods, progress=False)
+        m = compute_measures(folder, catalogue=cat, periods=periods, progress=False, **engine)
         return {(r.indicator_id, r.practice_id, r.period.strftime("%Y-%m")): (r.numerator, r.denominator)
                 for r in m.itertuples()}
     return run

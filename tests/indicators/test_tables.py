@@ -1,4 +1,5 @@
-"""Event-table validation: every rule, its message word for word (file, column, rule, first rows, count)."""
+"""Event-table validation: every rule, its message word for word (file, column, rule, first rows, count),
+the same on both engines (the checks are one SQL text, transpiled for Spark)."""
 from __future__ import annotations
 
 import textwrap
@@ -50,10 +51,10 @@ BAD = {
 }
 
 
-def test_every_problem_is_reported_at_once_with_file_column_rule_and_rows(tmp_path):
+def test_every_problem_is_reported_at_once_with_file_column_rule_and_rows(tmp_path, engine):
     folder = write_tables(tmp_path, BAD)
     with pytest.raises(InputError) as err:
-        compute_measures(folder, progress=False)
+        compute_measures(folder, progress=False, **engine)
     lines = [str(p) for p in err.value.problems]
     assert lines == [
         "patients.csv, column 'birth_date': not a date (YYYY-MM-DD) — 1 row (first: patient_id=2: '1959-02-30')",
@@ -75,10 +76,10 @@ def test_every_problem_is_reported_at_once_with_file_column_rule_and_rows(tmp_pa
     assert str(err.value).startswith("12 problems in the input data:\n  - patients.csv, column 'birth_date'")
 
 
-def test_missing_tables_and_folder(tmp_path):
+def test_missing_tables_and_folder(tmp_path, engine):
     folder = write_tables(tmp_path / "ev", {"patients": BAD["patients"]})
     with pytest.raises(InputError) as err:
-        compute_measures(folder, progress=False)
+        compute_measures(folder, progress=False, **engine)
     assert [str(p) for p in err.value.problems] == [
         "listings.parquet|csv: table is missing from the events folder",
         "prescriptions.parquet|csv: table is missing from the events folder",
@@ -86,15 +87,15 @@ def test_missing_tables_and_folder(tmp_path):
         "diagnoses.parquet|csv: table is missing from the events folder",
     ]
     with pytest.raises(InputError, match="events folder does not exist"):
-        compute_measures(tmp_path / "nowhere", progress=False)
+        compute_measures(tmp_path / "nowhere", progress=False, **engine)
 
 
-def test_two_files_for_one_table_are_refused(tmp_path):
+def test_two_files_for_one_table_are_refused(tmp_path, engine):
     folder = write_tables(tmp_path, {"patients": BAD["patients"]})
     (folder / "patients").mkdir()
     (folder / "patients" / "part-0.csv").write_text("patient_id,sex,birth_date\n")
     with pytest.raises(InputError) as err:
-        compute_measures(folder, progress=False)
+        compute_measures(folder, progress=False, **engine)
     assert str(err.value.problems[0]) == ("patients: more than one file holds this table (patients.csv, "
                                           "patients/*.csv); keep one")
 
@@ -110,3 +111,13 @@ def test_validate_events_checks_a_folder_without_computing(tmp_path):
     validate_events(good)   # clean: no error
     with pytest.raises(InputError, match="listings.parquet|csv: table is missing"):
         validate_events(good, tables=["patients", "listings"])
+
+
+def test_engine_argument_is_checked(tmp_path):
+    from cluster_eval.errors import ArgumentError
+
+    folder = write_tables(tmp_path, {"patients": BAD["patients"]})
+    with pytest.raises(ArgumentError, match="engine must be one of 'duckdb', 'spark'; got 'trino'"):
+        compute_measures(folder, progress=False, engine="trino")
+    with pytest.raises(ArgumentError, match="engine='spark' writes Parquet only; got fmt='csv'"):
+        compute_measures(folder, progress=False, engine="spark", fmt="csv")
