@@ -24,7 +24,7 @@ def test_window_and_frozen_baseline_by_hand():
     o, e = _series()
     o[10] = 5000          # far outside the window (month -50): must not matter
     chart, rules = relative_chart(MONTHS, o, e, START)
-    assert len(chart) == 48 and chart["x"].iloc[0] == MONTHS[36] and chart["x"].iloc[-1] == MONTHS[83]
+    assert len(chart) == 48 and chart["period"].iloc[0] == MONTHS[36] and chart["period"].iloc[-1] == MONTHS[83]
     assert rules["n_baseline"] == 24 and rules["n_after"] == 24
     assert rules["centre"] == pytest.approx(o[36:60].sum() / e[36:60].sum())
     assert (chart["phase"] == "baseline").sum() == 24
@@ -64,3 +64,27 @@ def test_too_short_baseline_and_arguments():
 
 def test_expected_from_nation():
     np.testing.assert_allclose(expected_from_nation([100, 200, 5], [10, 30, 1], [1000, 1000, 0]), [1, 6, np.nan])
+
+
+def test_many_panels_in_one_call_match_one_at_a_time():
+    from cluster_eval.spc.relative import relative_charts
+
+    frames = []
+    for k, (step, start) in enumerate([(1.0, START), (1.3, MONTHS[70]), (0.8, MONTHS[30])]):
+        o, e = _series(seed=10 + k)
+        o = np.where(MONTHS >= start, np.random.default_rng(k).poisson(e * step), o)   # the step at its start
+        frames.append(pd.DataFrame({"cluster_id": f"K{k}", "indicator_id": "x", "period": MONTHS, "start": start,
+                                    "observed": o, "expected": e}))
+    data = pd.concat(frames, ignore_index=True)
+    chart, rules = relative_charts(data, ["cluster_id", "indicator_id"])
+    assert list(rules["cluster_id"]) == ["K0", "K1", "K2"]
+    for k in range(3):
+        part = data[data["cluster_id"] == f"K{k}"]
+        one_chart, one = relative_chart(part["period"], part["observed"], part["expected"], part["start"].iloc[0])
+        row = rules.iloc[k]
+        for col in ("centre", "sigma_z", "beyond_limits", "runs", "shift_mean", "direction", "chart"):
+            assert row[col] == one[col], (k, col)
+        np.testing.assert_allclose(chart.loc[chart["cluster_id"] == f"K{k}", "ucl"], one_chart["ucl"])
+    assert rules.loc[1, "direction"] == "above" and rules.loc[2, "direction"] == "below"
+    # K2 starts at month 30: only 24 months before it exist, all charted
+    assert rules.loc[2, "n_baseline"] == 24
