@@ -18,8 +18,9 @@ Rules, applied to the months from the start on only (:data:`RULES`):
 * ``beyond_limits``: a month outside the 3-sigma limits;
 * ``two_of_three``: two of three consecutive months beyond 2 sigma on the same side (Western Electric 2);
 * ``runs``: the Anhøj rules (longest run, crossings) against the frozen centre;
-* ``shift_mean``: the mean of the months after the start outside the baseline's 3-sigma limits for a mean
-  of that many months (σ_z-scaled Poisson; the months taken as independent).
+* ``shift_mean``: the mean z-score of the months after the start differs from the baseline's by more than
+  3 standard errors, sd = σ_z · sqrt(1/n_eff,after + 1/n_eff,baseline), with the effective numbers of months
+  of an AR(1) with the baseline's lag-1 autocorrelation (a sustained shift; with ``sigma="autocorrelated"``).
 
 Which of them the report may call a "signal" is decided by their measured false-signal rate
 (``benchmarks/calibration.py``; :data:`SIGNAL_RULES`).
@@ -41,13 +42,17 @@ from .qic import qic
 from .runs import runs_analysis
 
 RULES = ("beyond_limits", "two_of_three", "runs", "shift_mean")
+SIGMAS = ("moving_range", "baseline_sd", "autocorrelated")
+#: Upper bound of 1/n_eff (the baseline's effective number of independent months) in the limits.
+MAX_INV_NEFF = 0.8
 #: Rules whose false-signal rate was measured low enough to be called a "signal" (benchmarks/README.md,
 #: "Calibration of descriptive claims"); the others are reported as patterns, not signals.
-SIGNAL_RULES = ("beyond_limits",)
+SIGNAL_RULES = ("shift_mean",)
 #: One sentence for the report: what a signal means.
-SIGNAL_MEANING = ("A signal means that, after the start, the cluster moved away from its own level relative to "
-                  "the nation before the start by more than month-to-month variation explains; in charts "
-                  "without any true change this happens in about {rate} of charts.")
+SIGNAL_MEANING = ("A signal means that over the months after the start the cluster's level relative to the "
+                  "nation moved away from its level in the months before by more than its own month-to-month "
+                  "variation explains; on synthetic data without any true change this happened in about "
+                  "{rate} of charts.")
 
 
 def expected_from_nation(denominator, national_numerator, national_denominator) -> np.ndarray:
@@ -70,13 +75,33 @@ def _two_of_three(beyond: np.ndarray) -> np.ndarray:
     return (win >= 2).any(axis=1)
 
 
+def _pooled_lag1(zb: np.ndarray, groups: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Lag-1 autocorrelation of the baseline z-scores, pooled within groups of panels, bias-corrected.
+
+    Each panel's z-scores are centred on their own mean; r = Σ z_t z_(t-1) / Σ z_t² over the group's panels,
+    then r + (1 + 3r)/n (the first-order bias of the lag-1 estimate of an AR(1) from n points; Marriott &
+    Pope 1954), clipped to [0, 0.95]. Returns one value per panel.
+    """
+    zc = zb - np.nanmean(zb, axis=1, keepdims=True)
+    prod = np.nansum(zc[:, 1:] * zc[:, :-1], axis=1)
+    sq = np.nansum(zc ** 2, axis=1)
+    out = np.zeros(zb.shape[0])
+    for g in np.unique(groups):
+        m = groups == g
+        rg = prod[m].sum() / sq[m].sum() if sq[m].sum() > 0 else 0.0
+        nb = float(np.mean(n[m])) if m.any() else 1.0
+        out[m] = np.clip(rg + (1 + 3 * rg) / max(nb, 1.0), 0.0, 0.95)
+    return out
+
+
 def _month_number(x) -> np.ndarray:
     x = pd.DatetimeIndex(pd.to_datetime(np.asarray(x)))
     return np.asarray(x.year * 12 + x.month - 1)
 
 
 def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24, min_baseline: int = 12,
-                    laney: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame]:
+                    laney: str = "auto", sigma: str = "autocorrelated",
+                    pool_by=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Chart data and rules of many O/E series, each around its own start (one ``ce.spc.qic`` call per chart type).
 
     Parameters
@@ -92,6 +117,16 @@ def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24
         Fewest baseline months with an expected count above 0 for a chart (else no limits: ``reason`` says).
     laney : {"auto", "always", "never"}
         Laney's u′ chart when the baseline is overdispersed (σ_z > 1, auto), always, or never (a u chart).
+    sigma : {"moving_range", "baseline_sd"}
+        How σ_z is estimated from the baseline's z-scores z_t = (y_t − CL)/σ_t: Laney's average moving range
+        / 1.128 (``ce.spc.qic``'s u′ chart), or their standard deviation, which keeps the slow, autocorrelated
+        part of the variation that the moving range misses; ``"autocorrelated"``: that standard deviation
+        corrected for the baseline's lag-1 autocorrelation r (pooled over the panels of ``pool_by``), with
+        the effective number of baseline months n_eff = n (1 − r)/(1 + r): σ_z = s_z / sqrt(1 − 1/n_eff),
+        and limits widened by sqrt(1 + 1/n_eff) for the uncertainty of the frozen centre (limits for a new
+        observation; Quesenberry 1993).
+    pool_by : str or list of str, optional
+        Columns of ``by`` within which the autocorrelation is pooled (default: all panels of the call).
 
     Returns
     -------
@@ -107,6 +142,8 @@ def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24
     after = check_whole_number(after, "after")
     if laney not in ("auto", "always", "never"):
         raise ArgumentError(f"laney must be one of 'auto', 'always', 'never'; got {laney!r}")
+    if sigma not in SIGMAS:
+        raise ArgumentError(f"sigma must be one of {', '.join(map(repr, SIGMAS))}; got {sigma!r}")
     by = [by] if isinstance(by, str) else list(by)
     check_columns(data, by + ["period", "start", "observed", "expected"], "relative SPC data")
     width = before + after
@@ -151,13 +188,40 @@ def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = ((up["ucl"] - up["cl"]).to_numpy(float) / (u["ucl"] - u["cl"]).to_numpy(float)).reshape(shape)
     have = np.isfinite(ratio).any(axis=1)
+    sigma_i = ((u["ucl"] - u["cl"]).to_numpy(float) / 3.0).reshape(shape)   # Poisson sigma of each month's O/E
     sigma_z = np.full(k, np.nan)
-    sigma_z[have] = np.nanmedian(ratio[have], axis=1)
+    factor = np.ones(k)          # widening of the limits for the baseline's uncertainty (autocorrelated)
+    r = np.zeros(k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (o[charted] / e[charted] - cl[:, None]) / sigma_i
+    zb = np.where(pre[None, :], z, np.nan)
+    if sigma == "moving_range":
+        sigma_z[have] = np.nanmedian(ratio[have], axis=1)
+    else:   # the standard deviation of the baseline months' z-scores
+        enough = np.isfinite(zb).sum(axis=1) >= 2
+        sigma_z[enough] = np.nanstd(zb[enough], axis=1, ddof=1)
+        if sigma == "autocorrelated":
+            groups = (np.zeros(k, dtype=int) if not pool_by else
+                      rules.iloc[charted].groupby(pool_by, sort=False, observed=True).ngroup().to_numpy())
+            r = _pooled_lag1(zb, groups, n_base[charted])
+            inv_neff = np.minimum((1 + r) / ((1 - r) * np.maximum(n_base[charted], 1)), MAX_INV_NEFF)
+            sigma_z = sigma_z / np.sqrt(1 - inv_neff)
+            factor = np.sqrt(1 + inv_neff)
     use_up = np.full(k, laney == "always") | ((laney == "auto") & np.isfinite(sigma_z) & (sigma_z > 1))
     rows = np.repeat(use_up, width)
     chart = u.copy()
-    for col in ("lcl", "ucl", "lcl_95", "ucl_95", "sigma_signal"):
-        chart[col] = np.where(rows, up[col].to_numpy(), u[col].to_numpy())
+    if sigma == "moving_range":
+        for col in ("lcl", "ucl", "lcl_95", "ucl_95", "sigma_signal"):
+            chart[col] = np.where(rows, up[col].to_numpy(), u[col].to_numpy())
+    else:
+        s_adj = (sigma_i * (np.where(use_up, sigma_z, 1.0) * factor)[:, None]).reshape(-1)
+        cl_rows = np.repeat(cl, width)
+        for col, k_sd in (("lcl", -3), ("ucl", 3), ("lcl_95", -2), ("ucl_95", 2)):
+            lim = cl_rows + k_sd * s_adj
+            chart[col] = np.maximum(lim, 0.0) if col.startswith("lcl") else lim
+        yy = chart["y"].to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            chart["sigma_signal"] = (yy > chart["ucl"].to_numpy()) | (yy < chart["lcl"].to_numpy())
     chart["chart"] = np.where(rows, "up", "u")
     y = chart["y"].to_numpy(float).reshape(shape)
     lcl = chart["lcl"].to_numpy(float).reshape(shape)
@@ -177,8 +241,15 @@ def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24
     eo, ee = np.nansum(o[charted][:, post], axis=1), np.nansum(e[charted][:, post], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_ratio = np.where(ee > 0, eo / ee, np.nan)
-        sd_mean = np.where(use_up, sigma_z, 1.0) * np.sqrt(cl / ee)
-    shift = np.isfinite(mean_ratio) & (np.abs(mean_ratio - cl) > 3 * sd_mean)
+        # mean z after the start against the baseline's mean z; months weighted equally, AR(1) effective sizes
+        zp = z[:, post]
+        n_a = np.isfinite(zp).sum(axis=1)
+        inv_a = (1 + r) / ((1 - r) * np.maximum(n_a, 1))
+        inv_b = (1 + r) / ((1 - r) * np.maximum(n_base[charted], 1))
+        sz = np.where(use_up, sigma_z, 1.0) if sigma != "autocorrelated" else np.maximum(sigma_z, 1.0)
+        sd_shift = sz * np.sqrt(inv_a + inv_b)
+        shift = np.abs(np.nanmean(zp, axis=1) - np.nanmean(zb, axis=1)) > 3 * sd_shift
+    shift = np.nan_to_num(shift).astype(bool)
     idx = rules.index[charted]
     rules.loc[idx, "centre"] = cl
     rules.loc[idx, "sigma_z"] = sigma_z
@@ -203,7 +274,8 @@ def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24
 
 
 def relative_chart(periods, observed, expected, start, *, before: int = 24, after: int = 24,
-                   min_baseline: int = 12, laney: str = "auto") -> tuple[pd.DataFrame, dict]:
+                   min_baseline: int = 12, laney: str = "auto",
+                   sigma: str = "autocorrelated") -> tuple[pd.DataFrame, dict]:
     """One cluster's O/E chart around its start: :func:`relative_charts` for a single series.
 
     Returns ``(chart, rules)`` with ``rules`` a dict (the one row of :func:`relative_charts`' rules).
@@ -216,6 +288,6 @@ def relative_chart(periods, observed, expected, start, *, before: int = 24, afte
     data = pd.DataFrame({"panel": 0, "period": pd.to_datetime(x), "start": pd.Timestamp(start),
                          "observed": o, "expected": e})
     chart, rules = relative_charts(data, "panel", before=before, after=after, min_baseline=min_baseline,
-                                   laney=laney)
+                                   laney=laney, sigma=sigma)
     out = rules.drop(columns="panel").iloc[0].to_dict()
     return (chart.drop(columns="panel") if len(chart) else chart), out

@@ -23,7 +23,7 @@ def _series(step=1.0, seed=1, e=400.0, extra_sd=0.0):
 def test_window_and_frozen_baseline_by_hand():
     o, e = _series()
     o[10] = 5000          # far outside the window (month -50): must not matter
-    chart, rules = relative_chart(MONTHS, o, e, START)
+    chart, rules = relative_chart(MONTHS, o, e, START, sigma="moving_range")
     assert len(chart) == 48 and chart["period"].iloc[0] == MONTHS[36] and chart["period"].iloc[-1] == MONTHS[83]
     assert rules["n_baseline"] == 24 and rules["n_after"] == 24
     assert rules["centre"] == pytest.approx(o[36:60].sum() / e[36:60].sum())
@@ -45,7 +45,7 @@ def test_no_change_gives_no_rule_and_a_step_is_found():
 
 def test_laney_adjustment_when_overdispersed():
     o, e = _series(seed=4, extra_sd=0.15)
-    _, rules = relative_chart(MONTHS, o, e, START)
+    _, rules = relative_chart(MONTHS, o, e, START, sigma="moving_range")
     assert rules["chart"] == "up" and rules["sigma_z"] > 2
     o, e = _series(seed=4)
     _, plain = relative_chart(MONTHS, o, e, START, laney="never")
@@ -76,11 +76,12 @@ def test_many_panels_in_one_call_match_one_at_a_time():
         frames.append(pd.DataFrame({"cluster_id": f"K{k}", "indicator_id": "x", "period": MONTHS, "start": start,
                                     "observed": o, "expected": e}))
     data = pd.concat(frames, ignore_index=True)
-    chart, rules = relative_charts(data, ["cluster_id", "indicator_id"])
+    chart, rules = relative_charts(data, ["cluster_id", "indicator_id"], sigma="moving_range")
     assert list(rules["cluster_id"]) == ["K0", "K1", "K2"]
     for k in range(3):
         part = data[data["cluster_id"] == f"K{k}"]
-        one_chart, one = relative_chart(part["period"], part["observed"], part["expected"], part["start"].iloc[0])
+        one_chart, one = relative_chart(part["period"], part["observed"], part["expected"], part["start"].iloc[0],
+                                        sigma="moving_range")
         row = rules.iloc[k]
         for col in ("centre", "sigma_z", "beyond_limits", "runs", "shift_mean", "direction", "chart"):
             assert row[col] == one[col], (k, col)
@@ -88,3 +89,50 @@ def test_many_panels_in_one_call_match_one_at_a_time():
     assert rules.loc[1, "direction"] == "above" and rules.loc[2, "direction"] == "below"
     # K2 starts at month 30: only 24 months before it exist, all charted
     assert rules.loc[2, "n_baseline"] == 24
+
+
+def _ar1_panels(n_panels, rho, step=1.0, seed=0, e=2000.0, sd=0.05):
+    """O/E panels whose level follows a stationary AR(1) on the log scale (sd ``sd``), Poisson on top."""
+    rng = np.random.default_rng(seed)
+    T = 60
+    x = np.empty((n_panels, T))
+    x[:, 0] = rng.normal(0, sd, n_panels)
+    for t in range(1, T):
+        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho ** 2) * rng.normal(0, sd, n_panels)
+    level = np.exp(x) * np.where(np.arange(T) >= 30, step, 1.0)
+    months = pd.date_range("2018-01-01", periods=T, freq="MS")
+    o = rng.poisson(e * level)
+    return pd.DataFrame({"panel": np.repeat(np.arange(n_panels), T), "period": np.tile(months, n_panels),
+                         "start": months[30], "observed": o.reshape(-1).astype(float), "expected": e})
+
+
+def test_autocorrelated_baseline_keeps_false_shift_signals_rare():
+    """Known truth: no change at the start. With persistent deviations (AR(1), rho 0.8) the plain baseline SD
+    calls a shift in many panels; the autocorrelation-aware shift rule in few (nominal 0.3%, at most 10%)."""
+    from cluster_eval.spc.relative import relative_charts
+
+    data = _ar1_panels(300, 0.8)
+    _, naive = relative_charts(data, "panel", sigma="baseline_sd")
+    _, adj = relative_charts(data, "panel")
+    assert naive["shift_mean"].mean() > 0.2
+    assert adj["shift_mean"].mean() < 0.10
+    # the pooled, bias-corrected lag-1 autocorrelation is near the truth of the observed series: the AR(1)
+    # part (variance 0.05²) with rho 0.8 plus Poisson noise (variance ~1/2000): 0.8 · 0.0025 / 0.003 = 0.667
+    from cluster_eval.spc.relative import _pooled_lag1
+
+    z = np.log(data["observed"].to_numpy().reshape(300, 60)[:, :30] / 2000.0)
+    r = _pooled_lag1(z, np.zeros(300, dtype=int), np.full(300, 30))
+    assert r[0] == pytest.approx(0.8 * 0.05 ** 2 / (0.05 ** 2 + 1 / 2000), abs=0.07)
+    # a real step of 25% is still found in most panels, in the right direction
+    _, moved = relative_charts(_ar1_panels(100, 0.8, step=1.25, seed=1), "panel")
+    assert moved["shift_mean"].mean() > 0.8 and (moved["direction"] == "above").all()
+
+
+def test_pooled_lag1_by_hand():
+    from cluster_eval.spc.relative import _pooled_lag1
+
+    z = np.array([[1.0, -1.0, 1.0, -1.0], [1.0, 1.0, -1.0, -1.0]])
+    # panel 0: Σ z_t z_(t-1) = -3, Σ z² = 4 -> -0.75 (clipped to 0); panel 1: (1 - 1 + 1)/4 = 0.25
+    r = _pooled_lag1(z, np.array([0, 1]), np.array([4, 4]))
+    assert r[0] == 0.0
+    assert r[1] == pytest.approx(0.25 + (1 + 0.75) / 4)
