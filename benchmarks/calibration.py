@@ -207,7 +207,7 @@ def spc_rows(d: Data, diag, meta, seed, scenario, banded, mde) -> pd.DataFrame:
     true_eff = truth.groupby(["cluster_id", "indicator_id"])["effect"].mean()
     topic_of = {s.id: s.topic for s in generator.INDICATORS}
     frames = []
-    for iid, (kind, better, _) in meta.items():
+    for iid in meta:
         if iid not in topic_of:
             continue
         num, den = d.matrices(iid)
