@@ -71,8 +71,9 @@ def catalogue_meta():
 def null_scenario():
     """The generator without cluster or region differences and without effects (restored afterwards)."""
     saved = generator.INDICATORS
-    generator.INDICATORS = tuple(dataclasses.replace(s, sd_cluster=1e-12, sd_region=0.0, effect=0.0)
-                                 for s in saved)
+    off = dict(sd_cluster=1e-12, sd_region=0.0, effect=0.0)
+    generator.INDICATORS = tuple(dataclasses.replace(s, model=dataclasses.replace(s.model, **off))
+                                 if hasattr(s, "model") else dataclasses.replace(s, **off) for s in saved)
     try:
         yield
     finally:
@@ -80,8 +81,16 @@ def null_scenario():
 
 
 def simulate(scale, seed, scenario):
+    """The generator's data; ``null``: also no cluster or region shocks (nuisances, where the generator has them)."""
+    import inspect
+
+    kwargs = {}
+    if scenario == "null" and "nuisances" in inspect.signature(generator.simulate).parameters:
+        from cluster_eval.synthetic.nuisance import Nuisance
+
+        kwargs["nuisances"] = Nuisance(cluster_shock=0.0, region_shock=0.0, variation_share=0.0)
     with null_scenario() if scenario == "null" else contextlib.nullcontext():
-        return generator.simulate(scale, seed)
+        return generator.simulate(scale, seed, **kwargs)
 
 
 class Data:

@@ -27,6 +27,7 @@ indicators have none, so their banded form would carry no case mix); they are th
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,9 @@ from .population import AGE_BANDS, SEXES
 #: The 38 cells in the generator's order: F bands, then M bands.
 CELL_SEX = np.repeat(np.array(SEXES, dtype=object), len(AGE_BANDS))
 CELL_BAND = np.tile(np.array(AGE_BANDS, dtype=object), len(SEXES))
+#: Broad age bands (for a compact synthetic export): five-year band -> broad band.
+BROAD_BANDS = {b: ("0-14" if i < 3 else "15-44" if i < 9 else "45-64" if i < 13 else "65-79" if i < 16 else "80+")
+               for i, b in enumerate(AGE_BANDS)}
 #: The stream of random numbers the split uses (independent of the generator's own stream).
 STREAM = 0xCA5E
 
@@ -65,6 +69,20 @@ class BandedArrays:
     denominator: np.ndarray    # (P, T, 38)
     present: np.ndarray        # (P, T) the practice-month has a measures row
     probabilities: np.ndarray  # (P, T, 38) the split probabilities π
+    cell_sex: np.ndarray = dataclasses.field(default_factory=lambda: CELL_SEX)
+    cell_band: np.ndarray = dataclasses.field(default_factory=lambda: CELL_BAND)
+
+    def coarsen(self, bands: dict) -> BandedArrays:
+        """The same counts in broader cells: ``bands`` maps each age band to its broader band (sexes kept)."""
+        labels = pd.Index([f"{s}|{bands[b]}" for s, b in zip(self.cell_sex, self.cell_band)])
+        uniq = pd.Index(pd.unique(labels))
+        to = uniq.get_indexer(labels)
+        agg = np.zeros((len(self.cell_sex), len(uniq)))
+        agg[np.arange(len(to)), to] = 1.0
+        sex, band = zip(*(u.split("|", 1) for u in uniq))
+        return BandedArrays(self.indicator_id, self.practice_ids, self.periods, self.numerator @ agg,
+                            self.denominator @ agg, self.present, self.probabilities @ agg,
+                            np.array(sex, dtype=object), np.array(band, dtype=object))
 
 
 def _matrix(measures: pd.DataFrame, pids: pd.Index, periods: pd.DatetimeIndex):
@@ -134,13 +152,14 @@ def banded_arrays(dataset, indicator_id: str, seed: int = 0) -> BandedArrays:
     return BandedArrays(indicator_id, pids.to_numpy(), periods, x_b, d_b, present, p)
 
 
-def banded_measures(dataset, seed: int = 0, indicators=None) -> pd.DataFrame:
+def banded_measures(dataset, seed: int = 0, indicators=None, bands: dict | None = None) -> pd.DataFrame:
     """The contract's ``measures_banded`` table for the synthetic data set.
 
     One row per indicator, practice, month (with a measures row), sex and age band with listed persons or
     events: ``indicator_id, practice_id, period, sex, age_band, numerator, denominator``. Cells with neither
     persons nor events are left out (they add nothing). Per indicator, practice and month the rows add up to
-    the measures table's numerator and denominator.
+    the measures table's numerator and denominator. ``bands`` (e.g. :data:`BROAD_BANDS`) merges the
+    five-year bands into broader ones.
     """
     ids = banded_indicator_ids() if indicators is None else tuple(indicators)
     present_ids = set(dataset.measures["indicator_id"].astype(str).unique())
@@ -149,14 +168,16 @@ def banded_measures(dataset, seed: int = 0, indicators=None) -> pd.DataFrame:
         if iid not in present_ids:
             continue
         a = banded_arrays(dataset, iid, seed)
+        if bands is not None:
+            a = a.coarsen(bands)
         keep = a.present[..., None] & ((a.denominator > 0) | (a.numerator > 0))
         p_idx, t_idx, k_idx = np.nonzero(keep)
         parts.append(pd.DataFrame({
             "indicator_id": iid,
             "practice_id": a.practice_ids[p_idx],
             "period": a.periods.to_numpy()[t_idx],
-            "sex": CELL_SEX[k_idx],
-            "age_band": CELL_BAND[k_idx],
+            "sex": a.cell_sex[k_idx],
+            "age_band": a.cell_band[k_idx],
             "numerator": a.numerator[keep],
             "denominator": a.denominator[keep],
         }))

@@ -78,3 +78,18 @@ def test_split_is_reproducible(sim):
     a1 = banded_arrays(ds, "abx_rate", seed=3)
     a2 = banded_arrays(ds, "abx_rate", seed=3)
     np.testing.assert_array_equal(a1.numerator, a2.numerator)
+
+
+def test_broad_bands_keep_the_sums_and_the_truth(sim):
+    from cluster_eval.synthetic.casemix import BROAD_BANDS
+
+    ds, diag = sim
+    fine = banded_arrays(ds, "dep_opioid_users", seed=3)
+    broad = fine.coarsen(BROAD_BANDS)
+    assert broad.numerator.shape[-1] == 10 and list(broad.cell_band[:5]) == ["0-14", "15-44", "45-64", "65-79", "80+"]
+    np.testing.assert_array_equal(broad.numerator.sum(-1), fine.numerator.sum(-1))
+    t = banded_truth(broad, diag)
+    np.testing.assert_allclose(t["mean"], banded_truth(fine, diag)["mean"])
+    b = banded_measures(ds, seed=3, indicators=["dep_opioid_users"], bands=BROAD_BANDS)
+    e = expected_counts(b, by=("practice_id",), over=("period",)).set_index("practice_id").reindex(broad.practice_ids)
+    assert np.abs(e["expected"].to_numpy() / t["expected"].sum(axis=1) - 1).max() < 0.02
