@@ -47,13 +47,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from cluster_eval.impact.cluster import cluster_effects  # noqa: E402
-from cluster_eval.spc.relative import RULES, expected_from_nation, relative_charts  # noqa: E402
+from cluster_eval.report.descriptive import observed_expected, standing_frame  # noqa: E402
+from cluster_eval.spc.relative import RULES, relative_charts  # noqa: E402
 from cluster_eval.spc.runs import runs_analysis  # noqa: E402
 from cluster_eval.stats import proportion_ci, rate_ci  # noqa: E402
-from cluster_eval.stats.indirect import expected_counts, reference_rates  # noqa: E402
-from cluster_eval.stats.standing import standing, window_counts  # noqa: E402
 from cluster_eval.synthetic import generator  # noqa: E402
-from cluster_eval.synthetic.casemix import CELL_BAND, CELL_SEX, banded_arrays, banded_indicator_ids  # noqa: E402
+from cluster_eval.synthetic.casemix import banded_arrays, banded_indicator_ids  # noqa: E402
 
 BEFORE, AFTER = 24, 24
 VARIANTS = ("moving_range", "baseline_sd", "autocorrelated")
@@ -119,36 +118,14 @@ class Data:
         return self.onehot @ np.nan_to_num(a)
 
 
-def banded_expected(d: Data, iid, seed, window=None):
-    """Cluster x month observed and expected counts from the banded data.
-
-    window None: each month's national band rates; a slice of months: rates pooled over the window.
-    Uses ``ce.stats.indirect`` on cluster-level banded rows (E is linear in the bands, so summing the
-    practices' bands first gives the same E as summing the practices' expected counts).
-    """
+def banded_tuple(d: Data, iid, seed):
+    """The synthetic banded counts of one indicator in :func:`cluster_eval.report.descriptive.banded_matrices`' form."""
     key = (iid, seed)
     if key not in d.banded:
-        d.banded[key] = banded_arrays(d.ds, iid, seed)
-    a = d.banded[key]
-    assert (a.practice_ids == d.pids.to_numpy()).all() and (a.periods == d.periods).all()
-    T = len(d.periods) if window is None else window.stop - window.start
-    sl = slice(None) if window is None else window
-    num, den = a.numerator[:, sl], a.denominator[:, sl]
-    C = len(d.cluster_ids)
-    cn = np.einsum("cp,ptk->ctk", d.onehot, num)
-    cd = np.einsum("cp,ptk->ctk", d.onehot, den)
-    nat = pd.DataFrame({"period": np.repeat(np.arange(T), 38), "sex": np.tile(CELL_SEX, T),
-                        "age_band": np.tile(CELL_BAND, T), "numerator": num.sum(axis=0).reshape(-1),
-                        "denominator": den.sum(axis=0).reshape(-1)})
-    over = ("period",) if window is None else ()
-    ref = reference_rates(nat, over=over)
-    rows = pd.DataFrame({"cluster": np.repeat(np.arange(C), T * 38), "period": np.tile(np.repeat(np.arange(T), 38), C),
-                         "sex": np.tile(CELL_SEX, C * T), "age_band": np.tile(CELL_BAND, C * T),
-                         "numerator": cn.reshape(-1), "denominator": cd.reshape(-1)})
-    e = expected_counts(rows, by=("cluster", "period"), over=over, reference=ref)
-    obs = e["observed"].to_numpy().reshape(C, T)
-    exp = e["expected"].to_numpy().reshape(C, T)
-    return obs, exp
+        a = banded_arrays(d.ds, iid, seed)
+        assert (a.practice_ids == d.pids.to_numpy()).all() and (a.periods == d.periods).all()
+        d.banded[key] = (a.numerator, a.denominator, pd.DataFrame({"sex": a.cell_sex, "age_band": a.cell_band}))
+    return d.banded[key]
 
 
 # --- standing -------------------------------------------------------------------------------------------
@@ -161,30 +138,24 @@ def standing_rows(d: Data, meta, seed, scenario, banded) -> list[dict]:
             continue
         num, den = d.matrices(iid)
         cn, cd = d.cluster_sums(num[:, win]), d.cluster_sums(den[:, win])
-        nn, nd = np.nansum(num[:, win], axis=0)[None], np.nansum(den[:, win], axis=0)[None]
-        target = nn.sum() / nd.sum()
-        n_c, d_c, _ = window_counts(cn, cd, counts=counts)
-        has = d_c > 0
+        target = np.nansum(num[:, win]) / np.nansum(den[:, win])
+        has = cd.sum(axis=1) > 0
         # old method: 12 summed months, Wilson / Byar's 95% interval against the national value
         f = proportion_ci if kind == "proportion" else rate_ci
         ci = f(cn.sum(axis=1)[has], cd.sum(axis=1)[has], confidence=0.95)
         old = ((ci["lower"] > target) | (ci["upper"] < target)).to_numpy()
         rows.append(dict(seed=seed, scenario=scenario, indicator_id=iid, method="old: 95% CI of 12 summed months",
                          n=int(has.sum()), called_998=np.nan, called_95=int(old.sum())))
-        res = standing(n_c[has], d_c[has], statistic=kind, better=better, target=target)
-        t = res.table
-        rows.append(dict(seed=seed, scenario=scenario, indicator_id=iid, method="crude, random effects",
-                         n=len(t), called_998=int(t["side"].isin(["above", "below"]).sum()),
-                         called_95=int(t["side_95"].isin(["above", "below"]).sum()), tau2=res.tau2))
+        variants = [("crude, random effects", None)]
         if iid in banded:
-            o, e = banded_expected(d, iid, seed, window=win)
-            o_w, e_w, _ = window_counts(o, e, counts=counts)
-            ok = e_w > 0
-            res = standing(o_w[ok], e_w[ok], statistic="ratio", better=better, standardised=True)
-            t = res.table
-            rows.append(dict(seed=seed, scenario=scenario, indicator_id=iid, method="standardised O/E, random effects",
-                             n=len(t), called_998=int(t["side"].isin(["above", "below"]).sum()),
-                             called_95=int(t["side_95"].isin(["above", "below"]).sum()), tau2=res.tau2))
+            variants.append(("standardised O/E, random effects", banded_tuple(d, iid, seed)))
+        for label, b in variants:
+            t = standing_frame(num, den, d.onehot, d.cluster_ids, kind=kind, better=better, counts=counts,
+                               banded=b, window=win)
+            t = t[t["standing"] != "too few to say"]
+            rows.append(dict(seed=seed, scenario=scenario, indicator_id=iid, method=label, n=len(t),
+                             called_998=int(t["side"].isin(["above", "below"]).sum()),
+                             called_95=int(t["side_95"].isin(["above", "below"]).sum()), tau2=t["tau2"].iloc[0]))
     return rows
 
 
@@ -220,13 +191,8 @@ def spc_rows(d: Data, diag, meta, seed, scenario, banded, mde) -> pd.DataFrame:
         if iid not in topic_of:
             continue
         num, den = d.matrices(iid)
-        o = d.cluster_sums(num)
-        if iid in banded:
-            o, e = banded_expected(d, iid, seed)
-            label = "standardised"
-        else:
-            e = expected_from_nation(d.cluster_sums(den), np.nansum(num, axis=0)[None], np.nansum(den, axis=0)[None])
-            label = "crude"
+        o, e, std = observed_expected(num, den, d.onehot, banded_tuple(d, iid, seed) if iid in banded else None)
+        label = "standardised" if std else "crude"
         cd = d.cluster_sums(den)
         with np.errstate(invalid="ignore", divide="ignore"):
             crude_value = np.where(cd > 0, d.cluster_sums(num) / cd, np.nan)

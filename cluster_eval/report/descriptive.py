@@ -1,0 +1,148 @@
+"""Descriptive tables of the analyse stage: observed and expected counts, standing, SPC relative to the nation.
+
+Array-based helpers that the analyse stage (:mod:`cluster_eval.report.analyse`) and
+``benchmarks/calibration.py`` share, so that the calibration measures exactly what the report shows. The
+statistics are the packages' (:mod:`cluster_eval.stats.indirect`, :mod:`cluster_eval.stats.standing`,
+:mod:`cluster_eval.spc.relative`); see ``docs/descriptive.md``.
+
+Shapes: P practices, T months, C clusters, B strata (sex x age band).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..spc.relative import SIGNAL_RULES, relative_charts
+from ..stats.indirect import expected_counts, reference_rates
+from ..stats.standing import measure_label, standing, window_counts
+
+
+def cluster_onehot(cluster_of_practice, cluster_ids) -> np.ndarray:
+    """(C, P) membership matrix: 1 where practice p belongs to cluster c (practices in no cluster: all 0)."""
+    ids = pd.Index(cluster_ids)
+    cl = pd.Series(cluster_of_practice, dtype=object)
+    ci = ids.get_indexer(cl.where(cl.notna(), None))
+    out = np.zeros((len(ids), len(ci)))
+    out[ci[ci >= 0], np.flatnonzero(ci >= 0)] = 1.0
+    return out
+
+
+def banded_matrices(banded: pd.DataFrame | None, indicator_id, pids, periods):
+    """One indicator's banded counts as (P, T, B) arrays and the strata (sex, age_band); None if not banded."""
+    if banded is None or not len(banded):
+        return None
+    b = banded[banded["indicator_id"] == indicator_id]
+    if not len(b):
+        return None
+    strata = b[["sex", "age_band"]].drop_duplicates().sort_values(["sex", "age_band"]).reset_index(drop=True)
+    skey = pd.Index(strata["sex"].astype(str) + "|" + strata["age_band"].astype(str))
+    r = pd.Index(pids).get_indexer(b["practice_id"])
+    c = pd.DatetimeIndex(periods).get_indexer(pd.to_datetime(b["period"]).dt.to_period("M").dt.to_timestamp())
+    k = skey.get_indexer(b["sex"].astype(str) + "|" + b["age_band"].astype(str))
+    ok = (r >= 0) & (c >= 0)
+    shape = (len(pids), len(periods), len(skey))
+    num, den = np.zeros(shape), np.zeros(shape)
+    np.add.at(num, (r[ok], c[ok], k[ok]), b["numerator"].to_numpy(float)[ok])
+    np.add.at(den, (r[ok], c[ok], k[ok]), b["denominator"].to_numpy(float)[ok])
+    return num, den, strata
+
+
+def observed_expected(num, den, onehot, banded=None, window: slice | None = None):
+    """Clusters' observed counts and the counts expected from the nation, per month of ``window``.
+
+    Parameters
+    ----------
+    num, den : (P, T) arrays
+        Practice-month numerators and denominators (NaN where missing).
+    onehot : (C, P) array
+        Cluster membership (:func:`cluster_onehot`).
+    banded : tuple, optional
+        :func:`banded_matrices` output: expected counts from the national sex/age-band rates.
+    window : slice, optional
+        Months to use. None: every month, each with its own national rates (for SPC). A slice: the national
+        rates pooled over the window's months (for standing over a window).
+
+    Returns
+    -------
+    (observed, expected, standardised) : ((C, T'), (C, T'), bool)
+    """
+    sl = slice(None) if window is None else window
+    if banded is not None:
+        bnum, bden, strata = banded
+        bnum, bden = bnum[:, sl], bden[:, sl]
+        C, T, B = onehot.shape[0], bnum.shape[1], bnum.shape[2]
+        cn = np.einsum("cp,ptk->ctk", onehot, bnum)
+        cd = np.einsum("cp,ptk->ctk", onehot, bden)
+        sex, band = strata["sex"].to_numpy(object), strata["age_band"].to_numpy(object)
+        nat = pd.DataFrame({"period": np.repeat(np.arange(T), B), "sex": np.tile(sex, T), "age_band": np.tile(band, T),
+                            "numerator": bnum.sum(axis=0).reshape(-1), "denominator": bden.sum(axis=0).reshape(-1)})
+        over = ("period",) if window is None else ()
+        ref = reference_rates(nat, over=over)
+        rows = pd.DataFrame({"unit": np.repeat(np.arange(C), T * B), "period": np.tile(np.repeat(np.arange(T), B), C),
+                             "sex": np.tile(sex, C * T), "age_band": np.tile(band, C * T),
+                             "numerator": cn.reshape(-1), "denominator": cd.reshape(-1)})
+        e = expected_counts(rows, by=("unit", "period"), over=over, reference=ref)
+        return e["observed"].to_numpy().reshape(C, T), e["expected"].to_numpy().reshape(C, T), True
+    n, d = np.nan_to_num(num[:, sl]), np.nan_to_num(den[:, sl])
+    o, cd = onehot @ n, onehot @ d
+    nat_n, nat_d = n.sum(axis=0), d.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(nat_d > 0, nat_n / nat_d, np.nan) if window is None else \
+            np.full(nat_d.shape, nat_n.sum() / nat_d.sum() if nat_d.sum() > 0 else np.nan)
+    return o, cd * rate[None, :], False
+
+
+def standing_frame(num, den, onehot, cluster_ids, *, kind: str, better: str, counts: str, banded=None,
+                   window: slice) -> pd.DataFrame:
+    """Each cluster's standing over ``window`` (module ``ce.stats.standing``): one row per cluster.
+
+    Standardised O/E when ``banded`` is given, else the crude proportion or rate against the nation's value
+    over the same window; persons counted once (``counts="persons"``: monthly means).
+    """
+    if banded is not None:
+        o, e, _ = observed_expected(num, den, onehot, banded, window)
+        n_w, d_w, months = window_counts(o, e, counts=counts)
+        statistic, target, standardised = "ratio", None, True
+    else:
+        cn = onehot @ np.nan_to_num(num[:, window])
+        cd = onehot @ np.nan_to_num(den[:, window])
+        n_w, d_w, months = window_counts(cn, cd, counts=counts)
+        nat_d = np.nansum(den[:, window])
+        statistic, standardised = kind, False
+        target = np.nansum(num[:, window]) / nat_d if nat_d > 0 else None
+    ok = d_w > 0
+    out = pd.DataFrame({"cluster_id": np.asarray(cluster_ids, dtype=object), "numerator": n_w, "denominator": d_w,
+                        "months": months})
+    if ok.sum() < 3 or (target is not None and not np.isfinite(target)):
+        out["standing"] = "too few to say"
+        out["measure"] = measure_label(statistic, standardised)
+        return out
+    res = standing(n_w[ok], d_w[ok], out["cluster_id"].to_numpy()[ok], statistic=statistic, better=better,
+                   target=target, standardised=standardised)
+    t = res.table.drop(columns=["numerator", "denominator"]).rename(columns={"unit": "cluster_id"})
+    out = out.merge(t, on="cluster_id", how="left")
+    out["standing"] = out["standing"].fillna("too few to say")
+    out["measure"] = measure_label(statistic, standardised)
+    out["statistic"] = statistic
+    out["counts"] = counts
+    return out
+
+
+def spc_frame(num, den, onehot, cluster_ids, periods, starts: dict, *, banded=None, before: int = 24,
+              after: int = 24):
+    """Relative SPC of every cluster with a start (``starts``: cluster_id -> first exposed month) on one
+    indicator: ``ce.spc.relative.relative_charts`` on the O/E series. Returns (chart, rules)."""
+    o, e, standardised = observed_expected(num, den, onehot, banded)
+    frames = []
+    for ci, cid in enumerate(cluster_ids):
+        s = starts.get(cid)
+        if s is None:
+            continue
+        frames.append(pd.DataFrame({"cluster_id": cid, "period": periods, "start": s, "observed": o[ci],
+                                    "expected": e[ci]}))
+    if not frames:
+        return pd.DataFrame(), pd.DataFrame()
+    chart, rules = relative_charts(pd.concat(frames, ignore_index=True), "cluster_id", before=before, after=after)
+    rules["measure"] = "standardised O/E" if standardised else "crude O/E"
+    rules["signal"] = rules[list(SIGNAL_RULES)].any(axis=1)
+    return chart, rules
