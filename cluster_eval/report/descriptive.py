@@ -146,3 +146,120 @@ def spc_frame(num, den, onehot, cluster_ids, periods, starts: dict, *, banded=No
     rules["measure"] = "standardised O/E" if standardised else "crude O/E"
     rules["signal"] = rules[list(SIGNAL_RULES)].any(axis=1)
     return chart, rules
+
+
+# --- the analyse stage's tables (an Analysis object supplies the prepared data) ----------------------------
+
+def counts_by_indicator(indicator_ids) -> dict:
+    """indicator id -> "events" or "persons" from the catalogue (indicators not in it: persons)."""
+    from ..stats.standing import counts_kind
+
+    try:
+        from ..indicators import load_catalogue
+
+        cat = load_catalogue()
+    except Exception:  # noqa: BLE001 - the catalogue is optional here
+        cat = {}
+    return {i: counts_kind(cat.get(i)) for i in indicator_ids}
+
+
+def _banded_table(analysis):
+    return getattr(analysis.ds, "measures_banded", None)
+
+
+def _cluster_ids(analysis) -> list:
+    return sorted(analysis.ds.clusters["cluster_id"].astype(str))
+
+
+def standing_table(analysis, window_months: int = 12) -> pd.DataFrame:
+    """Every cluster's last ``window_months`` months on every indicator against the nation (``docs/descriptive.md``).
+
+    Standardised where the data have the banded measures (the value is then the indirectly standardised
+    rate: O/E × the nation's crude value over the window, in the indicator's unit), crude otherwise; limits
+    from a cluster-level random-effects funnel with τ² from the same window; verdict at 99.8 %, 95 % limits
+    in ``lower``/``upper``.
+    """
+    periods = analysis.periods
+    if not len(periods):
+        return pd.DataFrame()
+    win = slice(max(0, len(periods) - window_months), len(periods))
+    cids = _cluster_ids(analysis)
+    onehot = cluster_onehot(analysis.practices["cluster_id"].reindex(analysis.pids).to_numpy(object), cids)
+    ind = analysis.ind.set_index("indicator_id")
+    counts = counts_by_indicator(ind.index)
+    banded_all = _banded_table(analysis)
+    parts = []
+    for iid in ind.index:
+        num, den, _ = analysis.matrices(iid)
+        mult = float(ind.loc[iid, "multiplier"])
+        b = banded_matrices(banded_all, iid, analysis.pids, periods)
+        t = standing_frame(num, den, onehot, cids, kind=ind.loc[iid, "kind"], better=ind.loc[iid, "better"],
+                           counts=counts[iid], banded=b, window=win)
+        nat_d = np.nansum(den[:, win])
+        national = np.nansum(num[:, win]) / nat_d if nat_d > 0 else np.nan
+        scale = national * mult if b is not None else mult   # ratio -> standardised rate; proportion -> unit
+        for col in ("value", "lower_95", "upper_95", "lower_99_8", "upper_99_8"):
+            if col not in t:
+                t[col] = np.nan
+            t[col] = t[col] * scale
+        t["national"] = national * mult
+        t["indicator_id"] = iid
+        t["standardised"] = b is not None
+        parts.append(t)
+    out = pd.concat(parts, ignore_index=True)
+    out = out.rename(columns={"lower_95": "lower", "upper_95": "upper"})
+    out["percentile"] = out.groupby("indicator_id")["value"].rank(pct=True) * 100
+    out["window_start"], out["window_end"] = periods[win.start], periods[win.stop - 1]
+    cols = ["cluster_id", "indicator_id", "numerator", "denominator", "value", "lower", "upper", "lower_99_8",
+            "upper_99_8", "national", "standing", "percentile", "window_start", "window_end", "measure",
+            "standardised", "counts", "months", "tau2"]
+    for c in cols:
+        if c not in out:
+            out[c] = np.nan
+    return out[cols]
+
+
+def spc_tables(analysis, before: int = 24, after: int = 24) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Relative SPC (O/E against the nation) of every cluster and indicator of a topic it took up.
+
+    Returns ``(rules, chart)``: one row per cluster and indicator (``ce.spc.relative`` rules, ``signal``,
+    ``measure``), and the chart data (cluster x indicator x month: ``y`` = O/E, ``cl``, ``lcl``, ``ucl``,
+    ``lcl_95``, ``ucl_95``, ``phase``).
+    """
+    cids = _cluster_ids(analysis)
+    onehot = cluster_onehot(analysis.practices["cluster_id"].reindex(analysis.pids).to_numpy(object), cids)
+    ind = analysis.ind.set_index("indicator_id")
+    act = analysis.activities
+    banded_all = _banded_table(analysis)
+    rules_parts, chart_parts = [], []
+    for iid in ind.index:
+        topic = ind.loc[iid, "topic"]
+        a = act[act["topic"] == topic]
+        starts = dict(zip(a["cluster_id"].astype(str), a["exposed_from"]))
+        if not starts:
+            continue
+        num, den, _ = analysis.matrices(iid)
+        b = banded_matrices(banded_all, iid, analysis.pids, analysis.periods)
+        chart, rules = spc_frame(num, den, onehot, cids, analysis.periods, starts, banded=b, before=before,
+                                 after=after)
+        if len(rules):
+            rules_parts.append(rules.assign(indicator_id=iid))
+        if len(chart):
+            chart_parts.append(chart.assign(indicator_id=iid))
+    rules = pd.concat(rules_parts, ignore_index=True) if rules_parts else pd.DataFrame()
+    chart = pd.concat(chart_parts, ignore_index=True) if chart_parts else pd.DataFrame()
+    if len(chart):
+        chart = chart[["cluster_id", "indicator_id", "period", "event_time", "phase", "y", "cl", "lcl", "ucl",
+                       "lcl_95", "ucl_95", "chart"]]
+    return rules, chart
+
+
+def practice_tau2(analysis, indicator_id: str, window: slice) -> float:
+    """τ² between all practices of the nation over the months of ``window`` (the funnel's plotted months)."""
+    from ..stats.standing import window_tau2
+
+    num, den, _ = analysis.matrices(indicator_id)
+    kind = analysis.ind.set_index("indicator_id").loc[indicator_id, "kind"]
+    counts = counts_by_indicator([indicator_id])[indicator_id]
+    return window_tau2(num[:, window], den[:, window], statistic="proportion" if kind == "proportion" else "rate",
+                       counts=counts)
