@@ -79,3 +79,70 @@ def test_spc_frame_marks_signals():
     assert r.loc["K0", "signal"] and r.loc["K0", "direction"] == "below"
     assert not r.loc[["K1", "K2", "K3", "K4"], "signal"].any()
     assert set(rules["measure"]) == {"crude O/E"}
+
+
+class _Analysis:
+    """The attributes of the analyse stage's Analysis that the descriptive tables use."""
+
+    def __init__(self, ds):
+        from cluster_eval.synthetic import INDICATORS
+
+        self.ds = ds
+        self.periods = pd.DatetimeIndex(sorted(ds.measures["period"].unique()))
+        self.pids = pd.Index(sorted(ds.practices["practice_id"]))
+        self.practices = ds.practices.set_index("practice_id")
+        act = ds.activities.copy()
+        act["exposed_from"] = pd.to_datetime(act["start"]).dt.to_period("M").dt.to_timestamp()
+        self.activities = act
+        self.ind = pd.DataFrame([{"indicator_id": s.id, "topic": s.topic, "kind": s.kind,
+                                  "multiplier": 100.0 if s.kind == "proportion" else 1000.0, "better": s.better}
+                                 for s in INDICATORS])
+
+    def matrices(self, iid):
+        m = self.ds.measures[self.ds.measures["indicator_id"] == iid]
+        r, c = self.pids.get_indexer(m["practice_id"]), self.periods.get_indexer(m["period"])
+        num = np.full((len(self.pids), len(self.periods)), np.nan)
+        den = num.copy()
+        num[r, c], den[r, c] = m["numerator"], m["denominator"]
+        return num, den, None
+
+
+@pytest.fixture(scope="module")
+def small_analysis():
+    from cluster_eval.synthetic.casemix import banded_measures
+    from cluster_eval.synthetic.generator import simulate
+
+    ds, _ = simulate("small", 2)
+    ds.measures_banded = banded_measures(ds, seed=2)
+    return _Analysis(ds)
+
+
+def test_standing_table_labels_and_scale(small_analysis):
+    from cluster_eval.report.descriptive import standing_table
+
+    a = small_analysis
+    st = standing_table(a)
+    assert len(st) == 12 * len(a.ind)
+    std = st[st["standardised"]]
+    assert set(std["indicator_id"]) == {"abx_rate", "dep_opioid_users", "dep_benzo_users"}
+    assert std["measure"].str.startswith("standardised ratio").all()
+    assert st.loc[~st["standardised"], "measure"].str.startswith("crude").all()
+    # a standardised value is O/E x the national crude value (per 1,000)
+    row = std.iloc[0]
+    assert row["value"] == pytest.approx(row["numerator"] / row["denominator"] * row["national"])
+    assert (st["lower_99_8"] <= st["lower"]).all() and (st["upper_99_8"] >= st["upper"]).all()
+    assert set(st["standing"]) <= {"better than expected", "worse than expected", "as expected", "too few to say"}
+    assert st["standing"].isin(["better than expected", "worse than expected"]).mean() <= 0.15
+    assert set(st.loc[st["indicator_id"] == "t2d_hba1c_measured", "counts"]) == {"persons"}
+
+
+def test_spc_tables_cover_taken_topics_only(small_analysis):
+    from cluster_eval.report.descriptive import spc_tables
+
+    a = small_analysis
+    rules, chart = spc_tables(a)
+    taken = {(c, i) for c, t in zip(a.activities["cluster_id"], a.activities["topic"])
+             for i in a.ind.loc[a.ind["topic"] == t, "indicator_id"]}
+    assert set(zip(rules["cluster_id"], rules["indicator_id"])) == taken
+    assert {"signal", "measure", "reason", "shift_mean"} <= set(rules.columns)
+    assert set(chart["phase"]) <= {"baseline", "after start"}
