@@ -40,9 +40,9 @@ TOLERANCE = 1e-9
 
 
 def _problem(file, column, rule, mask=None, frame=None, rows=None, count=None):
-    from ..validation import _problem as make
+    from .rules import problem
 
-    return make(file, column, rule, mask, frame, rows, count)
+    return problem(file, column, rule, mask, frame, rows, count)
 
 
 def _key_text(row) -> str:
@@ -124,8 +124,8 @@ def validate_banded(raw: pd.DataFrame, measures: pd.DataFrame | None = None, *, 
     InputError
         Every problem found, each naming file, column, rule and the first offending rows.
     """
-    from .. import validation as V
     from ..errors import InputError
+    from . import rules as V
 
     labels = dict(labels or {})
     lab = labels.setdefault("measures_banded", "measures_banded")
