@@ -22,17 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contract import COUNT, ID, PERIOD, TableSpec
+from .contract import MEASURES_BANDED
 
-MEASURES_BANDED = TableSpec(
-    "measures_banded",
-    {"indicator_id": ID, "practice_id": ID, "period": PERIOD, "sex": ID, "age_band": ID,
-     "numerator": COUNT, "denominator": COUNT},
-    required=("indicator_id", "practice_id", "period", "sex", "age_band", "numerator", "denominator"),
-    nonempty=("indicator_id", "practice_id", "period", "sex", "age_band", "numerator", "denominator"),
-    key=("indicator_id", "practice_id", "period", "sex", "age_band"),
-    required_table=False,
-)
 SEX_CODES = ("F", "M")
 KEY = ["indicator_id", "practice_id", "period"]
 #: Relative tolerance of the sums (counts may come as floats from another tool).

@@ -79,6 +79,18 @@ POPULATION = TableSpec(
     key=("practice_id", "period", "sex", "age_band"),
     required_table=False,
 )
-SPECS = {s.name: s for s in (PRACTICES, CLUSTERS, ACTIVITIES, MEASURES, POPULATION)}
+MEASURES_BANDED = TableSpec(
+    "measures_banded",
+    {"indicator_id": ID, "practice_id": ID, "period": PERIOD, "sex": ID, "age_band": ID,
+     "numerator": COUNT, "denominator": COUNT},
+    required=("indicator_id", "practice_id", "period", "sex", "age_band", "numerator", "denominator"),
+    nonempty=("indicator_id", "practice_id", "period", "sex", "age_band", "numerator", "denominator"),
+    key=("indicator_id", "practice_id", "period", "sex", "age_band"),
+    required_table=False,
+)
+"""The optional banded form of the measures (numerator and denominator per sex and age band); its rules
+across tables are in :mod:`cluster_eval.data.banded`."""
+
+SPECS = {s.name: s for s in (PRACTICES, CLUSTERS, ACTIVITIES, MEASURES, POPULATION, MEASURES_BANDED)}
 #: Order in which tables are read and checked.
-ORDER = ("practices", "clusters", "activities", "measures", "population")
+ORDER = ("practices", "clusters", "activities", "measures", "population", "measures_banded")

@@ -30,6 +30,9 @@ class Dataset:
         not in the shipped catalogue), id -> dict(title, topic, kind, multiplier, better, ...).
     source : dict
         Where each table came from (path), for messages and the run manifest.
+    measures_banded : pandas.DataFrame or None
+        The optional banded measures: indicator_id, practice_id, period, sex, age_band, numerator,
+        denominator (:mod:`cluster_eval.data.banded`); the report standardises where it is present.
     """
 
     practices: pd.DataFrame
@@ -40,6 +43,10 @@ class Dataset:
     truth: pd.DataFrame | None = None
     source: dict = field(default_factory=dict)
     indicators: dict = field(default_factory=dict)
+    measures_banded: pd.DataFrame | None = None
+
+    #: Tables written as Parquet whatever ``fmt`` is (millions of rows).
+    PARQUET_TABLES = ("measures_banded",)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         out = {name: getattr(self, name) for name in C.ORDER if getattr(self, name) is not None}
@@ -52,9 +59,10 @@ class Dataset:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, df in self.tables().items():
-            path = folder / f"{name}.{fmt}"
+            ext = "parquet" if name in self.PARQUET_TABLES else fmt
+            path = folder / f"{name}.{ext}"
             tmp = path.with_suffix(path.suffix + ".tmp")
-            if fmt == "parquet":
+            if ext == "parquet":
                 df.to_parquet(tmp, index=False)
             else:
                 df.to_csv(tmp, index=False, date_format="%Y-%m-%d")
@@ -113,6 +121,11 @@ def load_dataset(path_or_params, *, validate: bool = True) -> Dataset:
     if validate and not problems:
         kinds, topics = source.indicator_kinds(), source.topics()
         problems += check_relations(typed, labels, kinds=kinds, topics=topics)
+        if "measures_banded" in typed and not problems:
+            from .banded import check_banded
+
+            problems += check_banded(typed["measures_banded"], typed.get("measures"), labels,
+                                     practices=typed.get("practices"), kinds=kinds)
     if problems:
         raise InputError(problems)
     typed = {k: t.drop(columns=[LINE], errors="ignore").reset_index(drop=True) for k, t in typed.items()}
@@ -129,4 +142,5 @@ def load_dataset(path_or_params, *, validate: bool = True) -> Dataset:
         practices=typed["practices"], clusters=typed["clusters"], activities=typed["activities"],
         measures=typed["measures"], population=typed.get("population"), truth=truth,
         source={k: str(v) for k, v in labels.items()}, indicators=source.extra_indicators(),
+        measures_banded=typed.get("measures_banded"),
     )

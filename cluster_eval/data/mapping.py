@@ -38,7 +38,7 @@ from .rules import LINE, check_file_bytes, problem
 TABLE_KEYS = {"file", "columns", "constant", "fill", "distinct", "dropna", "rows", "sheet"}
 DATA_KEYS = {"folder", "tables", "indicators"}
 INDICATOR_KEYS = {"title", "topic", "kind", "multiplier", "better", "target", "standardised", "unit"}
-TABLE_NAMES = ("practices", "clusters", "activities", "measures", "population", "truth")
+TABLE_NAMES = ("practices", "clusters", "activities", "measures", "population", "measures_banded", "truth")
 
 
 def shared_root() -> Path:

@@ -18,7 +18,7 @@ indicators             indicator (title, topic, kind, multiplier, better)
 clusters               cluster (name, region, practices, listed patients, topics taken up)
 activities             cluster x topic taken up (start, first exposed month)
 trends                 level (cluster/region/nation) x unit x indicator x month (numerator, denominator, value)
-spc                    cluster x indicator: run-chart centre and Anhøj signals
+spc                    cluster x indicator taken up: SPC relative to the nation (O/E), rules and signal
 funnel                 cluster x topic x indicator x phase (before/after) x practice (pseudonymised)
 effects                cluster x topic x indicator: effect, interval, placebo, minimum detectable effect
 event_study            cluster x topic x indicator x month since start
@@ -26,7 +26,7 @@ pooled                 topic x indicator: pooled effect, tau², I², prediction 
 pooled_event_study     topic x indicator x month since start
 variation              cluster x topic x indicator: between-practice SD before/after vs comparison
 variation_trend        indicator x year: between-practice variation nationally
-standing               cluster x indicator (all topics): last 12 months vs the nation
+standing               cluster x indicator (all topics): last 12 months vs the nation (standardised when banded)
 national_effects       indicator: national staggered DiD (``impact.national``)
 national_event_study   indicator x month since start (``impact.national``)
 its                    cluster x indicator: segmented regression level/slope change (``impact.its``)
@@ -51,8 +51,7 @@ import pandas as pd
 
 from ..disclosure import TOTAL
 from ..errors import ClusterEvalWarning
-from ..spc import runs_analysis
-from ..stats import proportion_ci, rate_ci
+from . import descriptive
 from .impact_tables import ImpactTables
 from .tables import disclose, disclose_nested, hide_windows_over_hidden_months, write_table
 
@@ -252,33 +251,12 @@ class Analysis(ImpactTables):
         out.attrs.update(sup.attrs)
         return out
 
-    def spc_table(self, trends: pd.DataFrame) -> pd.DataFrame:
-        """Run-chart centre and Anhøj signals (``ce.spc.runs_analysis``) of every cluster and indicator.
-
-        The centre is the median of the months before the start (qicharts2's ``freeze`` at the baseline; all
-        months when fewer than 8 values lie before the start or the topic was not taken up); the rules are
-        applied to the months from the start on (all months when fewer than 8 values lie there).
-        """
-        rows = []
-        cl = trends[trends["level"] == "cluster"].sort_values(["unit_id", "indicator_id", "period"])
-        starts = self.activities.set_index(["cluster_id", "topic"])["exposed_from"]
-        topic_of = self.ind.set_index("indicator_id")["topic"]
-        for (cid, iid), g in cl.groupby(["unit_id", "indicator_id"], sort=False):
-            v = g["value"].to_numpy(dtype=float)
-            start = starts.get((cid, topic_of[iid]))
-            before = (g["period"] < start).to_numpy() if start is not None else np.ones(v.size, dtype=bool)
-            base = v[before] if np.isfinite(v[before]).sum() >= 8 else v
-            centre = float(np.nanmedian(base)) if np.isfinite(base).any() else np.nan
-            after = v[~before] if start is not None and np.isfinite(v[~before]).sum() >= 8 else v
-            sig = runs_analysis(after, np.full(after.size, centre))
-            rows.append({"cluster_id": cid, "indicator_id": iid, "centre": centre,
-                         "baseline": "before start" if start is not None else "all months",
-                         "n_useful": sig["n_useful"], "longest_run": sig["longest_run"],
-                         "longest_run_max": sig["longest_run_max"], "n_crossings": sig["n_crossings"],
-                         "n_crossings_min": sig["n_crossings_min"],
-                         "runs_signal": bool(sig["longest_run"] > sig["longest_run_max"]),
-                         "crossings_signal": bool(sig["n_crossings"] < sig["n_crossings_min"])})
-        return pd.DataFrame(rows)
+    def spc_table(self, trends: pd.DataFrame | None = None) -> pd.DataFrame:
+        """SPC relative to the nation (``ce.spc.relative``) of every cluster and indicator of a topic it took up:
+        O/E by month (standardised where the data are banded), 24 months before and after the start, baseline
+        frozen, autocorrelation-aware sigma; ``signal`` only for the rules calibrated in
+        ``benchmarks/calibration.py`` (:func:`cluster_eval.report.descriptive.spc_tables`)."""
+        return descriptive.spc_tables(self)[0]
 
     def variation_trend_table(self) -> pd.DataFrame:
         """National between-practice variation per indicator and year (``ce.stats.variation``, descriptive
@@ -311,37 +289,11 @@ class Analysis(ImpactTables):
         first = ["indicator_id", "year", "n_practices", "n_events"]
         return out[first + [c for c in out.columns if c not in first]].reset_index(drop=True)
 
-    def standing_table(self, trends: pd.DataFrame) -> pd.DataFrame:
-        """Every cluster's last 12 months on every indicator, against the nation."""
-        if not len(self.periods):
-            return pd.DataFrame()
-        last = self.periods[-12:] if len(self.periods) >= 12 else self.periods
-        t = trends[trends["period"].isin(last)]
-        g = t.groupby(["level", "unit_id", "indicator_id"])[["numerator", "denominator"]].sum().reset_index()
-        ind = self.ind.set_index("indicator_id")
-        g = g.join(ind[["kind", "multiplier", "better"]], on="indicator_id")
-        parts = []
-        for (kind, mult), s in g.groupby(["kind", "multiplier"]):
-            ci = (proportion_ci if kind == "proportion" else rate_ci)(
-                s["numerator"].to_numpy(float), s["denominator"].to_numpy(float), confidence=self.conf,
-                multiplier=mult)
-            parts.append(pd.concat([s.reset_index(drop=True), ci[["value", "lower", "upper"]].reset_index(drop=True)],
-                                   axis=1))
-        g = pd.concat(parts, ignore_index=True)
-        nat = g[g["level"] == "nation"].set_index("indicator_id")["value"]
-        cl = g[g["level"] == "cluster"].copy().rename(columns={"unit_id": "cluster_id"})
-        cl["national"] = cl["indicator_id"].map(nat)
-        sign = np.where(cl["better"] == "higher", 1, -1)
-        above = cl["lower"] > cl["national"]
-        below = cl["upper"] < cl["national"]
-        cl["standing"] = np.where(above | below, np.where((above & (sign == 1)) | (below & (sign == -1)),
-                                                          "better than the nation", "worse than the nation"),
-                                  "similar to the nation")
-        cl.loc[cl["value"].isna(), "standing"] = "too few to say"
-        cl["percentile"] = cl.groupby("indicator_id")["value"].rank(pct=True) * 100
-        cl["window_start"], cl["window_end"] = last[0], last[-1]
-        return cl[["cluster_id", "indicator_id", "numerator", "denominator", "value", "lower", "upper",
-                   "national", "standing", "percentile", "window_start", "window_end"]]
+    def standing_table(self, trends: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Every cluster's last 12 months on every indicator against the nation: standardised where banded,
+        cluster funnel with τ² from the same window, verdict at 99.8 %, 95 % shown
+        (:func:`cluster_eval.report.descriptive.standing_table`)."""
+        return descriptive.standing_table(self)
 
     # -- everything ---------------------------------------------------------------------------------
     def run(self, tables_dir, log=lambda msg: None) -> dict:
@@ -384,8 +336,8 @@ class Analysis(ImpactTables):
             cells = published[(published["level"] == "cluster") & published["suppressed"].astype(bool)]
             hidden = cells.rename(columns={"unit_id": "cluster_id"})[["cluster_id", "indicator_id", "period"]]
             log(f"analyse: disclosure control on trends, nested ({len(trends):,} rows, {time.time() - t0:.1f} s)")
-            stage("run-chart signals (cluster_eval.spc)")
-            put("spc", self.spc_table(trends))
+            stage("SPC relative to the nation (cluster_eval.spc.relative)")
+            put("spc", self.spc_table())
             stage("effects, event studies, variation (cluster_eval.impact)")
             eff, es, var = self.effect_tables()
             put("effects", eff)
@@ -413,8 +365,9 @@ class Analysis(ImpactTables):
                 put("its", self.its_table())
             stage("national variation and standing")
             put("variation_trend", self.variation_trend_table())
-            put("standing", self.standing_table(trends), counts=("numerator", "denominator"),
-                derived=("value", "lower", "upper", "percentile"), by=["indicator_id"], hidden=hidden)
+            put("standing", self.standing_table(), counts=("numerator", "denominator"),
+                derived=("value", "lower", "upper", "lower_99_8", "upper_99_8", "percentile"), by=["indicator_id"],
+                hidden=hidden)
         except Exception as exc:
             log(f"analyse: failed during {step[0]}: {type(exc).__name__}: {exc}")
             raise

@@ -14,7 +14,17 @@ import pandas as pd
 from . import figures as F
 from .display import SectionsBase, show_figure, show_markdown, show_table
 from .tables import read_table
-from .wording import TOO_SMALL, diff_unit, interval, num, placebo_flag, verdict
+from .wording import (
+    TOO_SMALL,
+    diff_unit,
+    funnel_note,
+    interval,
+    num,
+    placebo_flag,
+    spc_note,
+    standing_note,
+    verdict,
+)
 
 
 class ClusterReport(SectionsBase):
@@ -71,10 +81,11 @@ class ClusterReport(SectionsBase):
         st = self._standing()
         if len(st):
             counts = st["standing"].value_counts()
-            parts = [f"{counts.get(k, 0)} {k}" for k in ("better than the nation", "similar to the nation",
-                                                          "worse than the nation") if counts.get(k, 0)]
+            parts = [f"{counts.get(k, 0)} {k}" for k in ("better than expected", "as expected",
+                                                          "worse than expected") if counts.get(k, 0)]
             if parts:
-                lines.append(f"- On indicators of topics not taken up (last 12 months): {', '.join(parts)}.")
+                lines.append(f"- On indicators of topics not taken up (last 12 months, against the nation at the "
+                             f"99.8% level): {', '.join(parts)}.")
         show_markdown("\n".join(lines))
 
     def profile(self):
@@ -97,8 +108,12 @@ class ClusterReport(SectionsBase):
         spc = read_table(self.run, "spc", cluster_id=self.cid)
         fig = F.trends(tr, self.meta_up, self.cid, str(self.cluster["region"]), self.starts, spc)
         show_figure(fig, self.dpi, self.fmt)
+        show_markdown(spc_note(spc))
 
-    def funnels(self):
+    def funnels(self, level: float = 0.998):
+        """The practices' funnels; practices outside the ``level`` limits (0.998, or 0.95 on request) listed."""
+        if level not in (0.95, 0.998):
+            raise ValueError(f"level must be 0.95 or 0.998; got {level!r}")
         if self._none_up():
             return
         fu = read_table(self.run, "funnel", cluster_id=self.cid)
@@ -108,16 +123,18 @@ class ClusterReport(SectionsBase):
         n_hidden = sum(hidden.values())
         if n_hidden:
             show_markdown(f"*{n_hidden} practice-period points are not shown: their counts are too small to publish.*")
-        out = fu[(fu["phase"] == "after") & fu["value"].notna() & ~fu["position"].astype(str).str.startswith("within")]
+        col = "standing" if level == 0.998 else "standing_95"
+        tag = "99.8%" if level == 0.998 else "95%"
+        words = fu[col].astype(str) if col in fu else pd.Series("", index=fu.index)
+        out = fu[(fu["phase"] == "after") & fu["value"].notna() & (words != "")]
         if len(out):
             t = out.assign(indicator=out["indicator_id"].map(self.meta["title"]))
-            t = t.assign(better=t["indicator_id"].map(self.meta["better"]))
-            show_markdown("Practices outside the limits after the start (the labels in the plots):")
+            show_markdown(f"Practices outside the {tag} limits after the start:")
             show_table(pd.DataFrame({"topic": t["topic"], "practice": t["practice"], "indicator": t["indicator"],
-                                     "position": t["position"], "higher is": np.where(t["better"] == "higher",
-                                                                                       "better", "worse")}))
+                                     "position": t["position"], "reading": t[col]}))
         elif len(fu):
-            show_markdown("*After the start every practice shown lies within the 95% limits.*")
+            show_markdown(f"*After the start every practice shown lies within the {tag} limits.*")
+        show_markdown(funnel_note(tag))
 
     def effects(self):
         if self._none_up():
@@ -193,12 +210,15 @@ class ClusterReport(SectionsBase):
         if not len(st):
             show_markdown("*The cluster has taken up every topic in the data.*")
             return
-        out = pd.DataFrame({"topic": st["topic"], "indicator": st["title"],
-                            f"cluster ({self.settings.ci})": [interval(a, b, c) for a, b, c in
-                                                 zip(st["value"], st["lower"], st["upper"])],
-                            "nation": [num(x) for x in st["national"]], "unit": st["unit"],
-                            "standing": st["standing"]}).sort_values(["topic", "indicator"])
+        measure = np.where(st["standardised"].astype(bool), "standardised (age, sex)", "crude") \
+            if "standardised" in st else "crude"
+        out = pd.DataFrame({"topic": st["topic"], "indicator": st["title"], "cluster": [num(x) for x in st["value"]],
+                            "nation": [num(x) for x in st["national"]],
+                            "expected range (95%)": [f"{num(a)} to {num(b)}" for a, b in zip(st["lower"], st["upper"])],
+                            "unit": st["unit"], "measure": measure,
+                            "standing (99.8%)": st["standing"]}).sort_values(["topic", "indicator"])
         show_table(out)
+        show_markdown(standing_note(st))
 
     def caveats(self):
         text = self.methods_text()

@@ -83,7 +83,8 @@ def _short(title: str, n: int = 48) -> str:
 
 def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str, starts: dict,
            spc: pd.DataFrame) -> Figure:
-    """Cluster vs region vs nation, month by month, one panel per indicator; start and run-chart centre marked."""
+    """Cluster vs region vs nation, month by month, one panel per indicator; the start marked and, in the title,
+    the SPC verdict relative to the nation (``spc`` table: ``ce.spc.relative`` rules of the cluster)."""
     inds = list(meta.index)
     fig, axes = _grid(len(inds), sharex=True)
     spc = spc.set_index("indicator_id") if len(spc) else spc
@@ -99,10 +100,13 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
             ax.axvline(_year([starts[iid]])[0], color="black", ls="--", lw=0.8)
         if len(spc) and iid in spc.index:
             r = spc.loc[iid]
-            if np.isfinite(r["centre"]):
-                ax.axhline(r["centre"], color=CLUSTER, ls=":", lw=0.8)
-            sig = [w for w, f in (("shift", r["runs_signal"]), ("too few crossings", r["crossings_signal"])) if f]
-            title += "\nrun chart: " + (" and ".join(sig) + " signal" if sig else "no signal")
+            if str(r.get("reason", "") or ""):
+                title += "\nSPC vs nation: " + str(r["reason"])
+            elif bool(r["signal"]):
+                good = (r["direction"] == "below") == (meta.loc[iid, "better"] == "lower")
+                title += "\nSPC vs nation: signal (" + ("better" if good else "worse") + ")"
+            else:
+                title += "\nSPC vs nation: no signal"
         ax.set_title(title, fontsize=8)
         ax.set_ylabel(meta.loc[iid, "unit"], fontsize=7)
     axes[0].xaxis.set_major_locator(MaxNLocator(4, integer=True))  # shared: whole years on every panel

@@ -23,8 +23,8 @@ from ..errors import ArgumentError
 from ..impact import EstimatorInput, get_estimator, its, national_effects, pool, variation_change
 from ..impact.estimators import EFFECT_COLUMNS
 from ..impact.panel import build_panels, month_start
-from ..stats import funnel
 from ..stats.funnel_limits import limit_arrays
+from ..stats.standing import verdict_words, window_counts
 
 
 def _pseudonyms(ids: pd.Series) -> pd.Series:
@@ -67,11 +67,14 @@ class ImpactTables:
 
         Returns (funnel points, limit curves to draw). The limits are ``ce.stats`` funnel limits
         (see :meth:`_limits_at`)."""
+        from .descriptive import counts_by_indicator
+
         lim_keys = []
         fun_cols = {k: [] for k in ("practice", "numerator", "denominator", "cluster_id", "topic", "indicator_id",
-                                    "phase", "target", "mult", "window_start", "window_end")}
+                                    "phase", "target", "mult", "tau2", "window_start", "window_end")}
         labels = self._labels()
         ind = self.ind.set_index("indicator_id")
+        counts = counts_by_indicator(ind.index)
         cl_arr = self.practices["cluster_id"].reindex(self.pids).fillna("").astype(str).to_numpy()
         for a in self.activities.itertuples(index=False):
             pre, post = self._windows(a.exposed_from)
@@ -82,8 +85,9 @@ class ImpactTables:
                 for phase, win in (("before", pre), ("after", post)):
                     if win.stop <= win.start:
                         continue
-                    n_t = np.nansum(num[treated, win], axis=1)
-                    d_t = np.nansum(den[treated, win], axis=1)
+                    # persons counted once in a window (docs/descriptive.md); events summed
+                    n_t, d_t, _ = window_counts(num[treated, win], den[treated, win], counts=counts[iid])
+                    tau2 = self.window_tau2(iid, win)
                     tot_d = np.nansum(den[:, win])
                     target = np.nansum(num[:, win]) / tot_d * mult if tot_d > 0 else np.nan
                     keep = d_t > 0
@@ -94,53 +98,47 @@ class ImpactTables:
                     fun_cols["numerator"].append(n_t[keep])
                     fun_cols["denominator"].append(d_t[keep])
                     for col, val in (("cluster_id", a.cluster_id), ("topic", a.topic), ("indicator_id", iid),
-                                     ("phase", phase), ("target", target), ("mult", mult),
+                                     ("phase", phase), ("target", target), ("mult", mult), ("tau2", tau2),
                                      ("window_start", self.periods[win.start]),
                                      ("window_end", self.periods[win.stop - 1])):
                         fun_cols[col].extend([val] * k)
                     if np.isfinite(target):
                         lim_keys.append((a.cluster_id, a.topic, iid, phase, target, float(d_t[keep].max()) * 1.15,
-                                         ind.loc[iid, "kind"], mult))
+                                         ind.loc[iid, "kind"], mult, tau2))
         fun = pd.DataFrame({k: (np.concatenate(v) if k in ("numerator", "denominator") and v else v)
                             for k, v in fun_cols.items()})
         if len(fun):
             fun["value"] = fun["numerator"] / fun["denominator"] * fun["mult"]
             fun["position"] = self._positions(fun)
+            side = np.where(fun["position"].str.startswith("above 99.8"), "above",
+                            np.where(fun["position"].str.startswith("below 99.8"), "below", "inside"))
+            side95 = np.where(fun["position"].str.startswith("above"), "above",
+                              np.where(fun["position"].str.startswith("below"), "below", "inside"))
+            better = fun["indicator_id"].map(ind["better"]).to_numpy(object)
+            fun["standing"] = np.where(side == "inside", "", verdict_words(side, better))
+            fun["standing_95"] = np.where(side95 == "inside", "", verdict_words(side95, better))
             fun = fun.drop(columns="mult")
         return fun, self._limits(lim_keys)
 
-    @cached_property
-    def tau2_by_indicator(self) -> dict:
-        """Between-practice variance beyond chance (Spiegelhalter 2005, additive, transformed scale) per indicator
-        over the last 12 months nationally, from ``ce.stats.funnel``; 0 when there is no spread to estimate it
-        from (fewer than three practices, or every practice at 0 or, for a proportion, at 100%)."""
-        out = {}
-        kinds = self.ind.set_index("indicator_id")["kind"]
-        win = slice(max(0, len(self.periods) - 12), len(self.periods))
-        for iid, kind in kinds.items():
-            num, den, _ = self.matrices(iid)
-            n, d = np.nansum(num[:, win], axis=1), np.nansum(den[:, win], axis=1)
-            ok = d > 0
-            n, d = n[ok], d[ok]
-            if n.size < 3 or n.sum() == 0 or (kind == "proportion" and n.sum() == d.sum()):
-                out[iid] = 0.0
-            else:
-                res = funnel(n, d, statistic="proportion" if kind == "proportion" else "rate",
-                             overdispersion="additive")
-                out[iid] = float(res.tau2) if np.isfinite(res.tau2) else 0.0
-        return out
+    def window_tau2(self, indicator_id: str, window: slice) -> float:
+        """Between-practice variance beyond chance (Spiegelhalter 2005, additive, transformed scale) of all
+        practices of the nation over the months of ``window`` (the funnel's own months), from ``ce.stats.funnel``
+        (:func:`cluster_eval.report.descriptive.practice_tau2`); 0 when there is no spread to estimate it from."""
+        from .descriptive import practice_tau2
 
-    def tau2(self, indicator_id: str) -> float:
-        """:attr:`tau2_by_indicator` of one indicator."""
-        return self.tau2_by_indicator[indicator_id]
+        cache = self.__dict__.setdefault("_window_tau2", {})
+        key = (indicator_id, window.start, window.stop)
+        if key not in cache:
+            cache[key] = practice_tau2(self, indicator_id, window)
+        return cache[key]
 
     def _limits_at(self, frame: pd.DataFrame, size: np.ndarray, confidence: float):
         """Funnel limits (reported units) around each row's ``target`` at ``size``: ``ce.stats`` limits per row,
-        additive random-effects (``tau2`` of the row's indicator) where tau2 > 0, else PHE's unadjusted."""
+        additive random-effects (the row's ``tau2``: its indicator and window) where tau2 > 0, else PHE's unadjusted."""
         lo = np.full(len(frame), np.nan)
         hi = np.full(len(frame), np.nan)
         kinds = frame["indicator_id"].map(self.ind.set_index("indicator_id")["kind"]).to_numpy()
-        tau2 = frame["indicator_id"].map(self.tau2).to_numpy(float)
+        tau2 = frame["tau2"].to_numpy(float)
         mult = frame["mult"].to_numpy(float)
         target = frame["target"].to_numpy(float) / mult
         for kind in np.unique(kinds):
@@ -163,9 +161,9 @@ class ImpactTables:
 
     def _limits(self, keys, points: int = 40) -> pd.DataFrame:
         """Funnel limit curves (95%, 99.8%) for every (cluster, topic, indicator, phase), vectorised."""
-        cols = ["cluster_id", "topic", "indicator_id", "phase", "target", "top", "kind", "mult"]
+        cols = ["cluster_id", "topic", "indicator_id", "phase", "target", "top", "kind", "mult", "tau2"]
         if not keys:
-            return pd.DataFrame(columns=cols[:5] + ["size", "lower95", "upper95", "lower998", "upper998"])
+            return pd.DataFrame(columns=cols[:5] + ["tau2", "size", "lower95", "upper95", "lower998", "upper998"])
         g = pd.DataFrame(keys, columns=cols)
         rep = g.loc[g.index.repeat(points)].reset_index(drop=True)
         frac = np.tile(np.linspace(1 / points, 1, points), len(g))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 TOO_SMALL = "too few to say"
 
@@ -125,3 +126,43 @@ class Settings:
         head = f"- **Estimator.** {self.estimator_label or self.estimator} (`{self.estimator}`).\n"
         own = self.fill(self.estimator_methods) + "\n" if self.estimator_methods else ""
         return head + own + self.fill(GENERAL_METHODS)
+
+
+# --- descriptive claims (docs/descriptive.md) ----------------------------------------------------------------
+
+def spc_note(spc: pd.DataFrame) -> str:
+    """One sentence on what the trends panels' SPC "signal" means (with its measured false-signal rate)."""
+    from ..spc.relative import FALSE_SIGNAL_RATE, SIGNAL_MEANING
+
+    standardised = len(spc) > 0 and "measure" in spc and spc["measure"].astype(str).str.startswith(
+        "standardised").any()
+    return ("*SPC: each panel's title says whether the cluster's series relative to the nation (observed over "
+            "expected from the nation's rates in the same month"
+            + (", standardised for age and sex where the data allow" if standardised else "")
+            + ") shifted after the start. " + SIGNAL_MEANING.format(rate=FALSE_SIGNAL_RATE) + "*")
+
+
+def standing_note(st: pd.DataFrame) -> str:
+    """How the standing table was made, and whether it is standardised."""
+    n_std = int(st["standardised"].astype(bool).sum()) if "standardised" in st else 0
+    if n_std == 0:
+        std = ("The data have no age/sex-banded measures: every value is **crude** (not standardised for age "
+               "and sex), so a cluster with an older or younger list can differ for that reason alone.")
+    elif n_std == len(st):
+        std = ("Values are **indirectly standardised** for age and sex: observed over the count expected from "
+               "the nation's age- and sex-specific rates, times the nation's value.")
+    else:
+        std = ("Values marked *standardised* are indirectly standardised for age and sex (observed over the count "
+               "expected from the nation's age- and sex-specific rates, times the nation's value); *crude* values "
+               "are not standardised.")
+    return ("*The last 12 months against the nation. \"Better\" or \"worse than expected\" means outside the "
+            "99.8% limits of a funnel of all clusters over the same 12 months that allows for the spread between "
+            "clusters (random effects); the 95% range is shown. Indicators counting persons count each person "
+            "once in the 12 months (approximated by the persons of an average month). " + std + "*")
+
+
+def funnel_note(tag: str) -> str:
+    """How the practices' funnel limits are made."""
+    return (f"*Limits: the nation's value over the same months, with the spread between all practices of the "
+            f"nation over those months allowed for (random effects). \"Better\" or \"worse than expected\" "
+            f"applies the indicator's direction; practices are listed outside the {tag} limits.*")

@@ -42,7 +42,9 @@ def generate(scale: str = "small", seed: int = 0) -> Dataset:
 
 def write(out_dir, scale: str = "small", seed: int = 0, events: bool = False,
           events_scale: float = 1.0, progress: bool = False) -> Path:
-    """Generate and write the tables as CSV (contract names, ISO dates) and ``truth.csv`` into ``out_dir``.
+    """Generate and write the tables as CSV (contract names, ISO dates) and ``truth.csv`` into ``out_dir``,
+    with the banded measures of the three age-sex dependent rate indicators as ``measures_banded.parquet``
+    (``cluster_eval.synthetic.casemix``, five broad age bands by sex).
 
     Parameters
     ----------
@@ -64,6 +66,10 @@ def write(out_dir, scale: str = "small", seed: int = 0, events: bool = False,
         The folder written: the contract's CSV tables (contract names, ISO dates) and ``truth.csv``.
     """
     ds = generate(scale, seed)
+    # the banded measures of the rate indicators with an age-sex profile (docs/descriptive.md), broad bands
+    from .casemix import BROAD_BANDS, banded_measures
+
+    ds.measures_banded = banded_measures(ds, seed=seed, bands=BROAD_BANDS)
     out = ds.write(Path(out_dir))
     if events:
         from .events import write_events  # provided by the indicator engine

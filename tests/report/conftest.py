@@ -38,6 +38,9 @@ def small_data(tmp_path_factory) -> Path:
         ds.population = ds.population[ds.population["practice_id"].isin(ids)].reset_index(drop=True)
     if ds.truth is not None:
         ds.truth = ds.truth[ds.truth["cluster_id"].isin(keep)].reset_index(drop=True)
+    from cluster_eval.synthetic.casemix import BROAD_BANDS, banded_measures
+
+    ds.measures_banded = banded_measures(ds, seed=3, bands=BROAD_BANDS)   # standardised where banded
     folder = tmp_path_factory.mktemp("data") / "small"
     ds.write(folder)
     return folder

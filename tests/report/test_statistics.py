@@ -44,72 +44,88 @@ def clusters_only(analysis):
     return Analysis(ds, analysis.cfg)
 
 
-def test_spc_signals_are_qic_run_chart_with_the_baseline_centre(analysis, trends):
-    # oracle: ce.spc.qic (checked against qicharts2) with a fixed centre line, on the months from the start
-    from cluster_eval.spc import qic
-
-    spc = analysis.spc_table(trends)
-    assert len(spc) and spc["baseline"].eq("before start").any()
+def test_spc_is_relative_to_the_nation_with_a_frozen_baseline(analysis):
+    # oracle: the cluster's O/E by hand (crude indicators: E = its denominator x the nation's value of the month)
+    # and ce.spc.relative_charts' centre = Σ O / Σ E over the (up to) 24 months before the start
+    spc = analysis.spc_table()
+    assert len(spc) and {"signal", "shift_mean", "measure", "reason"} <= set(spc.columns)
+    ind = analysis.ind.set_index("indicator_id")
     starts = analysis.activities.set_index(["cluster_id", "topic"])["exposed_from"]
-    topic = analysis.ind.set_index("indicator_id")["topic"]
+    cl = analysis.practices["cluster_id"].reindex(analysis.pids).fillna("").astype(str).to_numpy()
     checked = 0
-    for r in spc.itertuples(index=False):
-        g = trends[(trends["level"] == "cluster") & (trends["unit_id"] == r.cluster_id)
-                   & (trends["indicator_id"] == r.indicator_id)].sort_values("period")
-        start = starts.get((r.cluster_id, topic[r.indicator_id]))
-        if start is None or (g["period"] < start).sum() < 8 or (g["period"] >= start).sum() < 8:
-            continue
-        before, after = g[g["period"] < start], g[g["period"] >= start]
-        assert r.centre == pytest.approx(np.median(before["value"]), rel=1e-12)
-        ref = qic(after["period"].to_numpy(), after["value"].to_numpy(), chart="run", cl=r.centre).iloc[0]
-        for key in ("n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min"):
-            assert getattr(r, key) == ref[key], key
-        assert (r.runs_signal or r.crossings_signal) == bool(ref["runs_signal"])
+    for r in spc[(spc["reason"] == "") & (spc["measure"] == "crude O/E")].itertuples(index=False):
+        num, den, _ = analysis.matrices(r.indicator_id)
+        start = starts[(r.cluster_id, ind.loc[r.indicator_id, "topic"])]
+        k0 = int(analysis.periods.searchsorted(start))
+        pre = slice(max(0, k0 - 24), k0)
+        mine = cl == r.cluster_id
+        o = np.nansum(num[mine, pre], axis=0)
+        e = np.nansum(den[mine, pre], axis=0) * np.nansum(num[:, pre], axis=0) / np.nansum(den[:, pre], axis=0)
+        assert r.centre == pytest.approx(o.sum() / e.sum(), rel=1e-9)
         checked += 1
-    assert checked >= 10
+    assert checked >= 5
+    # standardised where the data are banded
+    assert set(spc.loc[spc["indicator_id"].isin(["abx_rate", "dep_opioid_users", "dep_benzo_users"]),
+                       "measure"]) <= {"standardised O/E"}
+    assert (spc["signal"] == spc["shift_mean"]).all()
 
 
-def test_funnel_limits_and_positions_are_ce_stats_funnel_limits(analysis):
-    # oracle: ce.stats.funnel_limits (PHE inverted Wilson / exact Poisson; Spiegelhalter additive when tau2 > 0)
-    from cluster_eval.stats import funnel_limits
+def test_funnel_limits_use_tau2_of_the_same_window(analysis):
+    # oracle: ce.stats.funnel (additive tau², on every practice of the nation over the row's own months) and
+    # ce.stats.funnel_limits at that tau²
+    from cluster_eval.report.descriptive import counts_by_indicator
+    from cluster_eval.stats import funnel, funnel_limits
+    from cluster_eval.stats.standing import window_counts
 
     fun, lim = analysis.funnel_tables()
     ind = analysis.ind.set_index("indicator_id")
-    assert any(analysis.tau2(i) > 0 for i in ind.index)
-    for (iid, _), g in lim.groupby(["indicator_id", "phase"]):
-        r = g.iloc[::13]
-        kind, mult, tau2 = ind.loc[iid, "kind"], float(ind.loc[iid, "multiplier"]), analysis.tau2(iid)
-        for t, rows in r.groupby("target"):
-            ref = funnel_limits(t / mult, rows["size"].to_numpy(), statistic=kind, confidence=(0.95, 0.998),
-                                multiplier=mult, overdispersion="additive" if tau2 > 0 else None, tau2=tau2)
-            for conf, tag in ((0.95, "95"), (0.998, "998")):
-                sub = ref[ref["confidence"] == conf]
-                np.testing.assert_allclose(rows[f"lower{tag}"], sub["lower"], rtol=1e-10)
-                np.testing.assert_allclose(rows[f"upper{tag}"], sub["upper"], rtol=1e-10)
-    # a practice's position: against the same limits at its own denominator
+    counts = counts_by_indicator(ind.index)
     row = fun.iloc[len(fun) // 2]
-    kind, mult = ind.loc[row["indicator_id"], "kind"], float(ind.loc[row["indicator_id"], "multiplier"])
-    tau2 = analysis.tau2(row["indicator_id"])
+    iid = row["indicator_id"]
+    win = slice(int(analysis.periods.get_loc(row["window_start"])), int(analysis.periods.get_loc(row["window_end"])) + 1)
+    num, den, _ = analysis.matrices(iid)
+    n, d, _ = window_counts(num[:, win], den[:, win], counts=counts[iid])
+    ok = d > 0
+    kind = ind.loc[iid, "kind"]
+    tau2 = funnel(n[ok], d[ok], statistic="proportion" if kind == "proportion" else "rate",
+                  overdispersion="additive").tau2
+    assert row["tau2"] == pytest.approx(tau2, rel=1e-12, abs=1e-15)
+    # windows differ: the tau² of different windows of one indicator are not all equal
+    assert fun.groupby("indicator_id")["tau2"].nunique().max() > 1
+    mult = float(ind.loc[iid, "multiplier"])
     ref = funnel_limits(row["target"] / mult, [row["denominator"]], statistic=kind, confidence=(0.95, 0.998),
                         multiplier=mult, overdispersion="additive" if tau2 > 0 else None, tau2=tau2)
-    lo95, hi95 = ref["lower"].iloc[0], ref["upper"].iloc[0]
-    inside = lo95 <= row["value"] <= hi95
+    inside = ref["lower"].iloc[0] <= row["value"] <= ref["upper"].iloc[0]
     assert (row["position"] == "within 95% limits") == inside
+    # the limit curves of a (cluster, indicator, phase) use the same tau²
+    g = lim[(lim["cluster_id"] == row["cluster_id"]) & (lim["indicator_id"] == iid) & (lim["phase"] == row["phase"])]
+    assert np.allclose(g["tau2"], row["tau2"])
+    # words with the direction: outside 99.8% only, better/worse than expected
+    assert set(fun["standing"]) <= {"", "better than expected", "worse than expected"}
+    out = fun[fun["standing"] != ""]
+    for r in out.itertuples(index=False):
+        lower_better = ind.loc[r.indicator_id, "better"] == "lower"
+        assert (r.standing == "better than expected") == (r.position.startswith("below") == lower_better)
 
 
-def test_standing_intervals_are_ce_stats_intervals(analysis, trends):
-    # oracle: ce.stats.proportion_ci (Wilson) / rate_ci (exact Poisson below 10 events, Byar's above)
-    from cluster_eval.stats import proportion_ci, rate_ci
+def test_standing_is_a_cluster_funnel_of_the_same_window(analysis):
+    # oracle: ce.stats.funnel (additive) on the clusters' counts of the last 12 months (crude indicators)
+    from cluster_eval.stats import funnel
 
-    st = analysis.standing_table(trends)
+    st = analysis.standing_table()
     ind = analysis.ind.set_index("indicator_id")
-    for iid, g in st.groupby("indicator_id"):
-        kind, mult = ind.loc[iid, "kind"], float(ind.loc[iid, "multiplier"])
-        fn = proportion_ci if kind == "proportion" else rate_ci
-        ref = fn(g["numerator"].to_numpy(float), g["denominator"].to_numpy(float), confidence=0.95,
-                 multiplier=mult)
-        np.testing.assert_allclose(g["lower"], ref["lower"], rtol=1e-12)
-        np.testing.assert_allclose(g["upper"], ref["upper"], rtol=1e-12)
+    crude = st[~st["standardised"].astype(bool)]
+    iid = crude["indicator_id"].iloc[0]
+    g = crude[crude["indicator_id"] == iid]
+    res = funnel(g["numerator"], g["denominator"], g["cluster_id"], statistic=ind.loc[iid, "kind"],
+                 target=g["national"].iloc[0] / float(ind.loc[iid, "multiplier"]), overdispersion="additive",
+                 confidence=(0.95, 0.998))
+    mult = float(ind.loc[iid, "multiplier"])
+    np.testing.assert_allclose(g["upper_99_8"], res.units["upper_99_8"] * mult, rtol=1e-10)
+    np.testing.assert_allclose(g["lower"], res.units["lower_95"] * mult, rtol=1e-10)
+    assert st["standardised"].astype(bool).any()
+    assert set(st["standing"]) <= {"better than expected", "worse than expected", "as expected", "too few to say"}
+    assert (st["window_end"] == analysis.periods[-1]).all()
 
 
 def test_pooled_effects_are_ce_impact_pool(analysis):
