@@ -55,6 +55,7 @@ from cluster_eval.synthetic import generator  # noqa: E402
 from cluster_eval.synthetic.casemix import banded_arrays, banded_indicator_ids  # noqa: E402
 
 BEFORE, AFTER = 24, 24
+SCALE = ["denmark"]   # set by main()
 VARIANTS = ("moving_range", "baseline_sd", "autocorrelated")
 
 
@@ -180,7 +181,7 @@ def spc_rows(d: Data, diag, meta, seed, scenario, banded, mde) -> pd.DataFrame:
     act = ds.activities.copy()
     act["start"] = pd.to_datetime(act["start"]).dt.to_period("M").dt.to_timestamp()
     starts = {(c, t): s for c, t, s in zip(act["cluster_id"], act["topic"], act["start"])}
-    cfg = generator.SCALES[ds.source["synthetic"].split(",")[0].split("=")[1]]
+    cfg = generator.SCALES[SCALE[0]]
     window = pd.date_range(cfg.uptake_first + "-01", cfg.uptake_last + "-01", freq="MS")
     truth = ds.truth
     truth = truth[(truth["event_time"] >= 0) & (truth["event_time"] <= 12)]
@@ -229,11 +230,19 @@ def spc_rows(d: Data, diag, meta, seed, scenario, banded, mde) -> pd.DataFrame:
 
 
 def mde_lookup(ds):
+    """The per-cluster minimum detectable effect of the report's default estimator (the pre-period-mean
+    estimator of issue 12 where it exists, else ``cluster_effects``)."""
     from cluster_eval.synthetic import INDICATORS
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        eff = cluster_effects(ds.measures, ds.practices, ds.activities, INDICATORS).effects
+        try:
+            from cluster_eval.impact.cluster_premean import cluster_effects_premean
+        except ImportError:
+            eff = cluster_effects(ds.measures, ds.practices, ds.activities, INDICATORS).effects
+        else:
+            eff = cluster_effects_premean(ds.measures, ds.practices, ds.activities, INDICATORS,
+                                          event_study=False).effects
     return {(c, i): m for c, i, m in zip(eff["cluster_id"], eff["indicator_id"], eff["mde"])}
 
 
@@ -275,6 +284,7 @@ def main(argv=None):
     ap.add_argument("--out", help="prefix for the per-panel / per-row CSV files")
     ap.add_argument("--only", choices=["spc", "standing"], help="run one part only")
     args = ap.parse_args(argv)
+    SCALE[0] = args.scale
     meta = catalogue_meta()
     banded = set(banded_indicator_ids())
     spc_all, standing_all = [], []

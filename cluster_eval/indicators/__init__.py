@@ -6,8 +6,11 @@
     compute_measures(events_dir, out_dir=None, catalogue=None, periods=None, progress=True,
                      engine="duckdb" | "spark", spark=None) -> DataFrame
     read_measures(path) -> DataFrame       # measures.parquet (DuckDB) or Spark's partitioned folder
+    compute_banded_measures(events_dir, out_dir=None, ...) -> DataFrame   the same per sex and age band
 """
+from .banded import compute_banded_measures  # noqa: F401
 from .catalogue import Indicator, catalogue_table, load_catalogue  # noqa: F401
 from .engine import compute_measures, read_measures  # noqa: F401
 
-__all__ = ["Indicator", "load_catalogue", "catalogue_table", "compute_measures", "read_measures"]
+__all__ = ["Indicator", "load_catalogue", "catalogue_table", "compute_measures", "read_measures",
+           "compute_banded_measures"]
