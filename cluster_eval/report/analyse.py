@@ -19,6 +19,7 @@ clusters               cluster (name, region, practices, listed patients, topics
 activities             cluster x topic taken up (start, first exposed month)
 trends                 level (cluster/region/nation) x unit x indicator x month (numerator, denominator, value)
 spc                    cluster x indicator taken up: SPC relative to the nation (O/E), rules and signal
+spc_chart              cluster x indicator taken up x month (24 before to 24 after the start): O/E, centre, limits
 funnel                 cluster x topic x indicator x phase (before/after) x practice (pseudonymised)
 effects                cluster x topic x indicator: effect, interval, placebo, minimum detectable effect
 event_study            cluster x topic x indicator x month since start
@@ -256,7 +257,12 @@ class Analysis(ImpactTables):
         O/E by month (standardised where the data are banded), 24 months before and after the start, baseline
         frozen, autocorrelation-aware sigma; ``signal`` only for the rules calibrated in
         ``benchmarks/calibration.py`` (:func:`cluster_eval.report.descriptive.spc_tables`)."""
-        return descriptive.spc_tables(self)[0]
+        return self.spc_tables[0]
+
+    @cached_property
+    def spc_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(rules, chart data) of :meth:`spc_table`."""
+        return descriptive.spc_tables(self)
 
     def variation_trend_table(self) -> pd.DataFrame:
         """National between-practice variation per indicator and year (``ce.stats.variation``, descriptive
@@ -337,7 +343,9 @@ class Analysis(ImpactTables):
             hidden = cells.rename(columns={"unit_id": "cluster_id"})[["cluster_id", "indicator_id", "period"]]
             log(f"analyse: disclosure control on trends, nested ({len(trends):,} rows, {time.time() - t0:.1f} s)")
             stage("SPC relative to the nation (cluster_eval.spc.relative)")
-            put("spc", self.spc_table())
+            rules, chart = self.spc_tables
+            put("spc", hide_windows_over_hidden_months(rules, hidden, ["centre", "sigma_z"]))
+            put("spc_chart", descriptive.hide_chart_months(chart, hidden))
             stage("effects, event studies, variation (cluster_eval.impact)")
             eff, es, var = self.effect_tables()
             put("effects", eff)

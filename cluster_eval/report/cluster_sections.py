@@ -110,6 +110,19 @@ class ClusterReport(SectionsBase):
         show_figure(fig, self.dpi, self.fmt)
         show_markdown(spc_note(spc))
 
+    def spc(self):
+        """The cluster's series relative to the nation (O/E) around each start, with frozen limits."""
+        if self._none_up():
+            return
+        chart = read_table(self.run, "spc_chart", cluster_id=self.cid)
+        rules = read_table(self.run, "spc", cluster_id=self.cid)
+        if not len(chart):
+            reasons = sorted(set(rules["reason"].astype(str)) - {""}) if len(rules) else []
+            show_markdown("*No SPC chart: " + ("; ".join(reasons) if reasons else "no months to chart") + ".*")
+            return
+        show_figure(F.spc_relative(chart, rules, self.meta_up), self.dpi, self.fmt)
+        show_markdown(spc_note(rules))
+
     def funnels(self, level: float = 0.998):
         """The practices' funnels; practices outside the ``level`` limits (0.998, or 0.95 on request) listed."""
         if level not in (0.95, 0.998):

@@ -247,6 +247,12 @@ def spc_tables(analysis, before: int = 24, after: int = 24) -> tuple[pd.DataFram
         if len(chart):
             chart_parts.append(chart.assign(indicator_id=iid))
     rules = pd.concat(rules_parts, ignore_index=True) if rules_parts else pd.DataFrame()
+    if len(rules):   # the months the rules read (for disclosure control of the centre)
+        starts_all = {(c, t): s for c, t, s in zip(act["cluster_id"].astype(str), act["topic"], act["exposed_from"])}
+        st = [starts_all[(c, ind.loc[i, "topic"])] for c, i in zip(rules["cluster_id"], rules["indicator_id"])]
+        st = pd.to_datetime(pd.Series(st)).dt.to_period("M")
+        rules["window_start"] = (st - before).dt.to_timestamp().to_numpy()
+        rules["window_end"] = (st + (after - 1)).dt.to_timestamp().to_numpy()
     chart = pd.concat(chart_parts, ignore_index=True) if chart_parts else pd.DataFrame()
     if len(chart):
         chart = chart[["cluster_id", "indicator_id", "period", "event_time", "phase", "y", "cl", "lcl", "ucl",
@@ -263,3 +269,19 @@ def practice_tau2(analysis, indicator_id: str, window: slice) -> float:
     counts = counts_by_indicator([indicator_id])[indicator_id]
     return window_tau2(num[:, window], den[:, window], statistic="proportion" if kind == "proportion" else "rate",
                        counts=counts)
+
+
+def hide_chart_months(chart: pd.DataFrame, hidden: pd.DataFrame | None) -> pd.DataFrame:
+    """The SPC chart data without the cluster-months hidden in the published trends (``y`` missing there), and
+    without the centre and limits of a chart whose baseline or post months include a hidden month."""
+    if chart is None or not len(chart) or hidden is None or not len(hidden):
+        return chart
+    key = ["cluster_id", "indicator_id", "period"]
+    h = hidden[key].assign(_hidden=True)
+    out = chart.merge(h, on=key, how="left")
+    hid = out["_hidden"].fillna(False).astype(bool).to_numpy()
+    out.loc[hid, "y"] = np.nan
+    bad = out.groupby(["cluster_id", "indicator_id"])["_hidden"].transform(lambda s: s.fillna(False).any())
+    for c in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):
+        out.loc[bad.astype(bool).to_numpy(), c] = np.nan
+    return out.drop(columns="_hidden")

@@ -114,6 +114,37 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
     return fig
 
 
+def spc_relative(chart: pd.DataFrame, rules: pd.DataFrame, meta: pd.DataFrame) -> Figure:
+    """The cluster's O/E against the nation around its start, one panel per indicator: points, the frozen
+    centre line and the 3-sigma limits (``spc_chart`` and ``spc`` tables; ``ce.spc.relative``)."""
+    inds = [i for i in meta.index if i in set(chart["indicator_id"])]
+    fig, axes = _grid(max(len(inds), 1))
+    rules = rules.set_index("indicator_id") if len(rules) else rules
+    for ax, iid in zip(axes, inds):
+        c = chart[chart["indicator_id"] == iid].sort_values("event_time")
+        x = c["event_time"].to_numpy(dtype=float)
+        ax.plot(x, c["y"].to_numpy(dtype=float), color=CLUSTER, marker="o", ms=2.5, lw=0.8)
+        ax.plot(x, c["cl"].to_numpy(dtype=float), color=NATION, lw=0.9)
+        ax.plot(x, c["ucl"].to_numpy(dtype=float), color=OTHER, ls="--", lw=0.8)
+        ax.plot(x, c["lcl"].to_numpy(dtype=float), color=OTHER, ls="--", lw=0.8)
+        ax.axhline(1.0, color=NATION, ls=":", lw=0.6)
+        ax.axvline(-0.5, color="black", ls="--", lw=0.8)
+        title = _short(meta.loc[iid, "title"])
+        if len(rules) and iid in rules.index:
+            r = rules.loc[iid]
+            if bool(r["signal"]):
+                good = (r["direction"] == "below") == (meta.loc[iid, "better"] == "lower")
+                title += "\nsignal (" + ("better" if good else "worse") + ")"
+            else:
+                title += "\nno signal"
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("months since the start", fontsize=7)
+        ax.set_ylabel("observed / expected", fontsize=7)
+    if not inds:
+        axes[0].text(0.5, 0.5, "no chart", ha="center", va="center", transform=axes[0].transAxes)
+    return fig
+
+
 def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame) -> tuple[Figure, dict]:
     """The cluster's practices against national funnel limits (95% dashed, 99.8% solid) after the start,
     with each practice's position before the start (grey, joined to its position after).

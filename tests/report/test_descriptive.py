@@ -146,3 +146,18 @@ def test_spc_tables_cover_taken_topics_only(small_analysis):
     assert set(zip(rules["cluster_id"], rules["indicator_id"])) == taken
     assert {"signal", "measure", "reason", "shift_mean"} <= set(rules.columns)
     assert set(chart["phase"]) <= {"baseline", "after start"}
+
+
+def test_hidden_trend_months_are_hidden_in_the_spc_chart():
+    from cluster_eval.report.descriptive import hide_chart_months
+
+    months = pd.date_range("2020-01-01", periods=3, freq="MS")
+    chart = pd.DataFrame({"cluster_id": ["K1"] * 3 + ["K2"] * 3, "indicator_id": "x",
+                          "period": list(months) * 2, "y": 1.0, "cl": 1.0, "lcl": 0.5, "ucl": 1.5,
+                          "lcl_95": 0.7, "ucl_95": 1.3})
+    hidden = pd.DataFrame({"cluster_id": ["K1"], "indicator_id": ["x"], "period": [months[1]]})
+    out = hide_chart_months(chart, hidden)
+    assert out["y"].isna().tolist() == [False, True, False, False, False, False]
+    # K1's centre and limits come from months that include the hidden one: not shown
+    assert out.loc[out["cluster_id"] == "K1", "cl"].isna().all()
+    assert out.loc[out["cluster_id"] == "K2", "cl"].notna().all()
