@@ -1,6 +1,7 @@
 """The analyse-once stage: every statistic the reports need, for every cluster, in one process.
 
-The statistics are the packages' (``ce.spc`` run-chart rules, ``ce.stats`` intervals and funnel limits,
+The statistics are the packages' (``ce.spc`` charts relative to the nation, ``ce.stats`` standardisation and
+funnel limits,
 ``ce.impact`` effects, variation change, pooling and national effects); this stage arranges data for them and
 tables from them. A failure in one of them fails the stage with a log line naming the step.
 
