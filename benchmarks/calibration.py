@@ -243,7 +243,11 @@ def mde_lookup(ds):
         else:
             eff = cluster_effects_premean(ds.measures, ds.practices, ds.activities, INDICATORS,
                                           event_study=False).effects
-    return {(c, i): m for c, i, m in zip(eff["cluster_id"], eff["indicator_id"], eff["mde"])}
+    # the truth is in the generator's unit (proportions 0-1, rates per 1,000); the estimator's in the
+    # indicators' multipliers (proportions may be per cent)
+    unit = {s.id: (1000.0 if s.kind == "rate" else 1.0) / float(getattr(s, "multiplier", 1.0) or 1.0)
+            for s in INDICATORS}
+    return {(c, i): m * unit.get(i, 1.0) for c, i, m in zip(eff["cluster_id"], eff["indicator_id"], eff["mde"])}
 
 
 # --- summaries -------------------------------------------------------------------------------------------
