@@ -81,6 +81,16 @@ def _short(title: str, n: int = 48) -> str:
     return title if len(title) <= n else title[: n - 1] + "…"
 
 
+def _signal_word(direction: str, better: str) -> str:
+    """'better' / 'worse' for a signal above or below the baseline, with the indicator's direction applied
+    ('higher' / 'lower' when the indicator has none)."""
+    from ..stats.standing import verdict_words
+
+    word = str(verdict_words(["above" if direction == "above" else "below"],
+                             better if better in ("lower", "higher", "none") else "none")[0])
+    return word.replace(" than expected", "")
+
+
 def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str, starts: dict,
            spc: pd.DataFrame) -> Figure:
     """Cluster vs region vs nation, month by month, one panel per indicator; the start marked and, in the title,
@@ -103,8 +113,7 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
             if str(r.get("reason", "") or ""):
                 title += "\nSPC vs nation: " + str(r["reason"])
             elif bool(r["signal"]):
-                good = (r["direction"] == "below") == (meta.loc[iid, "better"] == "lower")
-                title += "\nSPC vs nation: signal (" + ("better" if good else "worse") + ")"
+                title += "\nSPC vs nation: signal (" + _signal_word(r["direction"], meta.loc[iid, "better"]) + ")"
             else:
                 title += "\nSPC vs nation: no signal"
         ax.set_title(title, fontsize=8)
@@ -133,8 +142,7 @@ def spc_relative(chart: pd.DataFrame, rules: pd.DataFrame, meta: pd.DataFrame) -
         if len(rules) and iid in rules.index:
             r = rules.loc[iid]
             if bool(r["signal"]):
-                good = (r["direction"] == "below") == (meta.loc[iid, "better"] == "lower")
-                title += "\nsignal (" + ("better" if good else "worse") + ")"
+                title += "\nsignal (" + _signal_word(r["direction"], meta.loc[iid, "better"]) + ")"
             else:
                 title += "\nno signal"
         ax.set_title(title, fontsize=8)
