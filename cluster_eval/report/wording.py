@@ -163,6 +163,7 @@ def standing_note(st: pd.DataFrame) -> str:
 
 def funnel_note(tag: str) -> str:
     """How the practices' funnel limits are made."""
-    return (f"*Limits: the nation's value over the same months, with the spread between all practices of the "
+    return (f"*Practice values are crude (not standardised for age and sex). Limits: the nation's value over the "
+            f"same months, with the spread between all practices of the "
             f"nation over those months allowed for (random effects). \"Better\" or \"worse than expected\" "
             f"applies the indicator's direction; practices are listed outside the {tag} limits.*")
