@@ -103,11 +103,12 @@ def test_manifest_records_run_inputs_and_reports(shared_run, small_data, cluster
     assert "git_commit" in man and man["versions"]["pandas"] == pd.__version__
     assert man["params"]["disclosure"]["threshold"] == 4
     # every input file, hashed (oracle: hashlib on the file itself)
-    want = {str(p.resolve()): sha256(p) for p in small_data.glob("*.csv")}
+    want = {str(p.resolve()): sha256(p) for p in [*small_data.glob("*.csv"), *small_data.glob("*.parquet")]}
     got = {str(k): v["sha256"] for k, v in man["inputs"].items()}
     for path, digest in got.items():
         assert want[str(path)] == digest
     assert {"practices", "clusters", "activities", "measures"} <= {p.split("/")[-1][:-4] for p in got}
+    assert any(p.endswith("measures_banded.parquet") for p in got)   # the optional banded measures too
     reports = {r["id"]: r for r in man["reports"]}
     assert set(reports) == {"national", *cluster_ids}
     for r in reports.values():

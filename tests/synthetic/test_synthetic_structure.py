@@ -144,7 +144,7 @@ def test_write_csv(tmp_path):
     out = ce.synthetic.write(tmp_path / "synth", scale="small", seed=2)
     names = {p.name for p in out.iterdir()}
     assert names == {"practices.csv", "clusters.csv", "activities.csv", "measures.csv", "population.csv",
-                     "truth.csv"}
+                     "truth.csv", "measures_banded.parquet"}
     m = pd.read_csv(out / "measures.csv", nrows=5)
     assert list(m.columns) == ["indicator_id", "practice_id", "period", "numerator", "denominator"]
     assert pd.to_datetime(m["period"], format="%Y-%m-%d").notna().all()
