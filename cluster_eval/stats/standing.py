@@ -163,6 +163,7 @@ class StandingResult:
         return self.table[self.table["side"].isin(["above", "below"])]
 
     def summary(self) -> str:
+        """Text: the measure, the verdict level and limits used, τ², and how many units got each word."""
         counts = self.table["standing"].value_counts()
         adj = "random-effects limits (additive tau2 from the same units and window)" \
             if self.funnel.overdispersion else "limits without overdispersion (none found)"
