@@ -149,6 +149,7 @@ def test_write_csv(tmp_path):
     assert list(m.columns) == ["indicator_id", "practice_id", "period", "numerator", "denominator"]
     assert pd.to_datetime(m["period"], format="%Y-%m-%d").notna().all()
     truth = pd.read_csv(out / "truth.csv")
-    assert list(truth.columns) == ["cluster_id", "topic", "indicator_id", "start", "event_time", "effect"]
+    assert list(truth.columns) == ["cluster_id", "topic", "indicator_id", "start", "event_time", "effect",
+                                   "sd_ratio", "dip"]
     ref = ce.synthetic.generate("small", seed=2).truth
     np.testing.assert_allclose(truth["effect"].to_numpy(), ref["effect"].to_numpy(), rtol=1e-12)
