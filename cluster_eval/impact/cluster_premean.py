@@ -267,7 +267,8 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
     ClusterEffects
         ``effects``: the columns of :func:`cluster_effects` (value, se, lower, upper, pre_* = the pre-trend
         placebo contrast, placebo_statistic = its t, placebo_df, placebo_p_value, mde, ...) plus
-        se_practice, var_cluster, df, n_placebos, se_basis. ``event_study``: cluster_id, indicator_id,
+        se_practice, pre_se_practice (the practice-level parts of se and pre_se), var_cluster, df, n_placebos,
+        se_basis. ``event_study``: cluster_id, indicator_id,
         event_time, value, se, lower, upper, n_treated, n_control.
     """
     check_choice(weight, "weight", (None, "denominator"))
@@ -358,12 +359,13 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
                 tstat = v1 / se1
                 out.update(pre_value=v1, pre_se=se1, pre_lower=v1 - tq[1] * se1, pre_upper=v1 + tq[1] * se1,
                            pre_p_value=float(2 * stats.t.sf(abs(tstat), df1)), placebo_statistic=tstat,
-                           placebo_df=df1, placebo_df2=np.nan,
+                           placebo_df=df1, placebo_df2=np.nan, pre_se_practice=float(np.sqrt(vt0[1] + vc0[1])),
                            placebo_p_value=float(2 * stats.t.sf(abs(tstat), df1)))
             eff_rows.append(out)
     cols = ["cluster_id", "topic", "indicator_id", "start", "n_practices", "n_control", "n_pre", "n_post", "value",
             "se", "lower", "upper", "pre_value", "pre_se", "pre_lower", "pre_upper", "pre_p_value",
             "placebo_statistic", "placebo_df", "placebo_df2", "placebo_p_value", "mde", "se_practice",
+            "pre_se_practice",
             "var_cluster", "df", "n_placebos", "se_basis", "estimable", "reason"]
     effects = pd.DataFrame(eff_rows).reindex(columns=cols)
     effects["estimable"] = effects["estimable"].astype(bool)

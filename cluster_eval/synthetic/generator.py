@@ -73,15 +73,45 @@ def _date(m: np.ndarray, day=1) -> np.ndarray:
     return pd.to_datetime({"year": m // 12, "month": m % 12 + 1, "day": np.broadcast_to(day, m.shape)}).to_numpy()
 
 
-def _ar1_uniform(rng, shape, phi):
-    """Uniforms (P, T) whose normal scores follow a stationary AR(1) over months with correlation ``phi``."""
+def _ar1_normal(rng, shape, phi):
+    """Normal scores (P, T) following a stationary AR(1) over months with correlation ``phi`` (SD 1)."""
     eps = rng.standard_normal(shape)
     z = np.empty(shape)
     z[:, 0] = eps[:, 0]
     scale = np.sqrt(1.0 - phi**2)
     for t in range(1, shape[1]):
         z[:, t] = phi * z[:, t - 1] + scale * eps[:, t]
-    return special.ndtr(z)
+    return z
+
+
+#: Normal-score grid of the quantile tables (|z| beyond 6.5 has probability < 1e-10 and is clamped).
+Z_GRID = np.linspace(-6.5, 6.5, 131)
+
+
+def _bilinear(table: np.ndarray, x_grid: np.ndarray, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of ``table`` (len(x_grid), len(Z_GRID)) at points (x, z) (clamped to the grids)."""
+    fx = np.interp(x, x_grid, np.arange(len(x_grid)))
+    fz = np.interp(z, Z_GRID, np.arange(len(Z_GRID)))
+    i = np.minimum(fx.astype(np.int64), len(x_grid) - 2)
+    j = np.minimum(fz.astype(np.int64), len(Z_GRID) - 2)
+    a, b = fx - i, fz - j
+    return ((1 - a) * (1 - b) * table[i, j] + a * (1 - b) * table[i + 1, j]
+            + (1 - a) * b * table[i, j + 1] + a * b * table[i + 1, j + 1])
+
+
+def _beta_quantile(p: np.ndarray, s: float, z: np.ndarray) -> np.ndarray:
+    """Quantile of Beta(p·s, (1 − p)·s) at Φ(z), interpolated in a table over logit(p) and z.
+
+    The table holds exact ``betaincinv`` values on 129 logit points spanning the data's range and 131
+    normal scores; linear interpolation errs by < 1% of the beta SD (checked in tests/synthetic),
+    at a tenth of the cost of evaluating ``betaincinv`` at every practice-month.
+    """
+    lp = special.logit(np.clip(p, 1e-7, 1 - 1e-7))
+    lo, hi = float(lp.min()), float(lp.max())
+    x_grid = np.linspace(lo, hi + 1e-9, 129)
+    pg = special.expit(x_grid)[:, None]
+    table = special.betaincinv(pg * s, (1 - pg) * s, special.ndtr(Z_GRID)[None, :])
+    return np.clip(_bilinear(table, x_grid, lp, z), 0.0, 1.0)
 
 
 def _beta_binomial(rng, n, p, rho, phi=0.0):
@@ -93,14 +123,19 @@ def _beta_binomial(rng, n, p, rho, phi=0.0):
     n = np.asarray(n, dtype=np.int64)
     if rho > 0:
         s = 1.0 / rho - 1.0
-        u = _ar1_uniform(rng, np.shape(p), phi)
-        p = special.betaincinv(np.maximum(p * s, 1e-9), np.maximum((1 - p) * s, 1e-9), u)
+        z = _ar1_normal(rng, np.shape(p), phi)
+        p = _beta_quantile(np.asarray(p, float), s, z)
     return rng.binomial(n, p)
 
 
 def _gamma_poisson(rng, mean, k, phi=0.0):
-    """Gamma-Poisson (negative binomial) draws with the given mean and gamma shape k (AR(1) copula as above)."""
-    g = special.gammaincinv(k, _ar1_uniform(rng, np.shape(mean), phi)) / k
+    """Gamma-Poisson (negative binomial) draws with the given mean and gamma shape k (AR(1) copula as above).
+
+    The Gamma(k, 1/k) quantile at Φ(z) is interpolated on a fine z grid (exact ``gammaincinv`` values).
+    """
+    z = _ar1_normal(rng, np.shape(mean), phi)
+    zg = np.linspace(-6.5, 6.5, 2601)
+    g = np.interp(z, zg, special.gammaincinv(k, special.ndtr(zg)) / k)
     return rng.poisson(mean * g)
 
 
