@@ -23,10 +23,12 @@ def generate(scale: str = "small", seed: int = 0, *, cluster_shock: float = 0.12
 
     Parameters
     ----------
-    scale : {"small", "denmark"}
+    scale : {"small", "denmark", "england"}
         ``"small"``: about 12 clusters, 120 practices, 48 months (2019-01 to 2022-12), for tests.
         ``"denmark"``: 5 regions, 98 municipalities, 116 clusters of 5-30 practices, 1,700
         practices (a few in no cluster), monthly 2016-01 to 2024-12.
+        ``"england"``: English size (6,400 practices in 1,250 clusters of 2-12 practices, as primary
+        care networks) on the Danish geography and window; about 4x Denmark's time and memory.
     seed : int
         Seed of the ``numpy.random.Generator``; the same seed gives identical tables.
     cluster_shock, region_shock : float
@@ -68,14 +70,15 @@ def generate(scale: str = "small", seed: int = 0, *, cluster_shock: float = 0.12
 
 
 def write(out_dir, scale: str = "small", seed: int = 0, events: bool = False,
-          events_scale: float = 1.0, progress: bool = False) -> Path:
+          events_scale: float = 1.0, progress: bool = False, **nuisances) -> Path:
     """Generate and write the tables as CSV (contract names, ISO dates) and ``truth.csv`` into ``out_dir``.
 
     With ``events=True`` patient-level event tables are added by ``cluster_eval.synthetic.events``;
     ``events_scale`` scales the number of patients (1.0: every listed patient, ~5.9 million at
-    ``scale="denmark"``, several hundred million prescriptions). Returns the folder's Path.
+    ``scale="denmark"``, several hundred million prescriptions). ``nuisances`` are ``generate``'s
+    keyword arguments (cluster_shock, region_shock, ...). Returns the folder's Path.
     """
-    ds = generate(scale, seed)
+    ds = generate(scale, seed, **nuisances)
     out = ds.write(Path(out_dir))
     if events:
         from .events import write_events  # provided by the indicator engine

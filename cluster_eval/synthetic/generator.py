@@ -40,11 +40,16 @@ class Scale:
     n_opening: int        # practices that open during the period
     n_closing: int        # practices that close during the period
     n_gaps: int           # practices with 1-3 missing months (a reporting gap)
+    min_cluster: int = geography.MIN_CLUSTER   # practices per cluster
+    max_cluster: int = geography.MAX_CLUSTER
 
 
 SCALES = {
     "small": Scale(120, 12, 3, 15, "2019-01", 48, "2019-07", "2021-12", 2, 2, 2),
     "denmark": Scale(1700, 116, 14, None, "2016-01", 108, "2019-01", "2023-12", 20, 25, 15),
+    # English primary care networks' size (about 6,400 practices in 1,250 PCNs of 2-12 practices), laid out
+    # on the Danish geography and time window: for estimators' behaviour with many small clusters.
+    "england": Scale(6400, 1250, 40, None, "2016-01", 108, "2019-01", "2023-12", 75, 95, 55, 2, 12),
 }
 
 #: Practice random effects are truncated (clipped) at this many standard deviations.
@@ -173,7 +178,7 @@ def simulate(scale: str = "small", seed: int = 0, nuisances: nuisance.Nuisance |
 
     # --- geography, opening and closing ------------------------------------------------------
     practices, clusters = geography.make_geography(rng, cfg.n_practices, cfg.n_clusters, cfg.n_unclustered,
-                                                   cfg.n_municipalities)
+                                                   cfg.n_municipalities, cfg.min_cluster, cfg.max_cluster)
     P, T = len(practices), len(months)
     cid_to_idx = {c: i for i, c in enumerate(clusters["cluster_id"])}
     ci = np.array([cid_to_idx.get(c, -1) if c is not None else -1 for c in practices["cluster_id"]])
@@ -349,7 +354,8 @@ def simulate(scale: str = "small", seed: int = 0, nuisances: nuisance.Nuisance |
     practices = practices[["practice_id", "cluster_id", "region", "municipality", "opened", "closed"]]
     ds = Dataset(practices=_typed(practices), clusters=_typed(clusters), activities=_typed(activities),
                  measures=_typed(measures), population=_typed(pop), truth=truth_df,
-                 source={"synthetic": f"scale={scale}, seed={seed}"})
+                 source={"synthetic": f"scale={scale}, seed={seed}"
+                         + ("" if nz == nuisance.Nuisance() else ", " + nz.describe())})
     diagnostics = {"clipped": clipped, "expected": expected, "baseline": baseline, "present": present,
                    "months": months, "cluster_index": ci, "delta": delta, "start": start,
                    "indicators": [s.id for s in INDICATORS], "nuisances": nz, "residual_sd": sigma,

@@ -86,7 +86,19 @@ class Nuisance:
         return cls(cluster_shock=0.0, region_shock=0.0, effect_sd=0.0, variation_share=0.0, dip=False)
 
     def describe(self) -> str:
+        """``"cluster_shock=0.12, region_shock=0.06, ..."`` (read back by :meth:`parse`)."""
         return ", ".join(f"{k}={v}" for k, v in asdict(self).items())
+
+    @classmethod
+    def parse(cls, text: str) -> Nuisance:
+        """The nuisances named in a ``describe()`` text (others at their defaults)."""
+        kw = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for part in str(text).split(","):
+            key, _, val = part.strip().partition("=")
+            if key in types:
+                kw[key] = (val == "True") if key == "dip" else int(val) if key == "dip_months" else float(val)
+        return cls(**kw)
 
 
 NUISANCE_FIELDS = tuple(f.name for f in fields(Nuisance))
