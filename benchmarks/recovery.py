@@ -50,6 +50,8 @@ from cluster_eval.synthetic import INDICATORS, Nuisance  # noqa: E402
 from cluster_eval.synthetic.generator import simulate  # noqa: E402
 
 BETTER = {s.id: s.better for s in INDICATORS}
+#: truth.csv holds proportions as fractions; the panels hold values x the catalogue's multiplier (100 = per cent).
+TRUTH_SCALE = {s.id: (s.multiplier if s.kind == "proportion" else 1.0) for s in INDICATORS}
 BANDS = [(0, 9, "<=9"), (10, 20, "10-20"), (21, 10_000, ">20")]
 
 
@@ -64,7 +66,7 @@ def _band(n):
 
 def _truth_lookup(truth: pd.DataFrame, ind: str) -> dict:
     t = truth[truth["indicator_id"] == ind]
-    return {(c, int(e)): v for c, e, v in zip(t["cluster_id"], t["event_time"], t["effect"])}
+    return {(c, int(e)): v * TRUTH_SCALE[ind] for c, e, v in zip(t["cluster_id"], t["event_time"], t["effect"])}
 
 
 def national_truth(res, panel, lookup) -> tuple[float, float]:
@@ -94,7 +96,7 @@ def national_replication(seed: int, scale: str, nz: Nuisance) -> list[dict]:
     panels = build_panels(ds.measures, ds.practices, ds.activities, INDICATORS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        nat = national_effects(None, None, None, None, panels=panels)
+        nat = national_effects(None, None, None, None, panels=panels, cluster_se=False)
     rows = []
     for r in nat.effects.dropna(subset=["value"]).itertuples():
         res = nat.results[r.indicator_id]
@@ -122,6 +124,7 @@ def national_replication(seed: int, scale: str, nz: Nuisance) -> list[dict]:
 def _truth_mean(truth: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
     """Mean true effect over event times 0 .. n_post - 1 for rows (cluster_id, indicator_id, n_post)."""
     t = truth[["cluster_id", "indicator_id", "event_time", "effect"]]
+    t = t.assign(effect=t["effect"] * t["indicator_id"].map(TRUTH_SCALE).fillna(1.0))
     m = keys[["cluster_id", "indicator_id", "n_post"]].reset_index().merge(t, on=["cluster_id", "indicator_id"],
                                                                            how="left")
     m = m[m["event_time"].isna() | (m["event_time"] < m["n_post"])]
