@@ -234,7 +234,6 @@ def summarise_cluster(d: pd.DataFrame) -> pd.DataFrame:
         nd = g[~g["dip"].astype(bool)]
         r["placebo rejection (no dip)"] = (nd["placebo_p_value"] < 0.05).mean()
         r["placebo defined"] = nd["placebo_p_value"].notna().mean()
-        r["median MDE"] = g["mde"].median()
         rw = g[g["right_way_or_zero"]]
         r["worsened (raw)"] = (rw["verdict"] == "worsened").mean()
         r["worsened (shrunk)"] = (rw["verdict_shrunk"] == "worsened").mean()
@@ -242,9 +241,12 @@ def summarise_cluster(d: pd.DataFrame) -> pd.DataFrame:
         if dip:
             dd = g[g["dip"].astype(bool)]
             scale = g.groupby("indicator_id")["truth"].transform(lambda x: np.mean(np.abs(x)) or 1.0)
-            rel = (g["value"] - g["truth"]) / scale
-            r["rel. bias dipped"] = rel[g["dip"].astype(bool)].mean()
-            r["rel. bias not dipped"] = rel[~g["dip"].astype(bool)].mean()
+            sign = np.where(g["indicator_id"].map(BETTER) == "higher", 1.0, -1.0)
+            rel = (g["value"] - g["truth"]) * sign / scale          # + = biased toward improvement
+            r["bias toward improvement, dipped (x mean |effect|)"] = rel[g["dip"].astype(bool)].mean()
+            r["bias toward improvement, not dipped"] = rel[~g["dip"].astype(bool)].mean()
+            r["improved (raw), dipped"] = (dd["verdict"] == "improved").mean()
+            r["improved (raw), not dipped"] = (g.loc[~g["dip"].astype(bool), "verdict"] == "improved").mean()
             r["placebo flags dipped"] = (dd["placebo_p_value"] < 0.05).mean()
             r["coverage dipped"] = dd["covered"].mean()
         rows.append(r)
