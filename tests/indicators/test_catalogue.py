@@ -80,7 +80,7 @@ def has(**criterion):
 
 CASES = [
     ({"colour": "red"}, "indicator 'x1', field 'colour': unknown field (allowed: better, denominator, "
-     "description, id, kind, multiplier, numerator, standardised, target, title, topic, unit); got 'colour'"),
+     "description, id, kind, multiplier, numerator, primary, standardised, target, title, topic, unit); got 'colour'"),
     ({"numerator": has(prescription=["J1"], months=1)},
      "indicator 'x1', field 'numerator.has.prescription.0': is not a valid ATC code; got 'J1'"),
     ({"numerator": has(prescription=["Q01"], months=1)},
