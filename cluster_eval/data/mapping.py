@@ -31,6 +31,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..indicators.catalogue import load_catalogue
 from ..resources import project_root
+from ..validation import hint
 from .contract import SPECS
 from .params import check_keys, read_params_file
 from .rules import LINE, check_file_bytes, problem
@@ -38,6 +39,8 @@ from .rules import LINE, check_file_bytes, problem
 TABLE_KEYS = {"file", "columns", "constant", "fill", "distinct", "dropna", "rows", "sheet"}
 DATA_KEYS = {"folder", "tables", "indicators"}
 INDICATOR_KEYS = {"title", "topic", "kind", "multiplier", "better", "target", "standardised", "unit"}
+#: An indicator's better direction; "none" (also when a params indicator does not say) gives no verdict words.
+BETTER = ("lower", "higher", "none")
 TABLE_NAMES = ("practices", "clusters", "activities", "measures", "population", "measures_banded", "truth")
 
 
@@ -208,6 +211,10 @@ def source_from_data_section(data, base: Path) -> Source:
         if meta["kind"] not in ("proportion", "rate"):
             raise ConfigError(f"params 'data.indicators.{ind}.kind' must be 'proportion' or 'rate'; "
                               f"got {meta['kind']!r}")
+        if "better" in meta and meta["better"] not in BETTER:
+            raise ConfigError(f"params 'data.indicators.{ind}.better' must be 'lower', 'higher' or 'none' "
+                              f"(none: no verdict words); got {meta['better']!r}"
+                              f"{hint(str(meta['better']), BETTER)}")
     if not folder.is_dir():
         raise ConfigError(f"data folder not found: {folder}")
     return Source(folder, tables, indicators)

@@ -112,7 +112,11 @@ def coerce_table(df: pd.DataFrame, spec, file_label, colmap=None):
             if bad.any():
                 ex = raw[bad].astype(str).iloc[0]
                 problems.append(problem(file_label, lab, f"value is not a number (got e.g. {ex!r})", bad, df))
-            neg = num < 0
+            inf = np.isinf(num)
+            if inf.any():   # "1e400", "inf", "-inf" parse as numbers but are no count
+                ex = raw[inf].astype(str).iloc[0]
+                problems.append(problem(file_label, lab, f"value must be a finite number (got e.g. {ex!r})", inf, df))
+            neg = (num < 0) & ~inf
             if neg.any():
                 problems.append(problem(file_label, lab,
                                          f"count must not be negative (got e.g. {num[neg].iloc[0]:g})", neg, df))

@@ -69,7 +69,7 @@ EFFECT_COLUMNS = ("cluster_id", "indicator_id", "estimable", "reason", "estimate
                   "confidence", "df", "n_practices", "n_control", "mde", "placebo", "placebo_se", "placebo_lower",
                   "placebo_upper", "placebo_p_value", "pre_months", "post_months")
 EVENT_STUDY_COLUMNS = ("cluster_id", "indicator_id", "event_time", "estimate", "se", "lower", "upper", "n_treated")
-DEFAULT_ESTIMATOR = "cs-2x2-base-month"
+DEFAULT_ESTIMATOR = "premean-placebo"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,11 @@ def normal_critical_value(confidence: float) -> float:
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
+def student_critical_value(confidence: float, df):
+    """Two-sided Student's t quantile ``t_{(1 + confidence) / 2, df}`` (normal for ``df = inf``)."""
+    return stats.t.ppf(0.5 + confidence / 2, df)
+
+
 def mammen_weights(size, rng: np.random.Generator) -> np.ndarray:
     """Mammen (1993) two-point multiplier weights: mean 0, variance 1, third moment 1."""
     return np.where(rng.random(size) < MAMMEN_P_LOW, MAMMEN_LOW, MAMMEN_HIGH)

@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import SmallNumbersWarning
 from ..validation import check_choice, check_confidence
 from .did import att_gt
-from .inference import normal_critical_value
+from .inference import normal_critical_value, student_critical_value
 from .panel import build_panels
 from .results import _EffectsResults
 
@@ -45,8 +45,8 @@ class NationalEffects(_EffectsResults):
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         """Normal intervals of each indicator's effect at ``level``: indicator_id, lower, upper, confidence."""
         (level,) = check_confidence(level)
-        z = normal_critical_value(level)
         e = self.effects
+        z = student_critical_value(level, e["df"].to_numpy(float)) if "df" in e else normal_critical_value(level)
         return pd.DataFrame({"indicator_id": e["indicator_id"], "lower": e["value"] - z * e["se"],
                              "upper": e["value"] + z * e["se"], "confidence": level})
 
@@ -54,7 +54,7 @@ class NationalEffects(_EffectsResults):
 def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities: pd.DataFrame, indicators, *,
                      lag: int = 0, control_group: str = "notyettreated", weight: str | None = None,
                      min_e: float = -np.inf, max_e: float = np.inf, confidence: float = 0.95,
-                     cluster_se: bool = False, only=None,
+                     cluster_se: bool = True, only=None,
                      panels: dict | None = None, keep_results: bool = True) -> NationalEffects:
     """National ATT of the clusters' topic work for each indicator (see the module docstring).
 
@@ -72,8 +72,10 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
     confidence : float
         Level of the intervals.
     cluster_se : bool
-        Cluster the standard errors by quality cluster (practices in no cluster are their own cluster)
-        instead of by practice.
+        True (default): standard errors clustered by quality cluster (treatment is assigned by cluster;
+        practices in no cluster are their own cluster), with the small-sample factor sqrt(G/(G-1)) and
+        Student's t with G - 1 degrees of freedom, G the clusters (CR1; Cameron & Miller 2015). False: by
+        practice, normal quantiles. benchmarks/README.md ("Recovery") reports the coverage of both.
     keep_results : bool
         Keep each indicator's :class:`ATTgtResults` (large: an influence-function matrix) in ``results``.
 
@@ -111,18 +113,30 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
                          clustervars="se_cluster" if cluster_se else None)
             simple = res.aggregate("simple", max_e=max_e)
             dyn = res.aggregate("dynamic", min_e=min_e, max_e=max_e)
-        rows.append(dict(indicator_id=ind, topic=p.topic, value=simple.value, se=simple.se,
-                         lower=simple.overall["lower"], upper=simple.overall["upper"], dynamic_value=dyn.value,
-                         dynamic_se=dyn.se, n_practices=res.n, n_groups=len(res.meta["glist"]), reason=""))
-        es.append(dyn.table.assign(indicator_id=ind))
+        if cluster_se:
+            g = int(pd.Series(res.cluster).nunique())
+            factor, df = np.sqrt(g / max(g - 1, 1)), float(max(g - 1, 1))
+        else:
+            g, factor, df = len(p.practice_ids), 1.0, np.inf
+        q = student_critical_value(confidence, df)
+        se, dse = simple.se * factor, dyn.se * factor
+        rows.append(dict(indicator_id=ind, topic=p.topic, value=simple.value, se=se, lower=simple.value - q * se,
+                         upper=simple.value + q * se, dynamic_value=dyn.value, dynamic_se=dse, df=df,
+                         n_practices=res.n, n_groups=len(res.meta["glist"]), n_clusters=g, reason=""))
+        t = dyn.table.assign(indicator_id=ind)
+        t["se"] = t["se"] * factor
+        t["lower"], t["upper"] = t["value"] - q * t["se"], t["value"] + q * t["se"]
+        es.append(t)
         if keep_results:
             results[ind] = res
     effects = pd.DataFrame(rows).reindex(columns=["indicator_id", "topic", "value", "se", "lower", "upper",
-                                                  "dynamic_value", "dynamic_se", "n_practices", "n_groups",
-                                                  "reason"])
+                                                  "dynamic_value", "dynamic_se", "df", "n_practices", "n_groups",
+                                                  "n_clusters", "reason"])
     effects["confidence"] = confidence
     effects["method"] = f"callaway-santanna-{control_group}"
     event_study = pd.concat(es, ignore_index=True) if es else pd.DataFrame()
-    settings = {"comparison": control_group, "standard errors": "by cluster" if cluster_se else "by practice", "lag": lag, "weights": weight or "equal",
+    settings = {"comparison": control_group,
+                "standard errors": "by cluster (CR1, t with clusters - 1 df)" if cluster_se else "by practice",
+                "lag": lag, "weights": weight or "equal",
                 "indicators": len(effects)}
     return NationalEffects(effects, event_study, results, settings)

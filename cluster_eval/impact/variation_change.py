@@ -1,8 +1,9 @@
 r"""Did the between-practice variation inside a cluster shrink after its start?
 
 For every cluster ``k`` and month ``t`` the between-practice spread of the practice values is computed once:
-``"log_sd"`` (log of the between-practice standard deviation, default), ``"log_cv"`` (log of SD / mean) or
-``"sd"``. For a treated cluster ``c`` starting in month ``s``, with pre window ``s - before .. s - 1`` and
+``"log_cv"`` (log of SD / mean, default: a level that falls shrinks the SD mechanically, not the CV),
+``"log_sd"`` (log of the between-practice standard deviation) or ``"sd"``.
+For a treated cluster ``c`` starting in month ``s``, with pre window ``s - before .. s - 1`` and
 post window ``s .. s + after``:
 
 .. math:: \hat\delta_c = (\bar S_{c,post} - \bar S_{c,pre}) - \frac{1}{|K|}\sum_{k \in K}(\bar S_{k,post} - \bar S_{k,pre}),
@@ -47,7 +48,7 @@ def _spread(value: np.ndarray, groups: np.ndarray, n_groups: int, statistic: str
 
 
 def variation_change(measures: pd.DataFrame, practices: pd.DataFrame, activities: pd.DataFrame, indicators, *,
-                     statistic: str = "log_sd", before: int = 12, after: int = 12, lag: int = 0,
+                     statistic: str = "log_cv", before: int = 12, after: int = 12, lag: int = 0,
                      min_practices: int = 3, min_comparison: int = 3, confidence: float = 0.95, only=None,
                      panels: dict | None = None) -> pd.DataFrame:
     """Change in between-practice variation inside each treated cluster, against comparison clusters.

@@ -33,7 +33,7 @@ from ..errors import CatalogueError
 DEFAULT_PATH = Path(__file__).with_name("catalogue.yaml")
 
 KINDS = ("proportion", "rate")
-BETTER = ("lower", "higher")
+BETTER = ("lower", "higher", "none")
 SEXES = ("F", "M")
 MAX_WINDOW_MONTHS = 240
 MAX_OFFSET_MONTHS = 120
@@ -148,6 +148,7 @@ class Indicator:
     numerator: Numerator
     description: str = ""
     unit: str = ""
+    primary: bool = False   # the topic's one pre-specified primary indicator (``primary: true``)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,7 +337,7 @@ def _nested(num: EventCriterion, den: EventCriterion) -> bool:
 
 
 INDICATOR_FIELDS = {"id", "title", "topic", "kind", "multiplier", "better", "target", "standardised",
-                    "denominator", "numerator", "description", "unit"}
+                    "denominator", "numerator", "description", "unit", "primary"}
 INDICATOR_REQUIRED = {"id", "title", "topic", "kind", "multiplier", "better", "denominator", "numerator"}
 
 
@@ -355,7 +356,9 @@ def parse_indicator(spec, populations: dict, position: int) -> Indicator:
     if spec["kind"] not in KINDS:
         raise ctx.at("kind").fail("must be 'proportion' or 'rate'", spec["kind"])
     if spec["better"] not in BETTER:
-        raise ctx.at("better").fail("must be 'lower' or 'higher'", spec["better"])
+        raise ctx.at("better").fail("must be 'lower', 'higher' or 'none' (none: no verdict words)", spec["better"])
+    if not isinstance(spec.get("primary", False), bool):
+        raise ctx.at("primary").fail("must be true or false", spec["primary"])
     mult = spec["multiplier"]
     if isinstance(mult, bool) or not isinstance(mult, int | float) or not mult > 0:
         raise ctx.at("multiplier").fail("must be a positive number", mult)
@@ -407,7 +410,7 @@ def parse_indicator(spec, populations: dict, position: int) -> Indicator:
                                     dspec["count"])
     return Indicator(iid, spec["title"].strip(), spec["topic"].strip(), spec["kind"], float(mult),
                      spec["better"], None if target is None else float(target), std, denominator, numerator,
-                     spec.get("description", "").strip(), spec.get("unit", ""))
+                     spec.get("description", "").strip(), spec.get("unit", ""), spec.get("primary", False))
 
 
 def parse_catalogue(doc, source: str = "catalogue") -> dict[str, Indicator]:
@@ -432,6 +435,19 @@ def parse_catalogue(doc, source: str = "catalogue") -> dict[str, Indicator]:
             raise _Ctx(f"indicator {ind.id!r}").at("id").fail(
                 f"duplicate id (indicators #{list(out).index(ind.id) + 1} and #{i + 1})", ind.id)
         out[ind.id] = ind
+    by_topic: dict[str, list[str]] = {}
+    for ind in out.values():
+        by_topic.setdefault(ind.topic, []).append(ind.id)
+    for topic, ids in by_topic.items():
+        primary = [i for i in ids if out[i].primary]
+        if len(primary) > 1:
+            raise _Ctx(f"topic {topic!r}").at("primary").fail(
+                f"one primary indicator per topic; {len(primary)} are marked ({', '.join(primary)})", None,
+                show_value=False)
+        if not primary and any(o.primary for o in out.values()):
+            raise _Ctx(f"topic {topic!r}").at("primary").fail(
+                f"no indicator of the topic is marked 'primary: true' (one of: {', '.join(ids)})", None,
+                show_value=False)
     return out
 
 
@@ -472,7 +488,7 @@ def load_catalogue(path=None) -> dict[str, Indicator]:
 # ---------------------------------------------------------------------------------------------
 
 TABLE_COLUMNS = ("indicator_id", "title", "topic", "kind", "multiplier", "better", "target", "standardised",
-                 "unit", "description")
+                 "unit", "description", "primary")
 
 
 def unit_label(kind: str, multiplier: float) -> str:
@@ -498,9 +514,9 @@ def catalogue_table(catalogue=None):
     -------
     pandas.DataFrame
         Columns ``indicator_id, title, topic, kind, multiplier, better, target, standardised, unit,
-        description``. ``multiplier`` fixes the unit of every value shown, ``value = numerator /
+        description, primary`` (the topic's pre-specified primary indicator). ``multiplier`` fixes the unit of every value shown, ``value = numerator /
         denominator * multiplier`` (100: per cent; 1,000: per 1,000 listed persons per month); ``better``
-        is 'lower' or 'higher'; ``unit`` is the catalogue's own unit text, or the short label of
+        is 'lower', 'higher' or 'none'; ``unit`` is the catalogue's own unit text, or the short label of
         :func:`unit_label` where the catalogue gives none.
 
     Examples
@@ -516,5 +532,5 @@ def catalogue_table(catalogue=None):
         catalogue = load_catalogue(catalogue)
     items = list(catalogue.values()) if isinstance(catalogue, dict) else list(catalogue)
     rows = [(i.id, i.title, i.topic, i.kind, float(i.multiplier), i.better, i.target, i.standardised,
-             i.unit or unit_label(i.kind, i.multiplier), i.description) for i in items]
+             i.unit or unit_label(i.kind, i.multiplier), i.description, i.primary) for i in items]
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

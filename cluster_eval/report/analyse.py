@@ -60,7 +60,7 @@ from .tables import disclose, disclose_nested, hide_windows_over_hidden_months, 
 NO_CLUSTER = "(practices in no cluster)"
 """The practices of a region in no cluster: a part of the region's total in the trends, never published."""
 
-INDICATOR_COLUMNS = ["indicator_id", "title", "topic", "kind", "multiplier", "better", "unit"]
+INDICATOR_COLUMNS = ["indicator_id", "title", "topic", "kind", "multiplier", "better", "unit", "primary"]
 
 
 def indicator_table(dataset, wanted=None, topics=None) -> pd.DataFrame:
@@ -72,7 +72,7 @@ def indicator_table(dataset, wanted=None, topics=None) -> pd.DataFrame:
     from ..indicators import load_catalogue
 
     meta = {k: {"title": ind.title, "topic": ind.topic, "kind": ind.kind, "multiplier": ind.multiplier,
-                "better": ind.better} for k, ind in load_catalogue().items()}
+                "better": ind.better, "primary": ind.primary} for k, ind in load_catalogue().items()}
     for k, m in (getattr(dataset, "indicators", None) or {}).items():
         meta.setdefault(k, {}).update({kk: vv for kk, vv in m.items() if vv is not None})
     rows = []
@@ -86,7 +86,8 @@ def indicator_table(dataset, wanted=None, topics=None) -> pd.DataFrame:
         if topics and topic not in topics:
             continue
         unit = "%" if kind == "proportion" else (f"per {mult:,.0f}" if mult != 1 else "")
-        rows.append((k, m.get("title") or k, topic, kind, mult, m.get("better") or "lower", unit))
+        rows.append((k, m.get("title") or k, topic, kind, mult, m.get("better") or "none", unit,
+                     bool(m.get("primary", False))))
     return pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
 
 

@@ -69,14 +69,20 @@ class ClusterReport(SectionsBase):
                          "the data, so no effect can be estimated.")
         for r in self.eff.to_dict("records"):
             m = self.meta.loc[r["indicator_id"]]
-            v = verdict(r, m["better"])
+            v = verdict(r, m["better"], diff_unit(m))
+            title = m["title"] + (" (primary indicator of the topic)" if bool(m.get("primary", False)) else "")
             if r["status"] == "estimated" and np.isfinite(r["lower"]):
-                text = (f"- **{m['title']}**: {v} — a difference of {num(r['estimate'])} {diff_unit(m)} "
-                        f"({self.settings.ci} {num(r['lower'])} to {num(r['upper'])}).")
+                text = (f"- **{title}**: {v} — a difference of {num(r['estimate'])} {diff_unit(m)} "
+                        f"({self.settings.ci} {num(r['lower'])} to {num(r['upper'])})")
+                if np.isfinite(r.get("shrunk_estimate", np.nan)):
+                    text += (f"; {num(r['shrunk_estimate'])} ({num(r['shrunk_lower'])} to "
+                             f"{num(r['shrunk_upper'])}) taking all clusters' effects into account")
+                text += "."
                 if placebo_flag(r):
-                    text += " *Caution: the placebo check before the start is not near zero.*"
+                    text += (" *Caution: the cluster was already moving before its start (placebo check); a "
+                             "pre-existing trend or a bad spell before the start can inflate the effect.*")
             else:
-                text = f"- **{m['title']}**: {v}; no effect can be estimated."
+                text = f"- **{title}**: {v}; no effect can be estimated."
             lines.append(text)
         st = self._standing()
         if len(st):
@@ -161,9 +167,11 @@ class ClusterReport(SectionsBase):
                          "unit": diff_unit(m),
                          f"placebo ({ci})": interval(r["placebo"], r["placebo_lower"], r["placebo_upper"])
                          if ok else "–",
+                         f"shrunk effect ({ci})": interval(r.get("shrunk_estimate", np.nan), r.get("shrunk_lower"),
+                                                           r.get("shrunk_upper")) if ok else "–",
                          "minimum detectable": num(r["mde"]) if ok else "–",
                          "practices (cluster / comparison)": f"{r['n_treated']} / {r['n_control']}",
-                         "reading": verdict(r, m["better"])})
+                         "reading": verdict(r, m["better"], diff_unit(m))})
         show_table(pd.DataFrame(rows))
         self.settings_note()
 
@@ -204,11 +212,12 @@ class ClusterReport(SectionsBase):
                 reading = "practices became less alike than in comparison clusters"
             else:
                 reading = "no clear change in variation compared with comparison clusters"
-            rows.append({"topic": r["topic"], "indicator": m["title"], "SD before": num(r["sd_before"]),
-                         "SD after": num(r["sd_after"]), "change": num(r["change"]),
-                         "change in comparison clusters": num(r["comparison_change"]),
-                         f"difference ({self.settings.ci})": interval(r["difference"], lo, hi) if np.isfinite(lo)
-                         else num(r["difference"]), "reading": reading})
+            ratio = r.get("ratio", np.nan)
+            rows.append({"topic": r["topic"], "indicator": m["title"],
+                         "CV before": num(r["cv_before"], 3), "CV after": num(r["cv_after"], 3),
+                         f"ratio of the CV's change to the comparison clusters' ({self.settings.ci})":
+                         interval(ratio, r.get("ratio_lower", np.nan), r.get("ratio_upper", np.nan))
+                         if np.isfinite(r.get("ratio_lower", np.nan)) else num(ratio), "reading": reading})
         show_table(pd.DataFrame(rows))
 
     def _standing(self) -> pd.DataFrame:

@@ -9,8 +9,8 @@ A params file (YAML) describes one scheduled run::
     indicators: null                     # list of indicator ids (default: every indicator in the data)
     topics: null                         # list of topics (default: every topic)
     periods: {start: null, end: null}    # months "YYYY-MM" (default: all data)
-    impact: {lag: 0, pre: 12, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
-             national: true, its: false, estimator: cs-2x2-base-month}
+    impact: {lag: 0, pre: 24, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
+             national: true, its: false, estimator: premean-placebo}
     disclosure: {threshold: 4, rounding: null}
     report: {timeout: 600, dpi: 80, figure_format: svg, pseudonymise: true, cluster_notebook: null,
              overview_notebook: null,
@@ -45,7 +45,7 @@ DEFAULTS = {
     "indicators": None,
     "topics": None,
     "periods": {"start": None, "end": None},
-    "impact": {"lag": 0, "pre": 12, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
+    "impact": {"lag": 0, "pre": 24, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
                "min_practices": 3, "national": True, "its": False, "estimator": DEFAULT_ESTIMATOR},
     "disclosure": {"threshold": 4, "rounding": None},
     "report": {"timeout": 600, "dpi": 80, "figure_format": "svg", "pseudonymise": True, "cluster_notebook": None,

@@ -20,8 +20,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from ..impact import EstimatorInput, get_estimator, its, national_effects, pool, variation_change
+from ..impact import (
+    EstimatorInput,
+    bh_qvalues,
+    get_estimator,
+    its,
+    national_effects,
+    pool,
+    shrink_effects,
+    variation_change,
+)
 from ..impact.estimators import EFFECT_COLUMNS
+from ..impact.multiplicity import p_values
+from ..impact.multiplicity import verdict as impact_verdict
 from ..impact.panel import build_panels, month_start
 from ..stats.funnel_limits import limit_arrays
 from ..stats.standing import verdict_words, window_counts
@@ -214,22 +225,49 @@ class ImpactTables:
             "pre_months": e["pre_months"], "post_months": e["post_months"],
             "estimator": est.name,
             "method": est.label + (" (" + e["method"].astype(str) + ")" if "method" in e else "")})
+        eff = pd.concat([eff, self.multiplicity_columns(eff)], axis=1)
         extra = [c for c in e.columns if c not in EFFECT_COLUMNS and c not in eff.columns]
         eff = pd.concat([eff, e[extra]], axis=1)  # an estimator's own columns (schema: optional), after the rest
         es = res.event_study.copy()
         es["topic"] = es["indicator_id"].map(topic_of)
         es = es[["cluster_id", "topic", "indicator_id", "event_time", "estimate", "se", "lower", "upper",
                  "n_treated"]]
-        v = variation_change(self.measures, self.ds.practices, act, ind, statistic="sd", before=before, after=after,
-                             lag=lag, min_practices=int(self.imp["min_practices"]), confidence=self.conf,
+        # on the log coefficient of variation: a falling level shrinks the SD mechanically, not the CV
+        v = variation_change(self.measures, self.ds.practices, act, ind, statistic="log_cv", before=before,
+                             after=after, lag=lag, min_practices=int(self.imp["min_practices"]), confidence=self.conf,
                              panels=panels)
         var = pd.DataFrame({
             "cluster_id": v["cluster_id"], "topic": v["topic"], "indicator_id": v["indicator_id"],
-            "sd_before": v["pre"], "sd_after": v["post"], "change": v["change"],
+            "cv_before": np.exp(v["pre"]), "cv_after": np.exp(v["post"]), "change": v["change"],
             "comparison_change": v["comparison_change"], "difference": v["value"], "lower": v["lower"],
-            "upper": v["upper"], "n_comparison_clusters": v["n_comparison"],
+            "upper": v["upper"], "ratio": v["ratio"], "ratio_lower": v["ratio_lower"],
+            "ratio_upper": v["ratio_upper"], "n_comparison_clusters": v["n_comparison"],
             "status": np.where(v["estimable"], "estimated", v["reason"].fillna("not estimable"))})
         return eff, es, var
+
+    def multiplicity_columns(self, eff: pd.DataFrame) -> pd.DataFrame:
+        """Shrunk effects (empirical Bayes toward each indicator's pooled effect, ``ce.impact.shrink_effects``),
+        two-sided p-values (Student's t with the row's df) and Benjamini-Hochberg q-values over every estimated
+        cluster x indicator effect of the run (``ce.impact.bh_qvalues``), and the verdict words of the raw and
+        shrunk intervals (``ce.impact.verdict``; docs/methods.md)."""
+        ok = (eff["status"] == "estimated") & eff["se"].gt(0)
+        sh = shrink_effects(pd.DataFrame({"indicator_id": eff["indicator_id"], "value": eff["estimate"],
+                                          "se": eff["se"], "estimable": ok}), confidence=self.conf)
+        p = np.where(ok, p_values(eff["estimate"], eff["se"], eff["df"]), np.nan)
+        out = pd.DataFrame({"shrunk_estimate": sh["shrunk_value"], "shrunk_lower": sh["shrunk_lower"],
+                            "shrunk_upper": sh["shrunk_upper"], "shrinkage": sh["shrinkage"], "p_value": p,
+                            "q_value": bh_qvalues(p)}, index=eff.index)
+        better = eff["indicator_id"].map(self.ind.set_index("indicator_id")["better"]).fillna("none")
+        for col, lo, hi in (("verdict", eff["lower"], eff["upper"]),
+                            ("verdict_shrunk", out["shrunk_lower"], out["shrunk_upper"])):
+            words = np.full(len(eff), "", dtype=object)
+            for b in better.unique():
+                sel = (better == b).to_numpy() & ok.to_numpy()
+                if sel.any():
+                    words[sel] = impact_verdict(lo[sel], hi[sel], eff["mde"][sel],
+                                                b if b in ("lower", "higher") else "none")
+            out[col] = words
+        return out
 
     def its_table(self, harmonics: int = 2) -> pd.DataFrame:
         """Per cluster and indicator taken up, a segmented regression (``ce.impact.its``) of the cluster's pooled

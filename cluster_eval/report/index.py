@@ -22,7 +22,7 @@ def _rel(folder: Path, path) -> str:
 
 def _key_numbers(tables: Path) -> dict:
     """Per cluster: a short summary of its effects (how many improved / unclear / worsened / too few)."""
-    from .wording import verdict
+    from .wording import VERDICT_WORDS, verdict
 
     out = {}
     try:
@@ -34,9 +34,10 @@ def _key_numbers(tables: Path) -> dict:
         words = [verdict(r, meta.loc[r["indicator_id"], "better"]) for r in g.to_dict("records")]
         parts = []
         for label, test in (("improved", lambda w: w.startswith("improved")),
-                            ("no clear change", lambda w: w.startswith("no clear")),
+                            ("no change detected", lambda w: w.startswith("no change detected")),
                             ("worsened", lambda w: w.startswith("worsened")),
-                            ("too few to estimate", lambda w: not w.startswith(("improved", "no clear", "worsened")))):
+                            ("changed (no better direction)", lambda w: w.startswith(("increased", "decreased"))),
+                            ("too few to estimate", lambda w: not w.startswith(VERDICT_WORDS))):
             n = sum(test(w) for w in words)
             if n:
                 parts.append(f"{n} {label}")

@@ -53,13 +53,15 @@ class NationalOverview(SectionsBase):
         show_markdown("\n".join(lines))
 
     def status_table(self):
-        """One table per topic: the clusters that took it up, when, and each indicator's effect (or why none)."""
+        """One table per topic: the clusters that took it up, when, and each indicator's effect (or why none) with
+        its Benjamini-Hochberg q-value over every cluster x indicator effect of the run (docs/methods.md)."""
         e = self.effects.copy()
         if not len(e):
             show_markdown("*No cluster took up a topic in the period of the data.*")
             return
-        e["cell"] = [interval(a, b, c) if s == "estimated" else s for a, b, c, s in
-                     zip(e["estimate"], e["lower"], e["upper"], e["status"])]
+        q = e["q_value"] if "q_value" in e else pd.Series(np.nan, index=e.index)
+        e["cell"] = [interval(a, b, c) + (f", q = {qq:.2g}" if np.isfinite(qq) else "") if s == "estimated" else s
+                     for a, b, c, s, qq in zip(e["estimate"], e["lower"], e["upper"], e["status"], q)]
         for topic, g in e.groupby("topic"):
             cols = {iid: f"{short_title(self.meta.loc[iid, 'title'])} — effect ({diff_unit(self.meta.loc[iid])})"
                     for iid in sorted(g["indicator_id"].unique())}

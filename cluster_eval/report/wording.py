@@ -11,7 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..impact.multiplicity import BETTER
+from ..impact.multiplicity import verdict as impact_verdict
+
 TOO_SMALL = "too few to say"
+#: The first words of every verdict that states a reading (see :func:`verdict`).
+VERDICT_WORDS = ("improved", "no change detected", "worsened", "increased", "decreased")
 
 
 def num(x, digits: int | None = None) -> str:
@@ -37,17 +42,23 @@ def diff_unit(meta_row) -> str:
     return "percentage points" if meta_row["unit"] == "%" else meta_row["unit"]
 
 
-def verdict(row, better: str) -> str:
-    """Plain-language reading of an effect row."""
+def verdict(row, better: str, unit: str = "") -> str:
+    """Plain-language reading of an effect row (:func:`cluster_eval.impact.multiplicity.verdict`).
+
+    "improved" / "worsened" by the indicator's better direction when the interval excludes 0 ("increased" /
+    "decreased" for ``better = "none"``), otherwise "no change detected (this cluster could detect changes of
+    about <MDE> or more)" with the row's ``mde`` (or 2.8 × se where a row has none, e.g. a pooled effect).
+    """
     if row["status"] != "estimated":
         return str(row["status"])
     lo, hi = row["lower"], row["upper"]
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return TOO_SMALL
-    if lo > 0 or hi < 0:
-        good = (lo > 0) == (better == "higher")
-        return "improved more than comparison practices" if good else "worsened compared with comparison practices"
-    return "no clear difference from comparison practices"
+    mde = row.get("mde", np.nan)
+    if not np.isfinite(mde if mde is not None else np.nan):
+        mde = 2.8 * row.get("se", np.nan)
+    return str(impact_verdict(lo, hi, mde, better if better in BETTER else "none",
+                              fmt=lambda x: f"{num(x)} {unit}".strip())[0])
 
 
 def placebo_flag(row) -> bool:
@@ -63,6 +74,12 @@ GENERAL_METHODS = (
     "(Statistics Denmark's rule); so is a second cell where one suppressed cell could be recovered by "
     "subtraction. Where a cluster has fewer than {min_practices} practices with data, or too few "
     "months around its start, the report says so instead of printing a number.\n"
+    "- **Readings.** An interval above or below zero reads \"improved\" or \"worsened\" by the indicator's "
+    "better direction (\"increased\"/\"decreased\" where it has none); an interval across zero reads \"no "
+    "change detected\" with the minimum detectable effect: the size of change this cluster could have seen. "
+    "Each topic has one primary indicator, fixed in the catalogue before the data were seen; the others are "
+    "secondary. With many clusters and indicators some intervals miss zero by chance: the shrunk effects and "
+    "the national overview's q-values (Benjamini & Hochberg 1995) allow for that.\n"
     "- **Rates** are crude rates per listed patient (not age/sex standardised in this report).")
 
 
@@ -71,13 +88,13 @@ class Settings:
     """The run's settings as the reports state them."""
 
     confidence: float = 0.95
-    pre: int = 12
+    pre: int = 24
     post: int = 12
     lag: int = 0
     comparison: str = "not_yet_treated"
     min_practices: int = 3
     threshold: int = 4
-    estimator: str = "cs-2x2-base-month"
+    estimator: str = "premean-placebo"
     estimator_label: str = ""
     estimator_methods: str = ""
 

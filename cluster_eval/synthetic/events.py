@@ -36,8 +36,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-IDS = ("abx_rate", "abx_penv_share", "abx_quinolone_share", "t2d_hba1c_measured", "t2d_hba1c_below59",
-       "copd_spirometry", "copd_ics", "dep_opioid_users", "dep_benzo_users", "eld_polypharmacy", "eld_nsaid")
+from .indicators_model import BY_ID  # catalogue ids, kinds and multipliers
+
+IDS = tuple(BY_ID)
 HISTORY = 23                       # months before the first period: a 24-month window at the first period is full
 OTHER_J01 = np.array(["J01CA04", "J01CF01", "J01FA09", "J01XE01", "J01EA01", "J01AA02"])
 OPIOIDS = np.array(["N02AJ06", "N02AX02", "N02AA01"])
@@ -109,8 +110,8 @@ def _targets(dataset):
     for k in IDS:
         with np.errstate(invalid="ignore", divide="ignore"):
             obs = num[k] / den[k]
-        if k in ("abx_rate", "dep_opioid_users", "dep_benzo_users"):
-            obs = obs * 1000
+        if BY_ID[k].kind == "rate":
+            obs = obs * BY_ID[k].multiplier
         t = expected[k] if expected is not None else obs
         target[k] = _fill(t)
     lst = _fill(np.where(den["abx_rate"] > 0, den["abx_rate"], np.nan), zero_outside=True)
@@ -143,8 +144,9 @@ def _expected(dataset, pids, months):
     if not found:
         return None
     from .generator import simulate
+    from .nuisance import Nuisance
 
-    ds2, diag = simulate(found.group(1), int(found.group(2)))
+    ds2, diag = simulate(found.group(1), int(found.group(2)), Nuisance.parse(src[found.end():]))
     if list(ds2.practices["practice_id"].astype(str)) != pids or not np.array_equal(diag["months"], months):
         return None
     exp = diag["expected"]

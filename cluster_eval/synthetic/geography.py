@@ -95,25 +95,27 @@ def _bounded_allocate(weights: np.ndarray, total: int, lo: np.ndarray, hi: np.nd
     return alloc
 
 
-def _cluster_sizes(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
-    """Split ``n`` practices into ``k`` clusters with random sizes in [MIN_CLUSTER, MAX_CLUSTER]."""
-    if k * MIN_CLUSTER > n or k * MAX_CLUSTER < n:
-        raise ValueError(f"cannot split {n} practices into {k} clusters of {MIN_CLUSTER}-{MAX_CLUSTER}")
+def _cluster_sizes(rng: np.random.Generator, n: int, k: int, lo: int = MIN_CLUSTER,
+                   hi: int = MAX_CLUSTER) -> np.ndarray:
+    """Split ``n`` practices into ``k`` clusters with random sizes in [lo, hi] (default MIN/MAX_CLUSTER)."""
+    if k * lo > n or k * hi < n:
+        raise ValueError(f"cannot split {n} practices into {k} clusters of {lo}-{hi}")
     sizes = _allocate(rng.gamma(4.0, 1.0, size=k), n)
-    sizes = np.clip(sizes, MIN_CLUSTER, MAX_CLUSTER)
+    sizes = np.clip(sizes, lo, hi)
     # repair the total: move single practices between clusters that have room (at most n steps)
     while sizes.sum() != n:
         if sizes.sum() > n:
-            cand = np.flatnonzero(sizes > MIN_CLUSTER)
+            cand = np.flatnonzero(sizes > lo)
             sizes[rng.choice(cand)] -= 1
         else:
-            cand = np.flatnonzero(sizes < MAX_CLUSTER)
+            cand = np.flatnonzero(sizes < hi)
             sizes[rng.choice(cand)] += 1
     return sizes
 
 
 def make_geography(rng: np.random.Generator, n_practices: int, n_clusters: int, n_unclustered: int,
-                   n_municipalities: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   n_municipalities: int | None = None, min_cluster: int = MIN_CLUSTER,
+                   max_cluster: int = MAX_CLUSTER) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Place practices in municipalities, give them list sizes, and group them into clusters.
 
     Practices are allocated to municipalities in proportion to population (at least one each).
@@ -141,7 +143,7 @@ def make_geography(rng: np.random.Generator, n_practices: int, n_clusters: int, 
     # practices per region (enough for at least one cluster), then per municipality (at least one)
     reg_of = munis["region"].to_numpy()
     reg_w = np.array([munis.loc[reg_of == r, "population"].sum() for r in REGIONS])
-    reg_lo = np.array([max(MIN_CLUSTER + 2, int((reg_of == r).sum())) for r in REGIONS])
+    reg_lo = np.array([max(min_cluster + 2, int((reg_of == r).sum())) for r in REGIONS])
     per_region = _bounded_allocate(reg_w, n_practices, reg_lo, np.full(len(REGIONS), np.inf))
     per_muni = np.concatenate([_allocate(munis.loc[reg_of == r, "population"].to_numpy(), int(n_r), minimum=1)
                                for r, n_r in zip(REGIONS, per_region)])
@@ -165,21 +167,21 @@ def make_geography(rng: np.random.Generator, n_practices: int, n_clusters: int, 
     for i in rng.permutation(n_practices):
         if unclustered.sum() == n_unclustered:
             break
-        if left[practices.at[i, "region"]] > MIN_CLUSTER + 1:
+        if left[practices.at[i, "region"]] > min_cluster + 1:
             unclustered[i] = True
             left[practices.at[i, "region"]] -= 1
 
     # clusters per region in proportion to its clustered practices, then contiguous runs
     in_cl = practices.loc[~unclustered]
     reg_counts = in_cl.groupby("region", sort=False).size().reindex(REGIONS).fillna(0).astype(int).to_numpy()
-    k_per_region = _bounded_allocate(reg_counts, n_clusters, np.maximum(1, -(-reg_counts // MAX_CLUSTER)),
-                                     reg_counts // MIN_CLUSTER)
+    k_per_region = _bounded_allocate(reg_counts, n_clusters, np.maximum(1, -(-reg_counts // max_cluster)),
+                                     reg_counts // min_cluster)
     cluster_id = np.empty(n_practices, dtype=object)
     cluster_rows = []
     c = 0
     for region, n_reg, k in zip(REGIONS, reg_counts, k_per_region):
         idx = in_cl.index[in_cl["region"] == region].to_numpy()
-        sizes = _cluster_sizes(rng, int(n_reg), int(k))
+        sizes = _cluster_sizes(rng, int(n_reg), int(k), min_cluster, max_cluster)
         for part in np.split(idx, np.cumsum(sizes)[:-1]):
             c += 1
             cid = f"K{c:03d}"

@@ -1,4 +1,4 @@
-"""Generating parameters of the eleven synthetic indicators, and their expected values.
+"""Generating parameters of the synthetic indicators (keyed by catalogue id), and their expected values.
 
 Expected value of indicator k for practice i (cluster c, region g) in month t, in the reported
 unit (proportion 0-1; rate per 1,000 listed per month), *without* any cluster effect:
@@ -26,19 +26,17 @@ import numpy as np
 
 from .population import AGE_BANDS, OLD, national_structure
 
-TOPICS = ("antibiotics", "diabetes", "copd", "dependence", "elderly")
-
 
 @dataclass(frozen=True)
-class IndicatorSpec:
-    """Generating parameters of one indicator (see the module docstring for the model)."""
+class IndicatorModel:
+    """Generating parameters of one indicator (see the module docstring for the model).
 
-    id: str
-    topic: str
-    kind: str               # "rate" (per 1,000 listed per month) or "proportion"
+    Only the model lives here; the indicator's id, title, topic, kind, multiplier and better direction
+    come from the catalogue (``cluster_eval/indicators/catalogue.yaml``), which :data:`MODEL` is keyed by.
+    """
+
     denominator: str        # "list", "j01" (the practice's J01 prescriptions), "t2d", "copd", "old" (65+)
     level: float            # national expected value in 2020 (value scale, before seasonality)
-    better: str             # "lower" or "higher"
     sd_practice: float      # log (rate) or logit (proportion) scale
     sd_cluster: float
     sd_region: float
@@ -51,37 +49,88 @@ class IndicatorSpec:
     ramp: int               # months until the full effect (event_time ramp-1 reaches it)
     autocorr: float = 0.5   # month-to-month AR(1) correlation of the practice's overdispersion term
 
-    @property
-    def multiplier(self) -> float:
-        """Unit multiplier of the reported value: 1,000 for rates (per 1,000 listed), 1 for proportions."""
-        return 1000.0 if self.kind == "rate" else 1.0
+
+#: The generator's model parameters, keyed by catalogue id (the catalogue's order is kept in INDICATORS).
+MODEL: dict[str, IndicatorModel] = {
+    "abx_rate": IndicatorModel(
+        denominator="list", level=30.0, sd_practice=0.18, sd_cluster=0.08, sd_region=0.05, dispersion=40.0,
+        trend=-0.025, season=0.18, peak=1.5, covid=-0.28, effect=-2.5, ramp=6, autocorr=0.3),
+    "abx_penv_share": IndicatorModel(
+        denominator="j01", level=0.60, sd_practice=0.25, sd_cluster=0.12, sd_region=0.05, dispersion=0.01,
+        trend=0.02, season=0.12, peak=1.5, covid=-0.10, effect=0.035, ramp=6, autocorr=0.3),
+    "abx_quinolone_share": IndicatorModel(
+        denominator="j01", level=0.04, sd_practice=0.30, sd_cluster=0.12, sd_region=0.05, dispersion=0.005,
+        trend=-0.05, season=-0.10, peak=1.5, covid=0.15, effect=-0.006, ramp=6, autocorr=0.3),
+    "t2d_hba1c_measured": IndicatorModel(
+        denominator="t2d", level=0.87, sd_practice=0.35, sd_cluster=0.15, sd_region=0.05, dispersion=0.01,
+        trend=0.0, season=0.0, peak=1.0, covid=-0.35, effect=0.03, ramp=12, autocorr=0.9),
+    "t2d_hba1c_below59": IndicatorModel(
+        denominator="t2d", level=0.70, sd_practice=0.20, sd_cluster=0.10, sd_region=0.05, dispersion=0.005,
+        trend=0.02, season=0.0, peak=1.0, covid=-0.05, effect=0.02, ramp=12, autocorr=0.9),
+    "copd_spirometry": IndicatorModel(
+        denominator="copd", level=0.55, sd_practice=0.45, sd_cluster=0.20, sd_region=0.10, dispersion=0.02,
+        trend=-0.03, season=0.0, peak=1.0, covid=-0.80, effect=0.06, ramp=12, autocorr=0.9),
+    "copd_ics": IndicatorModel(
+        denominator="copd", level=0.40, sd_practice=0.30, sd_cluster=0.12, sd_region=0.05, dispersion=0.01,
+        trend=-0.04, season=0.0, peak=1.0, covid=0.0, effect=-0.03, ramp=12, autocorr=0.9),
+    "dep_opioid_users": IndicatorModel(
+        denominator="list", level=20.0, sd_practice=0.25, sd_cluster=0.10, sd_region=0.08, dispersion=60.0,
+        trend=-0.03, season=0.0, peak=1.0, covid=0.0, effect=-1.2, ramp=6, autocorr=0.7),
+    "dep_benzo_users": IndicatorModel(
+        denominator="list", level=12.0, sd_practice=0.25, sd_cluster=0.10, sd_region=0.06, dispersion=60.0,
+        trend=-0.04, season=0.0, peak=1.0, covid=0.0, effect=-0.8, ramp=6, autocorr=0.7),
+    "eld_polypharmacy": IndicatorModel(
+        denominator="old", level=0.20, sd_practice=0.25, sd_cluster=0.10, sd_region=0.05, dispersion=0.005,
+        trend=0.02, season=0.0, peak=1.0, covid=0.0, effect=-0.015, ramp=12, autocorr=0.9),
+    "eld_nsaid": IndicatorModel(
+        denominator="old", level=0.04, sd_practice=0.30, sd_cluster=0.12, sd_region=0.05, dispersion=0.003,
+        trend=-0.04, season=0.0, peak=1.0, covid=-0.05, effect=-0.006, ramp=6, autocorr=0.5),
+}
 
 
-INDICATORS: tuple[IndicatorSpec, ...] = (
-    IndicatorSpec("abx_rate", "antibiotics", "rate", "list", 30.0, "lower", 0.18, 0.08, 0.05, 40.0,
-                  -0.025, 0.18, 1.5, -0.28, -2.5, 6, 0.3),
-    IndicatorSpec("abx_penv_share", "antibiotics", "proportion", "j01", 0.60, "higher", 0.25, 0.12, 0.05, 0.01,
-                  0.02, 0.12, 1.5, -0.10, 0.035, 6, 0.3),
-    IndicatorSpec("abx_quinolone_share", "antibiotics", "proportion", "j01", 0.04, "lower", 0.30, 0.12, 0.05, 0.005,
-                  -0.05, -0.10, 1.5, 0.15, -0.006, 6, 0.3),
-    IndicatorSpec("t2d_hba1c_measured", "diabetes", "proportion", "t2d", 0.87, "higher", 0.35, 0.15, 0.05, 0.01,
-                  0.0, 0.0, 1.0, -0.35, 0.03, 12, 0.9),
-    IndicatorSpec("t2d_hba1c_below59", "diabetes", "proportion", "t2d", 0.70, "higher", 0.20, 0.10, 0.05, 0.005,
-                  0.02, 0.0, 1.0, -0.05, 0.02, 12, 0.9),
-    IndicatorSpec("copd_spirometry", "copd", "proportion", "copd", 0.55, "higher", 0.45, 0.20, 0.10, 0.02,
-                  -0.03, 0.0, 1.0, -0.80, 0.06, 12, 0.9),
-    IndicatorSpec("copd_ics", "copd", "proportion", "copd", 0.40, "lower", 0.30, 0.12, 0.05, 0.01,
-                  -0.04, 0.0, 1.0, 0.0, -0.03, 12, 0.9),
-    IndicatorSpec("dep_opioid_users", "dependence", "rate", "list", 20.0, "lower", 0.25, 0.10, 0.08, 60.0,
-                  -0.03, 0.0, 1.0, 0.0, -1.2, 6, 0.7),
-    IndicatorSpec("dep_benzo_users", "dependence", "rate", "list", 12.0, "lower", 0.25, 0.10, 0.06, 60.0,
-                  -0.04, 0.0, 1.0, 0.0, -0.8, 6, 0.7),
-    IndicatorSpec("eld_polypharmacy", "elderly", "proportion", "old", 0.20, "lower", 0.25, 0.10, 0.05, 0.005,
-                  0.02, 0.0, 1.0, 0.0, -0.015, 12, 0.9),
-    IndicatorSpec("eld_nsaid", "elderly", "proportion", "old", 0.04, "lower", 0.30, 0.12, 0.05, 0.003,
-                  -0.04, 0.0, 1.0, -0.05, -0.006, 6, 0.5),
-)
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """One synthetic indicator: the catalogue's metadata and the generator's :class:`IndicatorModel`.
+
+    ``id``, ``title``, ``topic``, ``kind``, ``multiplier`` and ``better`` are read from the catalogue;
+    ``model`` holds the generating parameters. ``ce.impact.build_panels`` accepts a sequence of these
+    (it reads ``id``, ``topic``, ``kind`` and ``multiplier``).
+    """
+
+    id: str
+    title: str
+    topic: str
+    kind: str
+    multiplier: float
+    better: str
+    model: IndicatorModel
+
+
+def _specs(catalogue=None) -> tuple[IndicatorSpec, ...]:
+    """The synthetic indicators in catalogue order: every catalogue indicator with a model, checked."""
+    if catalogue is None:
+        from ..indicators.catalogue import load_catalogue
+
+        catalogue = load_catalogue()
+    missing = sorted(set(MODEL) - set(catalogue))
+    if missing:
+        raise ValueError(f"the synthetic model has parameters for {missing}, which are not in the catalogue")
+    out = []
+    for iid, ind in catalogue.items():
+        m = MODEL.get(iid)
+        if m is None:
+            continue
+        if (m.effect < 0) != (ind.better == "lower"):
+            raise ValueError(f"{iid}: the model's mean effect {m.effect} is not in the catalogue's better "
+                             f"direction ({ind.better})")
+        out.append(IndicatorSpec(iid, ind.title, ind.topic, ind.kind, float(ind.multiplier), ind.better, m))
+    return tuple(out)
+
+
+INDICATORS: tuple[IndicatorSpec, ...] = _specs()
 BY_ID = {s.id: s for s in INDICATORS}
+#: Topics in the catalogue's order of first appearance (the order the uptake draws use).
+TOPICS = tuple(dict.fromkeys(s.topic for s in INDICATORS))
 
 # Relative age profiles (per band) and sex multipliers (F, M) of the rate indicators.
 _RATE_PROFILES = {
@@ -142,18 +191,19 @@ def covid_profile(year: np.ndarray, month: np.ndarray) -> np.ndarray:
 
 def national_pattern(spec: IndicatorSpec, year: np.ndarray, month: np.ndarray) -> np.ndarray:
     """N_k(t): the national time pattern, additive on the value scale (see module docstring)."""
+    m = spec.model
     t = np.asarray(year) + (np.asarray(month) - 1) / 12.0 - 2020.0
-    eta = (spec.trend * t + spec.season * np.cos(2 * np.pi * (np.asarray(month) - spec.peak) / 12.0)
-           + spec.covid * covid_profile(year, month))
+    eta = (m.trend * t + m.season * np.cos(2 * np.pi * (np.asarray(month) - m.peak) / 12.0)
+           + m.covid * covid_profile(year, month))
     if spec.kind == "rate":
-        return spec.level * (np.exp(eta) - 1.0)
-    lo = np.log(spec.level / (1 - spec.level))
-    return 1.0 / (1.0 + np.exp(-(lo + eta))) - spec.level
+        return m.level * (np.exp(eta) - 1.0)
+    lo = np.log(m.level / (1 - m.level))
+    return 1.0 / (1.0 + np.exp(-(lo + eta))) - m.level
 
 
 def practice_level(spec: IndicatorSpec, re_sum: np.ndarray, re_var: float) -> np.ndarray:
     """The practice's level before the national pattern: rate per 1,000 (before A) or proportion."""
     if spec.kind == "rate":
-        return spec.level * np.exp(re_sum - re_var / 2.0)
-    lo = np.log(spec.level / (1 - spec.level))
+        return spec.model.level * np.exp(re_sum - re_var / 2.0)
+    lo = np.log(spec.model.level / (1 - spec.model.level))
     return 1.0 / (1.0 + np.exp(-(lo + re_sum)))

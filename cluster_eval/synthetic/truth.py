@@ -43,7 +43,7 @@ def effect_sizes(rng: np.random.Generator, specs: tuple[IndicatorSpec, ...], h: 
                  headroom: np.ndarray) -> np.ndarray:
     """Full effects δ (C, K) in the reported unit, signed, capped at HEADROOM · headroom (C, K)."""
     topic_idx = np.array([TOPICS.index(s.topic) for s in specs])
-    mean = np.array([s.effect for s in specs])
+    mean = np.array([s.model.effect for s in specs])
     eps = rng.normal(0.0, INDICATOR_SD, h.shape[:1] + (len(specs),))
     delta = mean * h[:, topic_idx] * np.exp(eps - INDICATOR_SD**2 / 2)
     cap = HEADROOM * np.maximum(headroom, 0.0)
@@ -57,12 +57,18 @@ def ramp(event_time: np.ndarray, months: int) -> np.ndarray:
 
 
 def truth_frame(cluster_ids, specs: tuple[IndicatorSpec, ...], start: np.ndarray, delta: np.ndarray,
-                last_month: int, never: int) -> pd.DataFrame:
+                last_month: int, never: int, var_change: np.ndarray | None = None,
+                variation_ratio: float = 1.0, dipped: np.ndarray | None = None) -> pd.DataFrame:
     """The ``truth`` table: one row per treated cluster, indicator of the topic and event time in the data.
 
     ``start`` (C, n_topics) holds absolute start months (``year*12 + month-1``) or ``never``;
-    ``last_month`` is the absolute index of the data's last period.
+    ``last_month`` is the absolute index of the data's last period. ``var_change`` (C, n_topics, bool)
+    marks the cluster-topics whose within-cluster spread of practice levels changes to
+    ``variation_ratio`` at the full ramp (column ``sd_ratio``, 1 elsewhere); ``dipped`` marks the starts
+    that follow a transient bad spell (column ``dip``).
     """
+    var_change = np.zeros(start.shape, bool) if var_change is None else var_change
+    dipped = np.zeros(start.shape, bool) if dipped is None else dipped
     frames = []
     cluster_ids = np.asarray(cluster_ids, dtype=object)
     for k, spec in enumerate(specs):
@@ -78,7 +84,10 @@ def truth_frame(cluster_ids, specs: tuple[IndicatorSpec, ...], start: np.ndarray
             "indicator_id": spec.id,
             "start": pd.to_datetime({"year": s // 12, "month": s % 12 + 1, "day": 1}).to_numpy(),
             "event_time": e.astype(int),
-            "effect": delta[rows_c, k] * ramp(e, spec.ramp),
+            "effect": delta[rows_c, k] * ramp(e, spec.model.ramp),
+            "sd_ratio": np.where(var_change[rows_c, j], 1.0 - (1.0 - variation_ratio) * ramp(e, spec.model.ramp),
+                                 1.0),
+            "dip": dipped[rows_c, j],
         }))
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["cluster_id", "topic", "indicator_id", "event_time"], kind="stable",

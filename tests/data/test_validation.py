@@ -103,6 +103,14 @@ def test_negative_count(tmp_path):
                     "(got e.g. -3) — 1 row (first: line 4)"]
 
 
+@pytest.mark.parametrize("value", ["1e400", "inf", "-inf"])
+def test_non_finite_count_is_refused(tmp_path, value):
+    bad = VALID["measures"].replace("70,2500", f"70,{value}")
+    msgs = problems(tmp_path, measures=bad)
+    assert msgs == [f"{tmp_path / 'data' / 'measures.csv'}, column 'denominator': value must be a finite number "
+                    f"(got e.g. {value!r}) — 1 row (first: line 4)"]
+
+
 def test_numerator_greater_than_denominator_for_a_proportion(tmp_path):
     bad = VALID["measures"].replace("30,50", "60,50")
     msgs = problems(tmp_path, measures=bad)
@@ -256,6 +264,18 @@ def test_params_indicator_kind_must_be_known(tmp_path):
     with pytest.raises(ConfigError) as info:
         ce.load_dataset(params)
     assert str(info.value) == "params 'data.indicators.x.kind' must be 'proportion' or 'rate'; got 'ratio'"
+
+
+@pytest.mark.parametrize("better, tail", [("lowre", "; did you mean 'lower'?"), ("up", "; allowed: higher, lower, none")])
+def test_params_indicator_better_must_be_a_direction(tmp_path, better, tail):
+    folder = write_folder(tmp_path)
+    params = {"data": {"folder": str(folder),
+                       "indicators": {"x": {"kind": "rate", "topic": "antibiotics", "better": better}}}}
+    with pytest.raises(ConfigError) as info:
+        ce.load_dataset(params)
+    assert str(info.value) == ("params 'data.indicators.x.better' must be 'lower', 'higher' or 'none' (none: no "
+                               f"verdict words); got {better!r}" + tail)
+
 
 
 def test_malformed_csv(tmp_path):

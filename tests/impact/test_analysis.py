@@ -7,7 +7,17 @@ import pandas as pd
 import pytest
 
 from cluster_eval.data import Dataset
-from cluster_eval.impact import ESTIMATORS, cluster_effects, get_estimator, national_effects, pool
+from cluster_eval.impact import (
+    ESTIMATORS,
+    EstimatorInput,
+    bh_qvalues,
+    cluster_effects,
+    cluster_effects_premean,
+    get_estimator,
+    national_effects,
+    pool,
+    shrink_effects,
+)
 from cluster_eval.impact import estimators as E
 from cluster_eval.report.analyse import Analysis
 from cluster_eval.report.config import DEFAULTS
@@ -29,10 +39,21 @@ def test_tables_consistent(tiny):
     a = _analysis(tiny)
     eff, es, var = a.effect_tables()
     ind = {"ind_a": {"topic": "abx", "multiplier": 100.0}}
-    ce_ = cluster_effects(meas, prac, acts, ind, before=6, after=6).effects
+    ce_ = cluster_effects_premean(meas, prac, acts, ind, pre=6, after=6).effects
     np.testing.assert_allclose(eff["estimate"], ce_["value"], rtol=1e-12)
     np.testing.assert_allclose(eff["se"], ce_["se"], rtol=1e-12)
-    assert (eff["estimator"] == E.DEFAULT_ESTIMATOR).all()
+    assert (eff["estimator"] == E.DEFAULT_ESTIMATOR).all() and E.DEFAULT_ESTIMATOR == "premean-placebo"
+    # multiplicity columns: shrunk effects (ce.impact.shrink_effects), BH q-values, verdicts
+    ok = eff["status"] == "estimated"
+    sh = shrink_effects(ce_.assign(estimable=ok.to_numpy()))
+    np.testing.assert_allclose(eff.loc[ok, "shrunk_estimate"], sh.loc[ok.to_numpy(), "shrunk_value"], rtol=1e-10)
+    np.testing.assert_allclose(eff.loc[ok, "q_value"], bh_qvalues(eff.loc[ok, "p_value"]), rtol=1e-12)
+    assert set(eff.loc[ok, "verdict"]) <= {"improved", "worsened"} | {
+        v for v in eff["verdict"] if str(v).startswith("no change detected")}
+    # the current estimator stays registered beside it
+    old = get_estimator("cs-2x2-base-month")(EstimatorInput(panels=a.impact_inputs.panels, before=6, after=6))
+    ref_old = cluster_effects(meas, prac, acts, ind, before=6, after=6).effects
+    np.testing.assert_allclose(old.effects["estimate"], ref_old["value"], rtol=1e-12)
     pooled, _ = a.pooled_tables(eff, es)
     e = ce_[ce_["estimable"]]
     assert pooled["estimate"].iloc[0] == pytest.approx(pool(e["value"], e["se"]).overall["value"].iloc[0])

@@ -17,14 +17,18 @@ def recovery():
     return mod
 
 
-def test_recovery_three_replications(recovery):
-    summary = recovery.main(["--reps", "3", "--quiet"])
-    allr = summary[summary["indicator_id"] == "(all)"].set_index("estimand")
-    assert {"national_simple", "national_dynamic", "cluster_post_average"} <= set(allr.index)
-    # few replications: only gross failures are caught here (the full run is in benchmarks/README.md)
-    assert allr.loc["national_simple", "coverage"] >= 0.6
-    assert allr.loc["cluster_post_average", "coverage"] >= 0.6
-    assert abs(allr.loc["cluster_post_average", "rel_bias"]) < 1
+def test_recovery_two_replications(recovery):
+    rows = recovery.main(["--part", "cluster", "--scale", "small", "--reps", "2", "--quiet"])
+    summary = recovery.summarise_cluster(rows).set_index("estimator")
+    assert {"new", "current"} <= set(summary.index)
+    # few replications: only gross failures are caught here (the full runs are in benchmarks/README.md)
+    assert summary.loc["new", "coverage"] >= 0.8
+    assert summary.loc["new", "placebo defined"] == 1.0           # defined for every cluster size
+    assert summary.loc["new", "worsened (shrunk)"] <= 0.1
+    ratio = recovery.mde_ratio(rows)
+    assert ratio["median of ratios"].iloc[0] < 1                   # the pre-period mean base is more precise
+    nat = recovery.main(["--part", "national", "--reps", "1", "--quiet"])
+    assert set(nat["estimator"]) == {"practice_se", "cluster_se", "cluster_se_cr1_t"}
 
 
 def test_national_truth_of_a_constant_effect(recovery):

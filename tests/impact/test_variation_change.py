@@ -31,7 +31,7 @@ def tables(shrink=0.5, seed=0, n_clusters=10, per=10, months=24, start=12):
 
 def test_spread_by_hand():
     prac, acts, meas = tables()
-    res = variation_change(meas, prac, acts, IND, before=6, after=6).set_index("cluster_id")
+    res = variation_change(meas, prac, acts, IND, before=6, after=6, statistic="log_sd").set_index("cluster_id")
     m = meas.merge(prac, on="practice_id")
     m["v"] = m["numerator"] / m["denominator"]
     sd = m.groupby(["cluster_id", "period"])["v"].std().unstack()
@@ -60,3 +60,20 @@ def test_flags_and_errors():
     assert not r.loc["C01", "estimable"] and "outside" in r.loc["C01", "reason"]
     with pytest.raises(ArgumentError, match="statistic must be one of"):
         variation_change(meas, prac, acts, IND, statistic="iqr")
+
+
+def test_log_cv_is_the_default_and_ignores_a_proportional_fall_in_level():
+    """A level that halves halves the SD (log_sd sees 'shrinkage') but leaves the CV (the default) unchanged."""
+    prac, acts, meas = tables(shrink=1.0, seed=5)
+    m = meas.merge(prac, on="practice_id")
+    start = pd.Timestamp(acts.loc[0, "start"])
+    halve = (m["cluster_id"] == "C00") & (m["period"] >= start)
+    meas = meas.copy()
+    meas.loc[halve.to_numpy(), "numerator"] = (meas.loc[halve.to_numpy(), "numerator"] / 2).round()
+    cv = variation_change(meas, prac, acts, IND).set_index("cluster_id").loc["C00"]
+    sd = variation_change(meas, prac, acts, IND, statistic="log_sd").set_index("cluster_id").loc["C00"]
+    assert sd["ratio_upper"] < 0.7                                   # the SD halved with the level
+    assert cv["ratio_lower"] < 1 < cv["ratio_upper"] and cv["ratio"] == pytest.approx(1, abs=0.1)
+    # by hand: log(SD/mean) per cluster-month
+    v = m.assign(v=m["numerator"] / m["denominator"])
+    assert cv["method"].endswith("log_cv-vs-not-yet-treated-clusters") and np.isfinite(v["v"]).all()

@@ -80,7 +80,7 @@ def has(**criterion):
 
 CASES = [
     ({"colour": "red"}, "indicator 'x1', field 'colour': unknown field (allowed: better, denominator, "
-     "description, id, kind, multiplier, numerator, standardised, target, title, topic, unit); got 'colour'"),
+     "description, id, kind, multiplier, numerator, primary, standardised, target, title, topic, unit); got 'colour'"),
     ({"numerator": has(prescription=["J1"], months=1)},
      "indicator 'x1', field 'numerator.has.prescription.0': is not a valid ATC code; got 'J1'"),
     ({"numerator": has(prescription=["Q01"], months=1)},
@@ -115,7 +115,7 @@ CASES = [
     ({"numerator": has(lab=["NPU27300"], months=12, value={"below": 59})},
      "indicator 'x1', field 'numerator.has.value.below': unknown field (allowed: ge, gt, le, lt); got 'below'"),
     ({"kind": "ratio"}, "indicator 'x1', field 'kind': must be 'proportion' or 'rate'; got 'ratio'"),
-    ({"better": "up"}, "indicator 'x1', field 'better': must be 'lower' or 'higher'; got 'up'"),
+    ({"better": "up"}, "indicator 'x1', field 'better': must be 'lower', 'higher' or 'none' (none: no verdict words); got 'up'"),
     ({"multiplier": 0}, "indicator 'x1', field 'multiplier': must be a positive number; got 0"),
     ({"target": 1.5}, "indicator 'x1', field 'target': must be between 0 and 1 for a proportion; got 1.5"),
     ({"id": "Abx-Rate"}, "indicator 'Abx-Rate', field 'id': must be lower-case letters, digits and "
@@ -186,7 +186,7 @@ def test_catalogue_table_lists_the_shipped_metadata_in_file_order():
 
     t = catalogue_table()
     assert list(t.columns) == ["indicator_id", "title", "topic", "kind", "multiplier", "better", "target",
-                               "standardised", "unit", "description"]
+                               "standardised", "unit", "description", "primary"]
     assert [tuple(r) for r in t[["indicator_id", "topic", "kind", "multiplier", "better", "standardised"]]
             .itertuples(index=False)] == [tuple(e) for e in EXPECTED]
     row = t.set_index("indicator_id").loc
@@ -212,3 +212,27 @@ def test_catalogue_table_of_a_given_catalogue(tmp_path):
     for source in (path, str(path), load_catalogue(path), list(load_catalogue(path).values())):
         t = catalogue_table(source)
         assert t[["indicator_id", "multiplier", "target", "unit"]].values.tolist() == [["x1", 1.0, 0.5, ""]]
+
+
+def test_one_primary_indicator_per_topic():
+    cat = load_catalogue()
+    primary = {i.topic: i.id for i in cat.values() if i.primary}
+    assert primary == {"antibiotics": "abx_rate", "diabetes": "t2d_hba1c_measured", "copd": "copd_spirometry",
+                       "dependence": "dep_opioid_users", "elderly": "eld_polypharmacy"}
+    two = [dict(BASE, primary=True), dict(BASE, id="x2", primary=True)]
+    with pytest.raises(CatalogueError, match=r"topic 'antibiotics', field 'primary': one primary indicator per "
+                                             r"topic; 2 are marked \(x1, x2\)"):
+        parse_catalogue({"populations": {"listed": {}}, "indicators": two})
+    other = [dict(BASE, primary=True), dict(BASE, id="x2", topic="diabetes")]
+    with pytest.raises(CatalogueError, match=r"topic 'diabetes', field 'primary': no indicator of the topic is "
+                                             r"marked 'primary: true' \(one of: x2\)"):
+        parse_catalogue({"populations": {"listed": {}}, "indicators": other})
+    with pytest.raises(CatalogueError, match=r"indicator 'x1', field 'primary': must be true or false; got 'yes'"):
+        parse_one(primary="yes")
+    assert not parse_one()["x1"].primary                      # a catalogue without primaries is still valid
+
+
+def test_better_may_be_none_but_nothing_else():
+    assert parse_one(better="none")["x1"].better == "none"
+    with pytest.raises(CatalogueError, match=r"field 'better': must be 'lower', 'higher' or 'none'"):
+        parse_one(better="up")

@@ -21,11 +21,15 @@ from cluster_eval.synthetic.indicators_model import INDICATORS
 RATES = {"abx_rate", "dep_opioid_users", "dep_benzo_users"}
 LOWER_BETTER = {"abx_rate", "abx_quinolone_share", "copd_ics", "dep_opioid_users", "dep_benzo_users",
                 "eld_polypharmacy", "eld_nsaid"}
-RAMP = {s.id: s.ramp for s in INDICATORS}
+RAMP = {s.id: s.model.ramp for s in INDICATORS}
 
 
-def _wide(ds, indicator):
-    """Values (P, T) of one indicator from the measures table (NaN where absent or denominator 0)."""
+def _wide(ds, indicator, shocks=None):
+    """Values (P, T) of one indicator from the measures table (NaN where absent or denominator 0).
+
+    ``shocks`` (the generator's diagnostics) removes the realised cluster and region shocks, whose
+    expectation is 0 but which are shared by a cluster's practices (not practice-level noise).
+    """
     m = ds.measures[ds.measures["indicator_id"] == indicator]
     pid = pd.Categorical(m["practice_id"], categories=ds.practices["practice_id"])
     periods = np.sort(ds.measures["period"].unique())
@@ -36,17 +40,19 @@ def _wide(ds, indicator):
         val = val * 1000.0
     out = np.full((len(ds.practices), len(periods)), np.nan)
     out[pid.codes, t] = val
+    if shocks is not None:
+        out = out - shocks["shocks"][shocks["indicators"].index(indicator)]
     return out, pd.DatetimeIndex(periods)
 
 
-def per_cluster_did(ds, indicator, placebo=False):
+def per_cluster_did(ds, indicator, placebo=False, diagnostics=None):
     """DataFrame cluster_id, did, se, effect (the truth's full effect) for clusters with full windows.
 
     ``placebo=True`` compares the 12 months before the start with the 12 months before those
-    (no effect: the expected DiD is 0).
+    (no effect: the expected DiD is 0). ``diagnostics`` removes the realised shocks first (see ``_wide``).
     """
     topic = next(s.topic for s in INDICATORS if s.id == indicator)
-    vals, periods = _wide(ds, indicator)
+    vals, periods = _wide(ds, indicator, diagnostics)
     ramp = RAMP[indicator]
     act = ds.activities[ds.activities["topic"] == topic].set_index("cluster_id")["start"]
     start_of = ds.practices["cluster_id"].map(act)
@@ -79,7 +85,8 @@ def per_cluster_did(ds, indicator, placebo=False):
 def test_truth_rows_match_activities(denmark):
     ds, _ = denmark
     tr, act = ds.truth, ds.activities
-    assert list(tr.columns) == ["cluster_id", "topic", "indicator_id", "start", "event_time", "effect"]
+    assert list(tr.columns) == ["cluster_id", "topic", "indicator_id", "start", "event_time", "effect", "sd_ratio",
+                               "dip"]
     starts = act.assign(start=act["start"].dt.to_period("M").dt.to_timestamp())
     merged = tr.merge(starts[["cluster_id", "topic", "start"]], on=["cluster_id", "topic"], how="left",
                       suffixes=("", "_act"))
@@ -147,9 +154,14 @@ def test_antibiotics_peak_in_winter(denmark):
 
 @pytest.mark.parametrize("indicator", [s.id for s in INDICATORS])
 def test_did_recovers_truth(denmark, indicator):
-    """Per-cluster DiD (independent oracle) agrees with truth.csv within sampling error."""
-    ds, _ = denmark
-    res = per_cluster_did(ds, indicator)
+    """Per-cluster DiD (independent oracle) agrees with truth.csv within sampling error.
+
+    The oracle's standard error is practice-level, so the realised cluster and region shocks (shared by a
+    cluster's practices, recorded in the diagnostics) are removed first; test_shocks_are_cluster_wide
+    checks that they are there and sized as stated.
+    """
+    ds, diag = denmark
+    res = per_cluster_did(ds, indicator, diagnostics=diag)
     assert len(res) >= 20
     z = (res["did"] - res["effect"]) / res["se"]
     n = len(z)
@@ -168,8 +180,8 @@ def test_did_recovers_truth(denmark, indicator):
 @pytest.mark.parametrize("indicator", ["abx_rate", "copd_spirometry", "t2d_hba1c_measured"])
 def test_placebo_did_is_zero(denmark, indicator):
     """Before the start there is no effect: uptake follows levels, not trends (parallel trends hold)."""
-    ds, _ = denmark
-    res = per_cluster_did(ds, indicator, placebo=True)
+    ds, diag = denmark
+    res = per_cluster_did(ds, indicator, placebo=True, diagnostics=diag)
     assert len(res) >= 20
     z = res["did"] / res["se"]
     assert abs(z.mean()) < 4 * max(z.std(), 1.0) / np.sqrt(len(z)), z.mean()
@@ -177,7 +189,7 @@ def test_placebo_did_is_zero(denmark, indicator):
 
 def test_did_oracle_detects_a_wrong_truth(denmark):
     """The DiD check is not vacuous: doubling the stated effects makes it fail."""
-    ds, _ = denmark
-    res = per_cluster_did(ds, "abx_rate")
+    ds, diag = denmark
+    res = per_cluster_did(ds, "abx_rate", diagnostics=diag)
     z = (res["did"] - 2 * res["effect"]) / res["se"]
     assert abs(z.mean()) > 4 * max(z.std(), 1.0) / np.sqrt(len(z))

@@ -1,0 +1,419 @@
+r"""Per-cluster effects against a pre-period mean, with a cluster-level variance component from placebos.
+
+For cluster ``c`` starting in month ``s`` (its first meeting on the topic, plus ``lag``), with pre window
+``P = s - pre .. s - 1`` and post window ``Q = s .. s + after`` (both cut to the data), every practice ``i``
+gets the change of its post mean over its pre mean,
+
+.. math:: D_i = \bar Y_{i,Q} - \bar Y_{i,P},
+
+and the cluster's effect is the difference between its practices and the comparison practices ``C_s``
+(never treated on the topic, or first exposed after ``s + after``; not in ``c``), equally weighted or
+weighted by each practice's mean denominator:
+
+.. math:: \hat\theta_c = \bar D_c - \bar D_{C_s}.
+
+**Variance.** ``v_c = \hat V(\bar D_c) + \hat V(\bar D_{C_s})`` is the practice-level part (each group's
+weighted variance of the mean with the ``m/(m-1)`` correction). Shocks shared by a cluster's practices
+(and by a region's) are invisible to it, so a cluster-level component ``sigma^2`` is added, estimated
+*across clusters* from placebo estimates: the same estimator applied to every cluster at pseudo-starts
+``s'`` (every ``placebo_stride`` months) whose whole window ``s' - pre .. s' + after`` lies before that
+cluster's real start (so no effect can be in it), against practices not yet treated by ``s' + after``:
+
+.. math:: \hat\sigma^2 = \max\Big(0, \frac1J \sum_{j=1}^J (\hat\theta_j^2 - v_j)\Big),
+          \qquad se_c = \sqrt{v_c + \hat\sigma^2},
+
+with ``J`` placebo estimates of the same window shape (pre and post lengths). Under no effect
+``E[\hat\theta_j^2] = v_j + \sigma^2`` whatever the cluster's size, so ``\hat\sigma^2`` is unbiased for the
+variance a shared shock adds to one cluster's estimate; it needs many clusters, not many treated ones, and
+so stays valid with ONE treated cluster (docs/methods.md argues the choice against the placebo
+distribution of Conley & Taber 2011 / Ferman & Pinto 2019 and the wild cluster bootstrap). Intervals
+use Student's t with Welch-Satterthwaite degrees of freedom
+
+.. math:: df = \frac{(v_T + v_C + \hat\sigma^2)^2}{v_T^2/(m_T - 1) + v_C^2/(m_C - 1) + \hat\sigma^4/(K - 1)},
+
+``m_T``, ``m_C`` the practices of each group and ``K`` the clusters behind the placebos.
+
+**Placebo (pre-trend) test.** The same difference for the contrast "second half of the pre window minus
+its first half", ``t = \hat\theta^{pre} / \sqrt{v^{pre} + \hat\sigma^2_{pre}}`` with its own placebo
+variance component, two-sided p-value from Student's t (df as above). It is defined for every cluster
+with at least 2 practices and, by construction of ``\hat\sigma^2_{pre}``, has the nominal size where
+parallel trends hold.
+
+**MDE.** ``MDE = (t_{1-\alpha/2, df} + t_{power, df}) \cdot se_c`` (two-sided test at level alpha,
+power ``power``), from the same se.
+
+**Event study.** ``\hat\theta_c(e)`` for ``e = -pre .. after``: the same difference for
+``Y_{i,s+e} - \bar Y_{i,P}``, each with its own placebo component ``\hat\sigma^2(e)``.
+
+References: Callaway & Sant'Anna (2021) for the not-yet-treated comparison; Conley & Taber (2011),
+Ferman & Pinto (2019) for inference with one treated group; MacKinnon & Webb (2018) on the wild cluster
+bootstrap with few treated clusters; Satterthwaite (1946).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from ..validation import check_choice, check_confidence
+from .cluster import ClusterEffects
+from .estimators import EstimatorInput, EstimatorOutput, register_estimator
+from .panel import IndicatorPanel, build_panels
+
+MIN_PRACTICES = 3
+#: Fewest placebo estimates (of one window shape) for a cluster-level variance component.
+MIN_PLACEBOS = 20
+
+
+class PremeanClusterEffects(ClusterEffects):
+    """Per-cluster effects against the pre-period mean; intervals use each row's Satterthwaite ``df``."""
+
+    title = "Per-cluster effects (pre-period mean base; practice + cluster-level variance)"
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        (level,) = check_confidence(level)
+        e = self.effects
+        q = stats.t.ppf(0.5 + level / 2, e["df"].to_numpy(float))
+        return pd.DataFrame({"cluster_id": e["cluster_id"], "indicator_id": e["indicator_id"],
+                             "lower": e["value"] - q * e["se"], "upper": e["value"] + q * e["se"],
+                             "confidence": level})
+
+
+def _window_contrasts(value: np.ndarray, s: int, pre: int, after: int, min_pre: int, event_study: bool = True):
+    """Per-practice contrasts for a start ``s``: (X (P, 2 + E), window shape (n_pre, n_post), event times).
+
+    Columns: 0 = post mean - pre mean; 1 = second half of the pre window - first half; 2.. = the event-time
+    values ``Y_{s+e} - pre mean`` for ``e = -n_pre .. n_post - 1``. NaN where a practice lacks the months.
+    """
+    nt = value.shape[1]
+    lo, hi = max(s - pre, 0), min(s + after, nt - 1)
+    n_pre, n_post = s - lo, hi - s + 1
+    pre_block = value[:, lo:s]
+    post_block = value[:, s:hi + 1]
+    cnt_pre = np.isfinite(pre_block).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        base = np.nansum(pre_block, 1) / cnt_pre
+        base[cnt_pre < min(min_pre, n_pre)] = np.nan
+        cnt_post = np.isfinite(post_block).sum(1)
+        post = np.nansum(post_block, 1) / cnt_post
+        h = n_pre // 2
+        early, late = pre_block[:, :n_pre - h], pre_block[:, n_pre - h:]
+        ce, cl = np.isfinite(early).sum(1), np.isfinite(late).sum(1)
+        pt = np.nansum(late, 1) / cl - np.nansum(early, 1) / ce
+    if h == 0:
+        pt[:] = np.nan
+    x = np.empty((value.shape[0], 2 + (n_pre + n_post if event_study else 0)))
+    x[:, 0] = post - base
+    x[:, 1] = pt
+    if event_study:
+        x[:, 2:] = value[:, lo:hi + 1] - base[:, None]
+    return x, (n_pre, n_post), np.arange(-n_pre, n_post)
+
+
+class _Groups:
+    """Practices sorted by group, for group sums with ``np.add.reduceat`` (code -1 = in no group)."""
+
+    def __init__(self, codes: np.ndarray, n_groups: int):
+        inc = np.flatnonzero(codes >= 0)
+        self.order = inc[np.argsort(codes[inc], kind="stable")]
+        counts = np.bincount(codes[inc], minlength=n_groups)
+        self.present = np.flatnonzero(counts > 0)
+        self.bounds = (np.cumsum(counts) - counts)[self.present]
+        self.n_groups = n_groups
+
+    def sums(self, a: np.ndarray) -> np.ndarray:
+        """(n_groups, columns) sums of the rows of ``a`` (practices, columns) by group."""
+        out = np.zeros((self.n_groups, a.shape[1]))
+        if len(self.order):
+            out[self.present] = np.add.reduceat(a[self.order], self.bounds, axis=0)
+        return out
+
+
+def _group_differences(x: np.ndarray, w: np.ndarray | None, groups: _Groups, control: np.ndarray):
+    """For every group g and column: mean of g's practices minus mean of the control practices not in g.
+
+    ``w`` None means equal weights. Returns value, v_t, v_c, m_t, m_c, arrays (groups, columns): the
+    difference, the practice-level
+    variances of the two weighted means (with the m/(m-1) correction) and the practice counts.
+    """
+    fin = np.isfinite(x)
+    cnt = fin.sum(0)
+    centre = np.where(cnt > 0, np.where(fin, x, 0.0).sum(0) / np.maximum(cnt, 1), 0.0)
+    x0 = np.where(fin, x - centre, 0.0)      # centred per column: the differences and variances are unchanged
+    E = x.shape[1]
+    equal = w is None
+    if equal:   # unit weights: s0 = s2w = n, s2x = s1
+        parts = np.concatenate([fin, x0, x0 * x0], axis=1)                  # (P, 3E)
+    else:
+        wf = np.where(fin, w[:, None], 0.0)
+        parts = np.concatenate([fin, wf, wf * x0, wf * wf, wf * wf * x0, wf * wf * x0 * x0], axis=1)  # (P, 6E)
+    grp = groups.sums(parts)
+    pc = np.where(control[:, None], parts, 0.0)
+    ctl = pc.sum(axis=0)[None, :] - groups.sums(pc)
+
+    def stats_of(a):
+        if equal:
+            n, s1, s2xx = (a[:, i * E:(i + 1) * E] for i in range(3))
+            s0, s2w, s2x = n, n, s1
+        else:
+            n, s0, s1, s2w, s2x, s2xx = (a[:, i * E:(i + 1) * E] for i in range(6))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = s1 / s0
+            v = (s2xx - 2 * m * s2x + m * m * s2w) / s0 ** 2 * n / (n - 1)
+        v = np.where(n > 1, np.maximum(v, 0.0), np.nan)
+        m = np.where(n > 0, m, np.nan)
+        return m, v, n
+
+    mt, vt, nt_ = stats_of(grp)
+    mc, vc, nc_ = stats_of(ctl)
+    return mt - mc, vt, vc, nt_, nc_
+
+
+def _sigma2(theta: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Method-of-moments cluster-level variance per column and the placebo count: max(0, mean(theta^2 - v))."""
+    ok = np.isfinite(theta) & np.isfinite(v)
+    n = ok.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s2 = np.where(ok, theta ** 2 - v, 0.0).sum(0) / n
+    return np.where(n > 0, np.maximum(s2, 0.0), np.nan), n
+
+
+def cluster_variance_component(theta, v) -> float:
+    r"""The cluster-level variance component from placebo estimates (one contrast).
+
+    .. math:: \hat\sigma^2 = \max\Big(0, \frac1J\sum_j (\hat\theta_j^2 - v_j)\Big)
+
+    Parameters
+    ----------
+    theta, v : array-like
+        Placebo estimates (no effect in their windows) and their practice-level variances.
+
+    Returns
+    -------
+    float
+        ``sigma^2`` (NaN without a finite pair).
+    """
+    s2, _ = _sigma2(np.asarray(theta, float)[:, None], np.asarray(v, float)[:, None])
+    return float(s2[0])
+
+
+def _placebos(p: IndicatorPanel, w, groups, cluster_start_idx, shape, min_pre, stride, min_practices,
+              event_study=True):
+    """Placebo estimates of every cluster at pseudo-starts whose window lies before its real start.
+
+    Returns (theta (J, columns), v (J, columns), group code per estimate) for windows of ``shape``.
+    """
+    n_pre, n_post = shape
+    nt = p.value.shape[1]
+    thetas, vs, who = [], [], []
+    g = p.start_index
+    for s in range(n_pre, nt - n_post + 1, stride):
+        x, shp, _ = _window_contrasts(p.value, s, n_pre, n_post - 1, min_pre, event_study)
+        if shp != shape:
+            continue
+        control = np.isinf(g) | (g > s + n_post - 1)
+        val, vt, vc, mt, mc = _group_differences(x, w, groups, control)
+        ok = (cluster_start_idx > s + n_post - 1) & (mt[:, 0] >= min_practices) & (mc[:, 0] >= 2)
+        if ok.any():
+            thetas.append(val[ok])
+            vs.append(vt[ok] + vc[ok])
+            who.append(np.flatnonzero(ok))
+    if not thetas:
+        k = 2 + (n_pre + n_post if event_study else 0)
+        return np.empty((0, k)), np.empty((0, k)), np.empty(0, int)
+    return np.concatenate(thetas), np.concatenate(vs), np.concatenate(who)
+
+
+def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.DataFrame | None = None,
+                            activities: pd.DataFrame | None = None, indicators=None, *, pre: int = 12,
+                            after: int = 12, lag: int = 0, weight: str | None = None,
+                            min_practices: int = MIN_PRACTICES, min_pre_months: int = 3,
+                            placebo_stride: int = 3, min_placebos: int = MIN_PLACEBOS,
+                            confidence: float = 0.95, power: float = 0.80, event_study: bool = True,
+                            only=None, panels: dict | None = None) -> PremeanClusterEffects:
+    """Effect of each cluster's topic work against its practices' pre-period mean (see the module docstring).
+
+    Parameters
+    ----------
+    measures, practices, activities, indicators
+        Contract tables and the indicator -> topic mapping, as :func:`cluster_effects` (not needed when
+        ``panels`` is given).
+    pre : int
+        Months in the pre window (the base is their mean).
+    after : int
+        Post window: event times ``0 .. after``.
+    lag : int
+        Months between the first meeting and the first exposed month.
+    weight : {None, "denominator"}
+        Equal practice weights, or each practice's mean denominator.
+    min_practices : int
+        Clusters with fewer practices with data get ``estimable = False``.
+    min_pre_months : int
+        A practice needs this many months with a value in the pre window (fewer when the window is shorter).
+    placebo_stride : int
+        Months between pseudo-starts of the placebo estimates.
+    min_placebos : int
+        Fewest placebo estimates for a cluster-level variance component; with fewer the row says
+        ``se_basis = "practice only"`` (and the interval ignores cluster-wide shocks).
+    confidence, power : float
+    event_study : bool
+        Also estimate the event-time effects (False: only the post-period average and the placebo test,
+        several times faster; ``event_study`` is then empty).
+    only : iterable of indicator ids, optional
+    panels : dict, optional
+        Prebuilt :func:`build_panels` output.
+
+    Returns
+    -------
+    ClusterEffects
+        ``effects``: the columns of :func:`cluster_effects` (value, se, lower, upper, pre_* = the pre-trend
+        placebo contrast, placebo_statistic = its t, placebo_df, placebo_p_value, mde, ...) plus
+        se_practice, pre_se_practice (the practice-level parts of se and pre_se), var_cluster, df, n_placebos,
+        se_basis. ``event_study``: cluster_id, indicator_id,
+        event_time, value, se, lower, upper, n_treated, n_control.
+    """
+    check_choice(weight, "weight", (None, "denominator"))
+    (confidence,) = check_confidence(confidence)
+    (power,) = check_confidence(power)
+    for name, v, lo in (("pre", pre, 2), ("after", after, 0), ("lag", lag, 0), ("placebo_stride", placebo_stride, 1),
+                        ("min_practices", min_practices, 2), ("min_pre_months", min_pre_months, 1)):
+        if isinstance(v, bool) or not float(v).is_integer() or v < lo:
+            from ..errors import ArgumentError
+            raise ArgumentError(f"{name} must be a whole number >= {lo}; got {v!r}")
+    pre, after = int(pre), int(after)
+    if panels is None:
+        panels = build_panels(measures, practices, activities, indicators, lag=lag, only=only)
+    eff_rows, es_parts = [], []
+    for ind, p in panels.items():
+        nt = p.value.shape[1]
+        if weight == "denominator":
+            with np.errstate(invalid="ignore"):
+                w = np.nan_to_num(np.nanmean(np.where(p.denominator > 0, p.denominator, np.nan), axis=1))
+        else:
+            w = None                       # equal weights
+        has_data = np.isfinite(p.value).any(axis=1)
+        codes, names = pd.factorize(pd.Series(p.cluster_ids, dtype=object), use_na_sentinel=True)
+        codes = np.where(has_data, codes, -1)
+        groups = _Groups(codes, len(names))
+        pos = {c: i for i, c in enumerate(names)}
+        starts = dict(zip(p.cluster_start["cluster_id"], p.cluster_start["start_index"]))
+        cluster_start_idx = np.array([starts.get(c, np.inf) for c in names], float)
+        # --- real estimates, one start month at a time (all clusters of that month at once)
+        real = {}
+        for s in sorted({int(v) for v in p.cluster_start["start_index"] if 1 <= v < nt}):
+            x, shape, ev = _window_contrasts(p.value, s, pre, after, min_pre_months, event_study)
+            control = np.isinf(p.start_index) | (p.start_index > s + shape[1] - 1)
+            real[s] = (shape, ev, *_group_differences(x, w, groups, control))
+        # --- cluster-level variance components per window shape, from placebos
+        comp = {}
+        for shape in {r[0] for r in real.values()}:
+            th, v, who = _placebos(p, w, groups, cluster_start_idx, shape, min_pre_months, placebo_stride,
+                                   min_practices, event_study)
+            s2, n_pl = _sigma2(th, v)
+            comp[shape] = (s2, n_pl, len(np.unique(who)))
+        for cid, sidx, start in zip(p.cluster_start["cluster_id"], p.cluster_start["start_index"],
+                                    p.cluster_start["start"]):
+            g = pos.get(cid)
+            n_pr = int((codes == g).sum()) if g is not None else 0
+            row = dict(cluster_id=cid, topic=p.topic, indicator_id=ind, start=start, n_practices=n_pr)
+            reason = ""
+            if sidx < 1 or sidx >= nt:
+                reason = "start outside the data (no pre-period or no post-period)"
+            elif n_pr < min_practices:
+                reason = f"fewer than {min_practices} practices with data ({n_pr})"
+            if reason:
+                eff_rows.append({**row, "n_control": 0, "estimable": False, "reason": reason})
+                continue
+            shape, ev, val, vt, vc, mt, mc = real[int(sidx)]
+            s2, n_pl, k_pl = comp[shape]
+            val, vt, vc, mt, mc = val[g], vt[g], vc[g], mt[g], mc[g]
+            if not (mt[0] >= min_practices and mc[0] >= 2 and np.isfinite(val[0])):
+                eff_rows.append({**row, "n_control": int(mc[0]), "estimable": False,
+                                 "reason": f"fewer than {min_practices} practices with pre- and post-period "
+                                           "values, or fewer than 2 comparison practices"})
+                continue
+            enough = n_pl >= min_placebos
+            s2u = np.where(enough & np.isfinite(s2), s2, 0.0)
+            vt0, vc0 = np.nan_to_num(vt), np.nan_to_num(vc)
+            var = vt0 + vc0 + s2u
+            with np.errstate(invalid="ignore", divide="ignore"):
+                den = (vt0 ** 2 / np.maximum(mt - 1, 1) + vc0 ** 2 / np.maximum(mc - 1, 1)
+                       + np.where(enough, s2u ** 2 / max(k_pl - 1, 1), 0.0))
+                df = np.where(den > 0, var ** 2 / den, np.inf)
+            df = np.maximum(df, 1.0)
+            se = np.sqrt(var)
+            tq = special.stdtrit(df, 0.5 + confidence / 2)          # Student's t quantiles (ufunc: fast)
+            if event_study:
+                es_parts.append(pd.DataFrame({
+                    "cluster_id": cid, "indicator_id": ind, "event_time": ev, "value": val[2:], "se": se[2:],
+                    "lower": val[2:] - tq[2:] * se[2:], "upper": val[2:] + tq[2:] * se[2:],
+                    "n_treated": mt[2:].astype(int), "n_control": mc[2:].astype(int)}))
+            v0, se0, df0, t0 = float(val[0]), float(se[0]), float(df[0]), float(tq[0])
+            out = {**row, "n_control": int(mc[0]), "n_pre": shape[0], "n_post": shape[1], "value": v0, "se": se0,
+                   "lower": v0 - t0 * se0, "upper": v0 + t0 * se0,
+                   "mde": (t0 + special.stdtrit(df0, power)) * se0, "se_practice": float(np.sqrt(vt0[0] + vc0[0])),
+                   "var_cluster": float(s2[0]) if enough[0] else np.nan, "df": df0, "n_placebos": int(n_pl[0]),
+                   "se_basis": "practice + cluster" if enough[0] else "practice only",
+                   "estimable": True, "reason": ""}
+            if np.isfinite(val[1]) and se[1] > 0:
+                v1, se1, df1 = float(val[1]), float(se[1]), float(df[1])
+                tstat = v1 / se1
+                p1 = float(2 * special.stdtr(df1, -abs(tstat)))
+                out.update(pre_value=v1, pre_se=se1, pre_lower=v1 - tq[1] * se1, pre_upper=v1 + tq[1] * se1,
+                           pre_p_value=p1, placebo_statistic=tstat,
+                           placebo_df=df1, placebo_df2=np.nan, pre_se_practice=float(np.sqrt(vt0[1] + vc0[1])),
+                           placebo_p_value=p1)
+            eff_rows.append(out)
+    cols = ["cluster_id", "topic", "indicator_id", "start", "n_practices", "n_control", "n_pre", "n_post", "value",
+            "se", "lower", "upper", "pre_value", "pre_se", "pre_lower", "pre_upper", "pre_p_value",
+            "placebo_statistic", "placebo_df", "placebo_df2", "placebo_p_value", "mde", "se_practice",
+            "pre_se_practice",
+            "var_cluster", "df", "n_placebos", "se_basis", "estimable", "reason"]
+    effects = pd.DataFrame(eff_rows).reindex(columns=cols)
+    effects["estimable"] = effects["estimable"].astype(bool)
+    effects["confidence"] = confidence
+    effects["method"] = "premean-placebo-variance" + ("-denominator-weighted" if weight else "")
+    es_cols = ["cluster_id", "indicator_id", "event_time", "value", "se", "lower", "upper", "n_treated",
+               "n_control"]
+    event_study = pd.concat(es_parts, ignore_index=True) if es_parts else pd.DataFrame(columns=es_cols)
+    settings = {"base": f"mean of the {pre} months before the start", "window": f"{-pre} .. {after} months",
+                "lag": lag, "comparison": "not yet treated by the end of the window, or never",
+                "weights": weight or "equal", "minimum practices": min_practices, "confidence": confidence,
+                "inference": "practice-level variance + cluster-level component from placebo estimates"}
+    return PremeanClusterEffects(effects, event_study, settings)
+
+
+@register_estimator(
+    "premean-placebo",
+    label="Pre-period mean base; practice-level plus cluster-level variance from placebo estimates",
+    methods=(
+        "- **What an effect is.** For each practice, its mean over the {post} months from the start minus its "
+        "mean over the {pre} months before (the base); the cluster's effect is the average of its practices' "
+        "changes minus the average change of practices in clusters {comparison} on the topic throughout that "
+        "window (Callaway & Sant'Anna 2021). The start is the month of the first meeting on the topic plus a "
+        "lag of {lag} months.\n"
+        "- **Intervals** are {confidence_pct}% confidence intervals whose variance adds to the practice-level "
+        "variance of the two averages a cluster-level component: how much more than their practice-level "
+        "variance the same estimates vary in placebo windows before each cluster's start, across all clusters "
+        "(shocks a cluster's practices share; valid with one treated cluster; Conley & Taber 2011, Ferman & "
+        "Pinto 2019). Student's t with Welch-Satterthwaite degrees of freedom. The minimum detectable effect is "
+        "(t₁₋α/₂ + t₀.₈) × the same standard error.\n"
+        "- **Placebo test.** The same difference for the second half of the pre-period minus its first half, "
+        "with its own cluster-level component: p < 0.05 flags a cluster that was already moving before its "
+        "start (a pre-existing trend, or a bad spell that prompted the uptake and inflates the effect).\n"
+        "- **Many clusters.** Each effect is also shown shrunk toward the pooled effect of all clusters "
+        "(empirical Bayes with the random-effects variance between clusters; Efron & Morris 1975), and the "
+        "national overview gives false-discovery-rate q-values (Benjamini & Hochberg 1995). "
+        "docs/methods.md states every formula."))
+def premean_placebo(data: EstimatorInput) -> EstimatorOutput:
+    """:func:`cluster_effects_premean` in the estimator schema of :mod:`cluster_eval.impact.estimators`."""
+    res = cluster_effects_premean(pre=max(int(data.before), 2), after=data.after, lag=data.lag, weight=data.weight,
+                                  min_practices=max(int(data.min_practices), 2), confidence=data.confidence,
+                                  panels=data.panels)
+    e = res.effects
+    eff = e.rename(columns={"value": "estimate", "pre_value": "placebo", "pre_se": "placebo_se",
+                            "pre_lower": "placebo_lower", "pre_upper": "placebo_upper", "n_pre": "pre_months",
+                            "n_post": "post_months"})
+    eff["reason"] = eff["reason"].fillna("")
+    es = res.event_study.rename(columns={"value": "estimate"})
+    return EstimatorOutput(effects=eff, event_study=es)

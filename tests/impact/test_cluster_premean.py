@@ -1,0 +1,129 @@
+"""The pre-period-mean per-cluster estimator: hand calculations, placebo size, inference under cluster shocks."""
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from cluster_eval.errors import ArgumentError
+from cluster_eval.impact.cluster_premean import cluster_effects_premean, cluster_variance_component
+from cluster_eval.impact.panel import IndicatorPanel
+
+
+def _panel(values, clusters, starts, periods=None):
+    """An IndicatorPanel from a practices x months array; ``starts`` maps cluster -> start index."""
+    values = np.asarray(values, float)
+    n, t = values.shape
+    periods = periods or pd.date_range("2020-01-01", periods=t, freq="MS")
+    cl = np.array(clusters, dtype=object)
+    start_index = np.array([starts.get(c, np.inf) if c is not None else np.inf for c in cl], float)
+    cs = pd.DataFrame({"cluster_id": list(starts), "start": [periods[0] + pd.DateOffset(months=int(s))
+                                                               for s in starts.values()],
+                       "start_index": np.array(list(starts.values()), float)})
+    return IndicatorPanel("ind", "topic", np.array([f"P{i}" for i in range(n)]), cl, pd.DatetimeIndex(periods),
+                          values, np.full(values.shape, 100.0), start_index, cs)
+
+
+def test_variance_component_hand_calculation():
+    # sigma^2 = max(0, mean(theta^2 - v)): (1 - .5 + 4 - .5 + 1 - .5) / 3 = 1.5
+    assert cluster_variance_component([1.0, 2.0, -1.0], [0.5, 0.5, 0.5]) == pytest.approx(1.5)
+    # placebos no more variable than their practice-level variance: truncated at 0
+    assert cluster_variance_component([0.1, -0.1], [0.5, 0.5]) == 0.0
+    # missing pairs are left out
+    assert cluster_variance_component([1.0, np.nan, 3.0], [0.0, 1.0, 1.0]) == pytest.approx((1 + 8) / 2)
+
+
+def test_point_estimate_and_practice_variance_by_hand():
+    # 3 treated practices (cluster A, start month 4), 4 comparison practices never treated; pre = 4 months
+    rng = np.random.default_rng(1)
+    v = rng.normal(10, 1, (7, 6))
+    p = _panel(v, ["A", "A", "A", None, None, None, None], {"A": 4})
+    res = cluster_effects_premean(panels={"ind": p}, pre=4, after=1, min_practices=3, min_placebos=10**6,
+                                  event_study=True)
+    e = res.effects.iloc[0]
+    d = v[:, 4:6].mean(1) - v[:, 0:4].mean(1)                       # post mean - pre mean per practice
+    dt, dc = d[:3], d[3:]
+    assert e["value"] == pytest.approx(dt.mean() - dc.mean())
+    var = dt.var(ddof=1) / 3 + dc.var(ddof=1) / 4                   # two-sample (m/(m-1)-corrected) variance
+    assert e["se"] == pytest.approx(np.sqrt(var))
+    assert e["se_basis"] == "practice only"                         # too few placebos: no cluster component
+    # Welch-Satterthwaite df and the interval
+    df = var ** 2 / ((dt.var(ddof=1) / 3) ** 2 / 2 + (dc.var(ddof=1) / 4) ** 2 / 3)
+    assert e["df"] == pytest.approx(df)
+    q = stats.t.ppf(0.975, df)
+    assert e["lower"] == pytest.approx(e["value"] - q * np.sqrt(var))
+    assert e["mde"] == pytest.approx((q + stats.t.ppf(0.8, df)) * np.sqrt(var))
+    # pre-trend placebo: second half of the pre window minus the first half
+    pt = v[:, 2:4].mean(1) - v[:, 0:2].mean(1)
+    assert e["pre_value"] == pytest.approx(pt[:3].mean() - pt[3:].mean())
+    # event study: month s + e minus the pre mean, e = -4 .. 1
+    es = res.event_study.set_index("event_time")["value"]
+    base = v[:, 0:4].mean(1)
+    assert es.loc[1] == pytest.approx((v[:3, 5] - base[:3]).mean() - (v[3:, 5] - base[3:]).mean())
+    assert list(es.index) == [-4, -3, -2, -1, 0, 1]
+
+
+def _shocked(seed, n_clusters=40, months=60, shock=0.6, effect=0.0, rho=0.6):
+    """Practice x month values with cluster x month AR(1) shocks of SD ``shock`` (noise SD 1), staggered
+    starts, and a constant effect from the start; returns the panel and each cluster's size."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(3, 15, n_clusters)
+    cl = np.repeat([f"C{i:02d}" for i in range(n_clusters)], sizes)
+    never = 15
+    cl = np.concatenate([cl, [None] * never]).astype(object)
+    n = len(cl)
+    starts = {f"C{i:02d}": int(s) for i, s in enumerate(rng.integers(30, 58, n_clusters))}
+    z = np.zeros((n_clusters, months))
+    e = rng.standard_normal((n_clusters, months))
+    z[:, 0] = e[:, 0]
+    for t in range(1, months):
+        z[:, t] = rho * z[:, t - 1] + np.sqrt(1 - rho ** 2) * e[:, t]
+    code = np.array([int(c[1:]) if c is not None else -1 for c in cl])
+    level = rng.normal(50, 3, n)[:, None]
+    v = level + 0.05 * np.arange(months)[None, :] + rng.standard_normal((n, months))
+    v += np.where(code[:, None] >= 0, shock * z[np.maximum(code, 0)], 0.0)
+    s_idx = np.array([starts.get(c, np.inf) if c is not None else np.inf for c in cl])
+    v += effect * (np.arange(months)[None, :] >= s_idx[:, None])
+    return _panel(v, list(cl), starts), dict(zip(starts, sizes))
+
+
+def test_placebo_test_has_its_size_under_cluster_shocks():
+    """No pre-trends, strong cluster shocks: the placebo rejects about 5% (and the practice-only test far more)."""
+    p_all, naive = [], []
+    for seed in range(3):
+        panel, _ = _shocked(seed)
+        e = cluster_effects_premean(panels={"ind": panel}, pre=12, after=6, min_placebos=20).effects
+        e = e[e["estimable"]]
+        assert (e["se_basis"] == "practice + cluster").all()
+        p_all += list(e["placebo_p_value"])
+        # the same contrast judged by the practice-level variance alone (no cluster component)
+        naive += list(2 * stats.norm.sf(np.abs(e["pre_value"] / e["pre_se_practice"])))
+    p_all = np.array(p_all)
+    assert np.isfinite(p_all).all() and len(p_all) >= 100           # defined for every cluster size (3-14)
+    assert 0.01 <= (p_all < 0.05).mean() <= 0.11, (p_all < 0.05).mean()
+    assert (np.array(naive) < 0.05).mean() > 0.15                    # the component is what gives the size
+
+
+def test_effect_intervals_cover_under_cluster_shocks():
+    cov = []
+    for seed in range(3):
+        panel, _ = _shocked(seed + 10, effect=0.7)
+        e = cluster_effects_premean(panels={"ind": panel}, pre=12, after=6).effects
+        e = e[e["estimable"]]
+        cov += list((e["lower"] <= 0.7) & (0.7 <= e["upper"]))
+    assert 0.88 <= np.mean(cov) <= 0.99, np.mean(cov)
+
+
+def test_contract_tables_and_arguments(tiny):
+    prac, act, meas = tiny
+    res = cluster_effects_premean(meas, prac, act, {"ind_a": "abx"}, pre=8, after=6)
+    e = res.effects
+    assert set(e["cluster_id"]) == set(act["cluster_id"])
+    est = e[e["estimable"]]
+    assert len(est) >= 4 and (est["lower"] < 0.05).all() and (est["upper"] > 0.05).all()   # true effect 0.05
+    ci = res.conf_int(0.9)
+    assert (ci.loc[e["estimable"], "upper"] - ci.loc[e["estimable"], "lower"]
+            < est["upper"] - est["lower"]).all()
+    with pytest.raises(ArgumentError, match="pre must be a whole number >= 2"):
+        cluster_effects_premean(meas, prac, act, {"ind_a": "abx"}, pre=1)
+    with pytest.raises(ArgumentError, match="weight must be one of"):
+        cluster_effects_premean(meas, prac, act, {"ind_a": "abx"}, weight="list")
