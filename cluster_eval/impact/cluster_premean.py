@@ -66,7 +66,16 @@ MIN_PLACEBOS = 20
 
 
 class PremeanClusterEffects(ClusterEffects):
-    """Per-cluster effects against the pre-period mean; intervals use each row's Satterthwaite ``df``."""
+    """Per-cluster effects against the pre-period mean; intervals use each row's Satterthwaite ``df``.
+
+    Attributes
+    ----------
+    effects : pandas.DataFrame
+        One row per cluster and indicator: the estimate, its practice and cluster-level variance, ``se``,
+        ``df``, interval, MDE and the placebo test (docs/methods.md).
+    event_study : pandas.DataFrame
+        One row per cluster, indicator and event time.
+    """
 
     title = "Per-cluster effects (pre-period mean base; practice + cluster-level variance)"
 

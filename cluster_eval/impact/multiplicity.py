@@ -80,7 +80,26 @@ def shrink(effects, se, *, method: str = "REML", confidence: float = 0.95) -> pd
 
 def shrink_effects(effects: pd.DataFrame, *, by: str = "indicator_id", method: str = "REML",
                    confidence: float = 0.95) -> pd.DataFrame:
-    """:func:`shrink` applied per ``by`` group to an effects table (value, se, estimable); columns added."""
+    """:func:`shrink` applied per ``by`` group to an effects table: empirical-Bayes shrinkage of each
+    cluster's effect toward its group's pooled effect (Efron & Morris 1975).
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        One row per cluster effect with ``value``, ``se``, the ``by`` column and optionally ``estimable``.
+    by : str
+        The column whose groups are pooled separately (default one pool per indicator).
+    method : {"REML", "DL"}
+        The random-effects estimator of tau² (``ce.impact.pool``).
+    confidence : float
+        Level of the shrunk intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``effects`` with ``shrunk_value, shrunk_se, shrunk_lower, shrunk_upper, shrinkage, pooled_value,
+        pooled_se, tau2`` added (missing where a row is not estimable).
+    """
     missing = [c for c in (by, "value", "se") if c not in effects.columns]
     if missing:
         raise ArgumentError(f"effects lacks column(s) {missing}")

@@ -266,7 +266,19 @@ def _long(wide: pd.DataFrame, plan, indicators, wanted) -> pd.DataFrame:
 def read_measures(path) -> pd.DataFrame:
     """Read measures written by :func:`compute_measures`: a ``measures.parquet`` / ``.csv`` file (DuckDB)
     or a folder of Parquet partitioned by indicator (Spark), as the DataFrame ``compute_measures``
-    returns (same columns, dtypes and row order). Local paths (or any path pyarrow's filesystems read)."""
+    returns (same columns, dtypes and row order). Local paths (or any path pyarrow's filesystems read).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``measures.parquet`` or ``.csv`` file, a folder partitioned by ``indicator_id``, or a folder holding
+        ``measures/``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``indicator_id, practice_id, period, numerator, denominator`` as :func:`compute_measures` returns them.
+    """
     path = Path(path) if not str(path).startswith(("s3://", "gs://", "hdfs://")) else path
     if isinstance(path, Path) and path.is_dir() and (path / "measures").is_dir():
         path = path / "measures"
