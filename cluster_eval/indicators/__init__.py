@@ -1,5 +1,5 @@
 """The indicator catalogue (YAML, validated when loaded) and the engine over patient-level events
-(DuckDB in process, or Apache Spark: the same compiled SQL, transpiled by sqlglot).
+(DuckDB in process, or Apache Spark: the same compiled SQL, transpiled by sqlglot)::
 
     load_catalogue(path=None) -> dict[str, Indicator]
     catalogue_table(catalogue=None) -> DataFrame   the metadata (id, title, topic, kind, multiplier, better, ...)

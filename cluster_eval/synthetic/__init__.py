@@ -45,17 +45,19 @@ def generate(scale: str = "small", seed: int = 0, *, cluster_shock: float = 0.12
         ``variation_ratio`` once the effect is fully ramped up (truth column ``sd_ratio``).
     dip, dip_share, dip_size, dip_months
         The Ashenfelter scenario: a share ``dip_share`` of the treated cluster-topics is worse by
-        ``dip_size`` x the indicator's mean |effect| in the ``dip_months`` months before the start
+        ``dip_size`` x the indicator's mean absolute effect in the ``dip_months`` months before the start
         (truth column ``dip``). Off by default.
-
-    With ``cluster_shock=0, region_shock=0, effect_sd=0, variation_share=0`` (and no dip) the tables are
-    those of the generator without nuisances, draw for draw. docs/synthetic.md states the full model.
 
     Returns
     -------
     Dataset
         practices, clusters, activities, measures (the catalogue's 11 indicators), population, truth
         (cluster_id, topic, indicator_id, start, event_time, effect, sd_ratio, dip).
+
+    Notes
+    -----
+    With ``cluster_shock=0, region_shock=0, effect_sd=0, variation_share=0`` (and no dip) the tables are
+    those of the generator without nuisances, draw for draw. docs/synthetic.md states the full model.
     """
     from ..errors import ArgumentError
     from ..validation import check_choice
