@@ -69,6 +69,15 @@ class ClusterEffects(_EffectsResults):
                              "confidence": level})
 
 
+def not_estimable_reason(start_index: int, n_months: int, n_practices: int, min_practices: int) -> str:
+    """Why a cluster's effect cannot be estimated ("" when it can): the per-cluster estimators' one rule."""
+    if start_index < 1 or start_index >= n_months:
+        return "start outside the data (no pre-period or no post-period)"
+    if n_practices < min_practices:
+        return f"fewer than {min_practices} practices with data ({n_practices})"
+    return ""
+
+
 def _one_cluster(p: IndicatorPanel, cid: str, s: int, ev: np.ndarray, w: np.ndarray, control_group: str,
                  small_sample: bool = True):
     """Event-time estimates and the practice x event-time influence matrix for one cluster."""
@@ -172,11 +181,7 @@ def cluster_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities:
             s = int(sidx)
             n_pr = int((has_data & (p.cluster_ids == cid)).sum())
             row = dict(cluster_id=cid, topic=p.topic, indicator_id=ind, start=start, n_practices=n_pr)
-            reason = ""
-            if s < 1 or s >= p.value.shape[1]:
-                reason = "start outside the data (no pre-period or no post-period)"
-            elif n_pr < min_practices:
-                reason = f"fewer than {min_practices} practices with data ({n_pr})"
+            reason = not_estimable_reason(s, p.value.shape[1], n_pr, min_practices)
             if reason:
                 eff_rows.append({**row, "n_control": 0, "estimable": False, "reason": reason})
                 continue

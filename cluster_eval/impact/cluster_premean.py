@@ -56,7 +56,7 @@ import pandas as pd
 from scipy import special, stats
 
 from ..validation import check_choice, check_confidence
-from .cluster import ClusterEffects
+from .cluster import ClusterEffects, not_estimable_reason
 from .estimators import EstimatorInput, EstimatorOutput, register_estimator
 from .panel import IndicatorPanel, build_panels
 
@@ -325,11 +325,7 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
             g = pos.get(cid)
             n_pr = int((codes == g).sum()) if g is not None else 0
             row = dict(cluster_id=cid, topic=p.topic, indicator_id=ind, start=start, n_practices=n_pr)
-            reason = ""
-            if sidx < 1 or sidx >= nt:
-                reason = "start outside the data (no pre-period or no post-period)"
-            elif n_pr < min_practices:
-                reason = f"fewer than {min_practices} practices with data ({n_pr})"
+            reason = not_estimable_reason(int(sidx), nt, n_pr, min_practices)
             if reason:
                 eff_rows.append({**row, "n_control": 0, "estimable": False, "reason": reason})
                 continue
