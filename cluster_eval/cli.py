@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="outputs/demo", help="output folder (default: outputs/demo)")
     d.add_argument("--scale", choices=SCALES, default="denmark", help="synthetic scale (default: denmark)")
     d.add_argument("--jobs", type=int, default=None, help="parallel reports (default: number of cores)")
+    d.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=None,
+                   help="also write an A4 PDF beside every report (default: on for the denmark scale, off for "
+                        "the others; needs Debian's chromium)")
     d.add_argument("--quiet", action="store_true", help="no progress display")
 
     s = sub.add_parser("synth", help="write a synthetic data folder with its ground truth (truth.csv)")
@@ -66,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--jobs", type=int, default=None)
     r.add_argument("--only", nargs="+", default=None, metavar="CLUSTER", help="rerun these clusters only")
     r.add_argument("--force", action="store_true", help="rerun reports whose inputs did not change")
+    r.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=None,
+                   help="also write an A4 PDF beside every report (default: the params' report.pdf; needs "
+                        "Debian's chromium)")
     r.add_argument("--quiet", action="store_true")
 
     a = sub.add_parser("audit", help="scan written outputs for cells that break disclosure rules")
@@ -154,14 +160,14 @@ def cmd_convert(args) -> int:
 def cmd_run(args) -> int:
     from .report import run
 
-    return run(args.params, jobs=args.jobs, only=args.only, force=args.force, quiet=args.quiet)
+    return run(args.params, jobs=args.jobs, only=args.only, force=args.force, quiet=args.quiet, pdf=args.pdf)
 
 
 def cmd_demo(args) -> int:
     from .report import demo
 
     _check_out(args.out)
-    return demo(out_dir=args.out, scale=args.scale, quiet=args.quiet, jobs=args.jobs)
+    return demo(out_dir=args.out, scale=args.scale, quiet=args.quiet, jobs=args.jobs, pdf=args.pdf)
 
 
 def cmd_audit(args) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .i18n import _
 from .render import check_self_contained, page
 from .tables import atomic_write
 
@@ -60,6 +61,11 @@ def write_index(folder: Path, cfg, jobs: list[dict], results: dict) -> Path:
         ok = status == "ok"
         if ok:
             link = f'<a href="{_esc(_rel(folder, job["html"]))}">{_esc(job["title"])}</a>'
+            pdf = Path(job.get("pdf") or "")
+            if r.get("pdf_status") == "ok" and pdf.is_file():
+                link += f' · <a href="{_esc(_rel(folder, pdf))}">{_esc(_("PDF"))}</a>'
+            elif r.get("pdf_status") == "failed":
+                link += f' · <span class="failed">{_esc(_("PDF failed"))}</span>'
         else:
             nb = Path(job["ipynb"])
             link = _esc(job["title"])

@@ -71,13 +71,22 @@ class Manifest:
                              "output": str(out.relative_to(self.folder)) if out.exists() else None,
                              "output_sha256": r.get("output_hash") if out.exists() else None,
                              "notebook": str(Path(job["ipynb"]).relative_to(self.folder)),
-                             "key": job["key"]})
+                             **self._pdf(job, r), "key": job["key"]})
             self.data["reports"] = rows
         if audit is not None:
             self.data["audit"] = audit
         path = self.folder / "manifest.json"
         atomic_write(path, json.dumps(self.data, indent=1, default=str))
         return path
+
+
+    def _pdf(self, job, r: dict) -> dict:
+        """The report's PDF (when the run prints PDFs or one is current on disk) and how its printing ended."""
+        pdf = Path(job.get("pdf") or Path(job["html"]).with_suffix(".pdf"))
+        ok = r.get("pdf_status") == "ok" and pdf.exists()
+        return {"pdf": str(pdf.relative_to(self.folder)) if ok else None,
+                "pdf_sha256": r.get("pdf_hash") if ok else None,
+                "pdf_status": r.get("pdf_status"), "pdf_error": r.get("pdf_error")}
 
 
 def run_audit(folder: Path, cfg) -> dict:

@@ -20,12 +20,20 @@ padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.7em;border-bottom:2px solid #b2182b;padding-bottom:.2em}h2{font-size:1.35em;margin-top:1.6em;
 border-bottom:1px solid #ddd}h3{font-size:1.1em;margin-top:1.3em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.85em}th,td{border-bottom:1px solid #ddd;padding:.25em .6em;
-text-align:left;vertical-align:top}th{background:#f4f4f4}img{max-width:100%;height:auto}
-.jp-InputPrompt,.jp-OutputPrompt,.prompt{display:none}.ce-foot{color:#777;font-size:.8em;margin-top:3em}
+text-align:left;vertical-align:top}th{background:#f4f4f4}img,svg{max-width:100%;height:auto}
+.jp-InputPrompt,.jp-OutputPrompt,.prompt{display:none}.ce-foot{color:#595959;font-size:.8em;margin-top:3em}
 a{color:#2166ac}.failed{color:#b2182b;font-weight:bold}.ok{color:#1a7f37}
+@page{size:A4}
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt;line-height:1.35}
+h1,h2,h3,h4{break-after:avoid;page-break-after:avoid}
+svg,img,figure,table,.jp-RenderedSVG,.jp-RenderedImage,.jp-RenderedHTMLCommon table,.ce-box{break-inside:avoid;
+page-break-inside:avoid}tr,li{break-inside:avoid}thead{display:table-header-group}
+svg,img{max-height:255mm;width:auto;max-width:100%}a{color:inherit;text-decoration:none}.ce-foot{display:none}}
 """
 EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 REMOVE_TAGS = {"injected-parameters", "parameters", "remove-cell"}
+TABLE_PART = re.compile(r"<(thead|tbody|tfoot)\b[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
+TH = re.compile(r"<th\b(?![^>]*\bscope=)", re.IGNORECASE)
 
 _exporter = None
 
@@ -39,17 +47,28 @@ def _get_exporter():
         ex.exclude_input = True
         ex.exclude_input_prompt = True
         ex.exclude_output_prompt = True
-        ex.anchor_link_text = ""
+        ex.exclude_anchor_links = True   # empty links a screen reader would announce
         _exporter = ex
     return _exporter
 
 
+def header_scopes(text: str) -> str:
+    """Every table header cell gets its scope: ``scope="col"`` in a table head, ``scope="row"`` in a body
+    (pandas' index cells), so a screen reader reads each cell with its headers."""
+    def part(m):
+        scope = "col" if m.group(1).lower() == "thead" else "row"
+        return TH.sub(f'<th scope="{scope}"', m.group(0))
+
+    return TABLE_PART.sub(part, text)
+
+
 def page(title: str, body: str, footer: str = "") -> str:
-    """A complete HTML page around ``body`` with the inline stylesheet."""
+    """A complete HTML page around ``body`` with the inline stylesheet (screen and print) and header scopes."""
     foot = f'<p class="ce-foot">{footer}</p>' if footer else ""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n{foot}\n</body></html>\n")
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n<main>\n{header_scopes(body)}"
+            f"\n</main>\n{foot}\n</body></html>\n")
 
 
 def strip_cells(nb):

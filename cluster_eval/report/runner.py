@@ -8,7 +8,9 @@ Order of work (a refusal with exit status 2 comes before anything is written):
 3. the analyse stage writes ``tables/`` (skipped when its inputs are unchanged);
 4. every report whose key (params, input hashes, notebook, package version and code) changed — or
    whose HTML is missing or altered — runs in a fresh kernel in a ``spawn`` process pool;
-5. ``index.html`` and ``manifest.json`` are written; the disclosure audit runs; exit 1 on any failure.
+5. with ``report.pdf``, every report whose A4 PDF is missing or older than its HTML is printed (one browser,
+   :mod:`.pdf`);
+6. ``index.html`` and ``manifest.json`` are written; the disclosure audit runs; exit 1 on any failure.
 """
 from __future__ import annotations
 
@@ -104,7 +106,8 @@ def run_key(cfg: RunConfig, input_hashes: dict) -> str:
     from .. import __version__
 
     content = {k: v for k, v in cfg.params.items() if k not in NOT_CONTENT}
-    content["report"] = {k: v for k, v in content["report"].items() if k != "timeout"}
+    # neither changes what a report shows: the PDFs are kept current on their own (_pdf_stage)
+    content["report"] = {k: v for k, v in content["report"].items() if k not in ("timeout", "pdf")}
     blob = json.dumps({"params": _jsonable(content), "inputs": input_hashes, "version": __version__,
                        "code": code_hash()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -163,7 +166,7 @@ class Reports:
         key = hashlib.sha256(f"{base_key}|{kind}|{rid}|{nb_hash[kind]}|{json.dumps(params, sort_keys=True)}"
                              .encode()).hexdigest()
         return {"id": rid, "kind": kind, "title": title, "notebook": str(self.cfg.notebooks[kind]),
-                "parameters": params, "html": str(html), "ipynb": str(self.folder / "notebooks" / f"{safe_name(rid)}.ipynb"),
+                "parameters": params, "html": str(html), "pdf": str(Path(html).with_suffix(".pdf")), "ipynb": str(self.folder / "notebooks" / f"{safe_name(rid)}.ipynb"),
                 "timeout": self.cfg.report["timeout"], "log": str(self.folder / "logs" / f"{safe_name(rid)}.log"),
                 "key": key, "footer": f"cluster_eval · run {self.cfg.run_name}"}
 
@@ -186,11 +189,17 @@ class Reports:
     def record(self, job, result: dict) -> None:
         atomic_write(self.state_path(job), json.dumps({**result, "finished": time.time()}))
 
+    def pdf_is_current(self, job) -> bool:
+        """The PDF on disk is the one printed from the HTML on disk (both unchanged since)."""
+        st, pdf, html = self.state(job), Path(job["pdf"]), Path(job["html"])
+        return (pdf.exists() and html.exists() and st.get("pdf_status") == "ok"
+                and st.get("pdf_source") == file_hash(html) and st.get("pdf_hash") == file_hash(pdf))
+
 
 def _remove_orphans(folder: Path, jobs: list[dict]) -> None:
     """Reports of clusters no longer in the data are removed (never listed, never left looking current)."""
-    keep = {Path(j["html"]).name for j in jobs if j["kind"] == "cluster"}
-    for p in (folder / "clusters").glob("*.html"):
+    keep = {Path(j[ext]).name for j in jobs if j["kind"] == "cluster" for ext in ("html", "pdf")}
+    for p in [*(folder / "clusters").glob("*.html"), *(folder / "clusters").glob("*.pdf")]:
         if p.name not in keep:
             LOG.warning("removing %s: cluster no longer in the data", p.relative_to(folder))
             p.unlink(missing_ok=True)
@@ -230,16 +239,64 @@ def _execute(todo: list[dict], jobs: int, jupyter_path: Path, on_result, stderr_
                 pending.append(job)
 
 
-def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False) -> int:
-    """Run the scheduled job. Returns 0 (all well) or 1 (a report failed or the audit found something).
+def _pdf_stage(cfg, reports: Reports, results: dict) -> list[str]:
+    """Print the A4 PDF of every report that is ok and whose PDF is missing or older than its HTML, in one
+    browser; record each outcome in the report's state and result. Returns the ids whose PDF failed."""
+    from . import pdf as P
 
-    Raises ConfigError / InputError / RunLockedError / OutputError (exit status 2) before any work starts.
+    items = []
+    for job in reports.jobs:
+        r = results.get(job["id"])
+        if r is None or r.get("status") != "ok" or not Path(job["html"]).exists():
+            continue
+        if reports.pdf_is_current(job):
+            st = reports.state(job)
+            r.update({k: st.get(k) for k in ("pdf_status", "pdf_hash", "pdf_duration")})
+            continue
+        items.append({"id": job["id"], "html": job["html"], "pdf": job["pdf"],
+                      "footer": P.footer_template(job["title"], cfg.run_name)})
+    if not items:
+        LOG.info("pdf: every PDF is current")
+        return []
+    t0 = time.time()
+    printed = P.print_pdfs(items, timeout=cfg.report["timeout"])
+    failed = []
+    by_id = {j["id"]: j for j in reports.jobs}
+    for rid, res in printed.items():
+        job = by_id[rid]
+        pdf = Path(job["pdf"])
+        ok = res["status"] == "ok" and pdf.exists()
+        fields = {"pdf_status": "ok" if ok else "failed", "pdf_error": res.get("error"),
+                  "pdf_duration": res.get("duration"), "pdf_hash": file_hash(pdf) if ok else None,
+                  "pdf_source": file_hash(job["html"]) if ok else None}
+        results[rid].update(fields)
+        st = reports.state(job)
+        atomic_write(reports.state_path(job), json.dumps({**st, **fields}))
+        if not ok:
+            failed.append(rid)
+            LOG.warning("pdf %s %s: failed — %s", job["kind"], rid, res.get("error"))
+    LOG.info("pdf: %d printed in %.1f s, %d failed", len(items) - len(failed), time.time() - t0, len(failed))
+    return failed
+
+
+def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False, pdf=None) -> int:
+    """Run the scheduled job. Returns 0 (all well) or 1 (a report or its PDF failed, or the audit found
+    something). ``pdf`` (true/false) overrides the params' ``report.pdf``.
+
+    Raises ConfigError / InputError / RunLockedError / OutputError (exit status 2) before any work starts,
+    among them a ConfigError when PDFs are asked for and Chromium or playwright is missing.
     """
     from ..data import load_dataset
     from ..data.mapping import resolve_source
 
     t_start = time.time()
     cfg = load_params(params_path_or_dict)
+    if pdf is not None:
+        cfg.report["pdf"] = bool(pdf)
+    if cfg.report["pdf"]:
+        from .pdf import check_available
+
+        check_available()
     folder = cfg.output.resolve()
     check_output(folder)
     check_unlocked(folder)
@@ -345,6 +402,7 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
         done[0] += 1
         results[job["id"]] = {**res, "skipped": False}
         reports.record(job, res)
+        Path(job["pdf"]).unlink(missing_ok=True)   # printed from the older HTML: never left beside the new one
         msg = f"[{done[0]}/{len(todo)}] {job['kind']} {job['id']}: {res['status']}"
         if res.get("duration") is not None:
             msg += f" ({res['duration']:.1f} s)"
@@ -371,6 +429,8 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
         _remove_orphans(folder, reports.jobs)
     # exit status: the reports this invocation ran (with --only, the others keep their last state)
     failed = [r for r in results.values() if not r.get("skipped") and r.get("status") != "ok"]
+    if cfg.report["pdf"]:
+        failed += [results[rid] for rid in _pdf_stage(cfg, reports, results)]
     I.write_index(folder, cfg, reports.jobs, results)
     audit = M.run_audit(folder, cfg)
     status = "complete" if not failed and not audit.get("findings") else "failed"
