@@ -96,14 +96,20 @@ async def _print_all(items: list[dict], chromium: str, timeout_s: float, paralle
                 queue.put_nowait(item)
 
             async def worker():
-                page = await context.new_page()
-                page.set_default_timeout(timeout_s * 1000)
+                page = None
                 try:
                     while not queue.empty():
                         item = queue.get_nowait()
+                        if page is None:
+                            page = await context.new_page()
+                            page.set_default_timeout(timeout_s * 1000)
                         results[item["id"]] = await _print_one(page, item)
+                        if results[item["id"]]["status"] != "ok":   # a failed page may still navigate: a new one
+                            await page.close()
+                            page = None
                 finally:
-                    await page.close()
+                    if page is not None:
+                        await page.close()
 
             await asyncio.gather(*(worker() for _ in range(max(1, min(parallel, len(items))))))
         finally:

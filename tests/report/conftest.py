@@ -67,3 +67,54 @@ def shared_run(small_data, tmp_path_factory):
 def params_for():
     """``params_for(data_dir, out_dir, **sections)`` -> a params dict (see :func:`make_params`)."""
     return make_params
+
+
+# --- the browser tools (PDF and accessibility tests) -------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+#: axe-core's script, installed by .ci/run with npm (``npm install --prefix .ci/node axe-core``)
+AXE_JS = ROOT / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _missing(what: str) -> None:
+    """Skip with the reason, or fail when CLUSTER_EVAL_REQUIRE_BROWSER=1 (CI installs every tool)."""
+    import os
+
+    if os.environ.get("CLUSTER_EVAL_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{what} (CLUSTER_EVAL_REQUIRE_BROWSER=1)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium and the playwright package (to drive it), or skip."""
+    from cluster_eval.report.pdf import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        _missing("chromium is not installed (Debian: apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("the Python package playwright is not installed (pip install -e '.[test]')")
+    return path
+
+
+@pytest.fixture(scope="session")
+def poppler() -> None:
+    """pdftoppm, pdftotext, pdfinfo and pdfimages (Debian: poppler-utils), or skip."""
+    import shutil
+
+    for tool in ("pdftoppm", "pdftotext", "pdfinfo", "pdfimages"):
+        if shutil.which(tool) is None:
+            _missing(f"{tool} is not installed (Debian: apt-get install poppler-utils)")
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> Path:
+    """axe-core's ``axe.min.js`` ($CLUSTER_EVAL_AXE or .ci/node), or skip."""
+    import os
+
+    path = Path(os.environ.get("CLUSTER_EVAL_AXE") or AXE_JS)
+    if not path.is_file():
+        _missing(f"axe-core not found at {path} (npm install --prefix .ci/node axe-core, as .ci/run does)")
+    return path
