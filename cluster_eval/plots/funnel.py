@@ -22,14 +22,16 @@ from matplotlib.figure import Figure
 from ..stats._shared import level_label, level_suffix
 from ..stats.proportions import proportion_ci
 from ..stats.rates import exact_poisson_limits
+from . import style
 
-POINT_COLOUR = "#5DA5DA"
-OUT_95_COLOUR = "#FAC98F"
-OUT_998_COLOUR = "#F17C0E"
-LIMIT_COLOUR = "#1F77B4"
-UNADJUSTED_COLOUR = "#BBBBBB"
+# seaborn's colour-blind-safe palette (plots/style.py)
+POINT_COLOUR = style.SKY
+OUT_95_COLOUR = style.ORANGE
+OUT_998_COLOUR = style.VERMILLION
+LIMIT_COLOUR = style.BLUE
+UNADJUSTED_COLOUR = "#bbbbbb"
 TARGET_COLOUR = "#444444"
-HIGHLIGHT_COLOUR = "#059748"
+HIGHLIGHT_COLOUR = style.GREEN
 
 
 def _new_axes(ax: Axes | None, figsize) -> Axes:
@@ -47,6 +49,7 @@ def _point_colours(labels: pd.Series, top: str) -> np.ndarray:
     return colours
 
 
+@style.styled
 def plot_funnel(result, ax: Axes | None = None, *, label_outliers: bool = True, highlight=None,
                 title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
                 log_x: bool = False, figsize=(7, 4.5)) -> Axes:
@@ -129,6 +132,7 @@ def _unit_intervals(result, confidence: float) -> pd.DataFrame:
                          "upper": upper})
 
 
+@style.styled
 def plot_caterpillar(data, ax: Axes | None = None, *, target: float | None = None, confidence: float = 0.95,
                      highlight=None, title: str | None = None, ylabel: str | None = None,
                      show_names: bool | None = None, figsize=(7, 4.5)) -> Axes:

@@ -11,9 +11,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-EFFECT_COLOUR = "#1f5f8b"
-PRE_COLOUR = "#7f7f7f"
-HIGHLIGHT = "#c0392b"
+from . import style  # noqa: E402
+
+# seaborn's colour-blind-safe palette (plots/style.py)
+EFFECT_COLOUR = style.BLUE
+PRE_COLOUR = style.GREY
+HIGHLIGHT = style.VERMILLION
 
 
 def _axes(ax, figsize):
@@ -22,6 +25,7 @@ def _axes(ax, figsize):
     return ax
 
 
+@style.styled
 def event_study_plot(table: pd.DataFrame, *, ax=None, event_col: str = "event_time", value_col: str = "value",
                      lower_col: str = "lower", upper_col: str = "upper", band_lower_col: str | None = None,
                      band_upper_col: str | None = None, title: str | None = None, ylabel: str = "effect",
@@ -55,6 +59,7 @@ def event_study_plot(table: pd.DataFrame, *, ax=None, event_col: str = "event_ti
     return ax
 
 
+@style.styled
 def its_plot(result, *, ax=None, rate: bool = True, title: str | None = None, ylabel: str | None = None,
              figsize=(8, 4)):
     """Observed series, fitted segmented regression and the counterfactual (dashed, with its interval)."""
@@ -82,6 +87,7 @@ def its_plot(result, *, ax=None, rate: bool = True, title: str | None = None, yl
     return ax
 
 
+@style.styled
 def forest_plot(pooled, *, highlight=None, ax=None, title: str | None = None, xlabel: str = "effect",
                 sort: bool = True, figsize=None):
     """Forest plot of per-cluster effects with the pooled estimate and prediction interval.

@@ -18,9 +18,12 @@ import pandas as pd
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-LINE_COLOUR = "#5DA5DA"     # qicharts2 option qic.linecol
-SIGNAL_COLOUR = "#FAA43A"   # qicharts2 option qic.signalcol
-TARGET_COLOUR = "#059748"   # qicharts2 option qic.targetcol
+from . import style
+
+# qicharts2's roles (options qic.linecol, qic.signalcol, qic.targetcol) in seaborn's colour-blind-safe palette
+LINE_COLOUR = style.SKY
+SIGNAL_COLOUR = style.ORANGE
+TARGET_COLOUR = style.GREEN
 DOT_COLOUR = "#8C8C8C"
 LIMIT_FILL = "#E8E8E8"
 INTERVENTION_COLOUR = "#444444"
@@ -123,6 +126,7 @@ def _mark(ax, when, label):
                     textcoords="offset points", va="top", fontsize=8, color=INTERVENTION_COLOUR)
 
 
+@style.styled
 def plot_qic(chart_data: pd.DataFrame, ax=None, *, title=None, xlabel="Subgroup", ylabel="Value",
              intervention=None, intervention_label="Intervention", show_95=False, show_labels=None,
              decimals=None, facets=None, ncols=None):

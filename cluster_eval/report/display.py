@@ -30,16 +30,19 @@ def show_html(text: str):
     _display(HTML(text))
 
 
-def show_figure(fig, dpi: int, fmt: str = "svg"):
-    """Display a figure as inline SVG (default) or PNG at ``dpi``."""
-    if fmt == "svg":
-        from IPython.display import display
-
-        display({"image/svg+xml": F.svg(fig)}, raw=True)
+def show_figure(fig, dpi: int, fmt: str = "svg", title: str | None = None, desc: str | None = None):
+    """Display a figure as inline SVG (default) or PNG at ``dpi``, named for assistive technology: the SVG's
+    ``<title>``/``<desc>`` (:func:`.figures.svg`) or the PNG's ``alt``; ``title`` defaults to the figure's label
+    and ``desc`` to its panels (:func:`.figures.describe`)."""
+    if fmt == "svg":   # as HTML: inline in the page (nbconvert would make image/svg+xml an <img> without a name)
+        show_html(F.svg(fig, title, desc))
         return
-    from IPython.display import Image
+    import base64
+    import html
 
-    _display(Image(data=F.png(fig, dpi=dpi), format="png"))
+    alt = " ".join(x for x in (title or fig.get_label() or "", desc if desc is not None else F.describe(fig)) if x)
+    data = base64.b64encode(F.png(fig, dpi=dpi)).decode()
+    show_html(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">')
 
 
 def show_table(df: pd.DataFrame):

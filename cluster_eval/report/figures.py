@@ -1,23 +1,70 @@
 """Drawing helpers of the report notebooks: small, fast matplotlib figures (no pyplot state, Agg only).
 
-Each function takes slices of the run's tables and returns a :class:`matplotlib.figure.Figure`;
-:func:`png` turns a figure into PNG bytes for display (embedded in the HTML as a data URI).
+Each function takes slices of the run's tables and returns a :class:`matplotlib.figure.Figure` drawn in the
+package's seaborn theme and colour-blind-safe palette (:mod:`cluster_eval.plots.style`), labelled with a short
+title (``Figure.get_label``); :func:`svg` turns a figure into accessible inline SVG (``role="img"``, a
+``<title>`` and a ``<desc>`` listing its panels, :func:`describe`), :func:`png` into PNG bytes.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import html
 import io
 import math
+import re
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-CLUSTER = "#b2182b"
-REGION = "#2166ac"
-NATION = "#555555"
-OTHER = "#8c8c8c"
-POOLED = "#fdb863"
+from ..plots import style
+from .i18n import _
+
+# the roles' colours in seaborn's colour-blind-safe palette (plots/style.py)
+CLUSTER = style.HIGHLIGHT
+REGION = style.REGION
+NATION = style.NATION
+OTHER = style.OTHER
+POOLED = style.BAND
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogues where it is defined; it is translated (``_``) where it is used."""
+    return message
+
+
+def _figure(title: str):
+    """Decorator of a figure function: drawn in the package's theme, labelled with ``_(title)``."""
+    def deco(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            out = style.styled(func)(*args, **kwargs)
+            (out[0] if isinstance(out, tuple) else out).set_label(_(title))
+            return out
+
+        return wrapper
+
+    return deco
+
+
+def describe(fig: Figure) -> str:
+    """A text description of a figure for readers who cannot see it: each visible panel's title and axes."""
+    panels = []
+    for ax in fig.get_axes():
+        if not ax.get_visible():
+            continue
+        title = " ".join(ax.get_title().split())
+        axes = [f"{name}: {' '.join(label.split())}" for name, label in ((_("x axis"), ax.get_xlabel()),
+                                                                         (_("y axis"), ax.get_ylabel())) if label]
+        legend = ax.get_legend()
+        if legend is not None:
+            axes.append(_("legend: {entries}").format(entries=", ".join(t.get_text() for t in legend.get_texts())))
+        panels.append(title + (f" ({'; '.join(axes)})" if axes else ""))
+    if not panels:
+        return ""
+    return _("{n} panel(s): {panels}.").format(n=len(panels), panels="; ".join(panels))
 
 
 def png(fig: Figure, dpi: int = 80) -> bytes:
@@ -30,16 +77,33 @@ def png(fig: Figure, dpi: int = 80) -> bytes:
     return buf.getvalue()
 
 
-def svg(fig: Figure) -> str:
+#: matplotlib's ids of groups (figure_1, axes_1, line2d_3, ...): never referenced; the referenced ones
+#: (markers, clip paths) are content hashes without a counter
+SVG_IDS = re.compile(r' id="[A-Za-z][A-Za-z0-9.]*_\d+"')
+
+
+def svg(fig: Figure, title: str | None = None, desc: str | None = None) -> str:
     """SVG text of a figure, text kept as text (no glyph rendering: about twice as fast as PNG and smaller),
-    deterministic ids and no date, so an unchanged figure gives an identical report."""
+    deterministic ids and no date, so an unchanged figure gives an identical report.
+
+    The SVG is an image with a name for assistive technology: ``role="img"``, a ``<title>`` (``title``, else
+    the figure's label) and a ``<desc>`` (``desc``, else :func:`describe`), referenced by ``aria-labelledby``.
+    """
     import matplotlib
 
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "cluster_eval"}):
         fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.find("<svg"):]
+    # unreferenced ids, repeated by every figure of a page, and the RDF metadata block go
+    text = SVG_IDS.sub("", re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.find("<svg"):], flags=re.S))
+    title = title or fig.get_label() or _("Figure")
+    desc = desc if desc is not None else describe(fig)
+    key = "ce-fig-" + hashlib.sha256((title + desc + text).encode()).hexdigest()[:10]
+    end = text.find(">") + 1
+    return (text[:end - 1] + f' role="img" aria-labelledby="{key}-t {key}-d">'
+            f'<title id="{key}-t">{html.escape(title)}</title><desc id="{key}-d">{html.escape(desc)}</desc>'
+            + text[end:])
 
 
 def _grid(n: int, ncols: int = 3, w: float = 3.6, h: float = 2.4, sharex: bool = False):
@@ -91,6 +155,7 @@ def _signal_word(direction: str, better: str) -> str:
     return word.replace(" than expected", "")
 
 
+@_figure(N_("Trends: the cluster, its region and the nation, month by month"))
 def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str, starts: dict,
            spc: pd.DataFrame) -> Figure:
     """Cluster vs region vs nation, month by month, one panel per indicator; the start marked and, in the title,
@@ -123,6 +188,7 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
     return fig
 
 
+@_figure(N_("SPC chart of the cluster relative to the nation around its start"))
 def spc_relative(chart: pd.DataFrame, rules: pd.DataFrame, meta: pd.DataFrame) -> Figure:
     """The cluster's O/E against the nation around its start, one panel per indicator: points, the frozen
     centre line and the 3-sigma limits (``spc_chart`` and ``spc`` tables; ``ce.spc.relative``)."""
@@ -153,6 +219,7 @@ def spc_relative(chart: pd.DataFrame, rules: pd.DataFrame, meta: pd.DataFrame) -
     return fig
 
 
+@_figure(N_("Funnel plots: the cluster's practices before and after the start"))
 def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame) -> tuple[Figure, dict]:
     """The cluster's practices against national funnel limits (95% dashed, 99.8% solid) after the start,
     with each practice's position before the start (grey, joined to its position after).
@@ -203,6 +270,7 @@ def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame) -> t
     return fig, hidden
 
 
+@_figure(N_("Event study: the effect month by month since the start"))
 def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | None = None) -> Figure:
     """Effect by month since the start with intervals; month -1 is the reference (zero)."""
     inds = list(meta.index)
@@ -227,6 +295,7 @@ def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | Non
     return fig
 
 
+@_figure(N_("Forest plot: every cluster's effect with its interval"))
 def forest(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame, highlight: str | None = None,
            labels: dict | None = None) -> Figure:
     """Every cluster's effect with its interval (sorted), the pooled effect as a band; one cluster highlighted."""
@@ -256,6 +325,7 @@ def forest(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame, high
     return fig
 
 
+@_figure(N_("Variation between practices by year"))
 def variation_trends(vt: pd.DataFrame, meta: pd.DataFrame) -> Figure:
     """Coefficient of variation between practices by year, one line per indicator, one panel per topic."""
     topics = sorted(meta["topic"].unique())

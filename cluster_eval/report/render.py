@@ -64,7 +64,7 @@ def header_scopes(text: str) -> str:
 
 def page(title: str, body: str, footer: str = "") -> str:
     """A complete HTML page around ``body`` with the inline stylesheet (screen and print) and header scopes."""
-    foot = f'<p class="ce-foot">{footer}</p>' if footer else ""
+    foot = f'<footer class="ce-foot">{footer}</footer>' if footer else ""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n<main>\n{header_scopes(body)}"
