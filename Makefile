@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,docs,spark]'
+	$(BIN)/python -m pip install --quiet -e '.[test,docs,spark,pdf]'
 	touch $(STAMP)
 
 demo: $(STAMP)
