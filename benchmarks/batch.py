@@ -1,6 +1,7 @@
 """The batch job's speed at three scales: total time, analyse stage, per-report time against the floor, memory.
 
     .venv/bin/python benchmarks/batch.py [--scales small denmark england] [--jobs 2] [--one-job 12] [--floor 12]
+                                         [--pdf]
 
 For each scale (the synthetic data are written once under ``--out/<scale>/data`` and reused, not timed):
 
@@ -14,6 +15,11 @@ For each scale (the synthetic data are written once under ``--out/<scale>/data``
    in a row (the reference of issue 14: what any papermill-based report pays at least);
 
 and prints the ratio of (2) to (3). Machine load (``os.getloadavg``) is printed before and after each part.
+
+With ``--pdf``, (2) is measured twice side by side in the same invocation: without PDFs, then with
+``report.pdf`` on (the same clusters, a fresh output folder); the per-report time with PDF is the median
+worker time plus the PDF stage's wall time (one browser for all, from the run log) divided by the number of
+PDFs, and its ratio to the time without PDF is printed. The whole run (1) never prints PDFs, at any scale.
 """
 from __future__ import annotations
 
@@ -101,7 +107,7 @@ def load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def bench_scale(scale: str, base: Path, jobs: int, one_job: int) -> dict:
+def bench_scale(scale: str, base: Path, jobs: int, one_job: int, pdf: bool = False) -> dict:
     from cluster_eval.report.demo_run import demo_params, ensure_data
     from cluster_eval.report.runner import run
 
@@ -109,7 +115,7 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int) -> dict:
     t0 = time.time()
     ensure_data(out, scale=scale, quiet=True)
     print(f"[{scale}] synthetic data: {time.time() - t0:.1f} s (not counted); {load()}", flush=True)
-    params = demo_params(out, scale)
+    params = demo_params(out, scale, pdf=False)
     res = {"scale": scale, "load_before": os.getloadavg()[0]}
     with TreeMemory() as mem:
         t0 = time.time()
@@ -144,6 +150,19 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int) -> dict:
     res["per_report_one_job"] = statistics.median(one)
     print(f"[{scale}] per report with one job ({len(one)} clusters): median {res['per_report_one_job']:.2f} s; "
           f"{load()}", flush=True)
+    if pdf:
+        pparams = dict(params, output=str(out / "one_job_pdf"), report={**params["report"], "pdf": True})
+        run(pparams, jobs=1, force=True, quiet=True, only=clusters)
+        log = (out / "one_job_pdf" / "logs" / "run.log").read_text()
+        n_pdf, pdf_s = re.findall(r"pdf: (\d+) printed in ([\d.]+) s", log)[-1]
+        with_pdf = report_times(out / "one_job_pdf")
+        res["per_report_one_job_nopdf_2"] = statistics.median(with_pdf)
+        res["pdf_stage_s"], res["n_pdf"] = float(pdf_s), int(n_pdf)
+        res["per_report_one_job_pdf"] = statistics.median(with_pdf) + float(pdf_s) / int(n_pdf)
+        res["ratio_pdf"] = res["per_report_one_job_pdf"] / res["per_report_one_job"]
+        print(f"[{scale}] with PDF, one job ({len(with_pdf)} clusters): report median {statistics.median(with_pdf):.2f}"
+              f" s + PDF stage {pdf_s} s for {n_pdf} PDFs (one browser) = {res['per_report_one_job_pdf']:.2f} s per "
+              f"report; with / without PDF: {res['ratio_pdf']:.2f}; {load()}", flush=True)
     return res
 
 
@@ -155,6 +174,7 @@ def main(argv=None) -> int:
     ap.add_argument("--one-job", type=int, default=12, help="clusters run with jobs=1 for the per-report time")
     ap.add_argument("--floor", type=int, default=12, help="papermill runs of the one-cell notebook")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--pdf", action="store_true", help="also the per-report time with report.pdf on, side by side")
     args = ap.parse_args(argv)
 
     print(f"{os.cpu_count()} CPUs; {load()}", flush=True)
@@ -164,7 +184,7 @@ def main(argv=None) -> int:
           f"(min {min(fl):.2f}, max {max(fl):.2f}); {load()}", flush=True)
     results = []
     for scale in args.scales:
-        r = bench_scale(scale, Path(args.out), args.jobs, args.one_job)
+        r = bench_scale(scale, Path(args.out), args.jobs, args.one_job, args.pdf)
         r["floor_s"] = floor
         r["ratio_one_job"] = r["per_report_one_job"] / floor
         print(f"[{scale}] ratio per report (one job) / floor: {r['ratio_one_job']:.2f} (aim <= 2)", flush=True)
