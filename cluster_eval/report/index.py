@@ -63,9 +63,11 @@ def write_index(folder: Path, cfg, jobs: list[dict], results: dict) -> Path:
             link = f'<a href="{_esc(_rel(folder, job["html"]))}">{_esc(job["title"])}</a>'
             pdf = Path(job.get("pdf") or "")
             if r.get("pdf_status") == "ok" and pdf.is_file():
-                link += f' · <a href="{_esc(_rel(folder, pdf))}">{_esc(_("PDF"))}</a>'
+                label = _esc(_("PDF"))
+                link += f' · <a href="{_esc(_rel(folder, pdf))}">{label}</a>'
             elif r.get("pdf_status") == "failed":
-                link += f' · <span class="failed">{_esc(_("PDF failed"))}</span>'
+                label = _esc(_("PDF failed"))
+                link += f' · <span class="failed">{label}</span>'
         else:
             nb = Path(job["ipynb"])
             link = _esc(job["title"])
