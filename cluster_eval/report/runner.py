@@ -244,7 +244,7 @@ def _pdf_stage(cfg, reports: Reports, results: dict) -> list[str]:
     browser; record each outcome in the report's state and result. Returns the ids whose PDF failed."""
     from . import pdf as P
 
-    items = []
+    items, current = [], 0
     for job in reports.jobs:
         r = results.get(job["id"])
         if r is None or r.get("status") != "ok" or not Path(job["html"]).exists():
@@ -252,11 +252,12 @@ def _pdf_stage(cfg, reports: Reports, results: dict) -> list[str]:
         if reports.pdf_is_current(job):
             st = reports.state(job)
             r.update({k: st.get(k) for k in ("pdf_status", "pdf_hash", "pdf_duration")})
+            current += 1
             continue
         items.append({"id": job["id"], "html": job["html"], "pdf": job["pdf"],
                       "footer": P.footer_template(job["title"], cfg.run_name)})
     if not items:
-        LOG.info("pdf: every PDF is current")
+        LOG.info("pdf: nothing to print, %d PDF(s) current", current)
         return []
     t0 = time.time()
     printed = P.print_pdfs(items, timeout=cfg.report["timeout"])
