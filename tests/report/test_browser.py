@@ -36,10 +36,7 @@ def test_positive_control_external_image_is_seen(tmp_path):
     assert any("example.invalid" in u for u in requests)
 
 
-CLUSTER_SECTIONS = ["Key messages", "Profile", "Trends", "Practices before and after: funnel plots",
-                    "Estimated effect", "Month by month: event study", "Among all clusters: forest plot",
-                    "Change in variation between practices", "Topics not taken up: standing against the nation",
-                    "Methods and caveats"]
+CLUSTER_SECTIONS = ["Key messages", "For the meeting", "Details by topic", "Methods and caveats"]
 OVERVIEW_SECTIONS = ["Key messages", "Every cluster: status and effects", "Pooled effects per topic",
                      "Heterogeneity between clusters", "Trends in variation between practices"]
 
