@@ -83,19 +83,20 @@ class ClusterReport(SectionsBase):
     def first_screen(self):
         """What the cluster worked on and when, the primary readings, where to look next, the meeting box."""
         st = self._standing()
-        fs = FS.summarise(self.acts, self.eff, self.meta, self.funnel, st, self.settings.ci)
+        sizes = (None if self.topics_up else
+                 FS.detectable_sizes(self.effects_all, self.meta, int(self.cluster["n_practices"])))
+        fs = FS.summarise(self.acts, self.eff, self.meta, self.funnel, st, self.settings.ci, sizes=sizes)
         show_html(f"<h2>{_e(_('Key messages'))}</h2>")
         if self.topics_up:
             show_html(FS.first_screen_html(fs, "", self.settings.ci))
             return
         lead = _("The cluster has not taken up a topic in the period of the data, so no effect can be estimated. "
                  "Its standing against the nation follows; this is what taking up a topic would show:")
-        show_html(FS.first_screen_html(fs, _e(lead), self.settings.ci, extra=self._would_show(st)))
+        show_html(FS.first_screen_html(fs, _e(lead), self.settings.ci, extra=self._would_show(st, sizes)))
 
-    def _would_show(self, st: pd.DataFrame) -> str:
+    def _would_show(self, st: pd.DataFrame, sizes: dict) -> str:
         """For a cluster without a topic: per topic, its primary indicator, where the cluster stands on it now,
         and the change clusters of about its size could detect (their reported minimum detectable effects)."""
-        sizes = FS.detectable_sizes(self.effects_all, self.meta, int(self.cluster["n_practices"]))
         st = st.set_index("indicator_id") if len(st) else st
         head = (_("Topic"), _("Primary indicator"), _("Now, against the nation (last 12 months)"),
                 _("Change a cluster of its size could detect"))
@@ -239,7 +240,7 @@ class ClusterReport(SectionsBase):
                             _("standing (99.8%)"): [_(str(x)) for x in st["standing"]]}
                            ).sort_values([_("topic"), _("indicator")])
         show_table(out)
-        show_markdown(standing_note(st))
+        show_markdown(standing_note(st).strip("*"), css_class="ce-small")
 
     def caveats(self):
         show_html(f"<h2>{_e(_('Methods and caveats'))}</h2>")

@@ -181,12 +181,45 @@ def readings(eff: pd.DataFrame, meta: pd.DataFrame, topics: list) -> list[tuple[
     return out
 
 
+def gap_question(standing: pd.DataFrame, meta: pd.DataFrame, sizes: dict) -> list[str]:
+    """For a cluster without a topic: the primary indicator on which the cluster stands furthest from the nation
+    (relative gap): on the worse side (the indicator's better direction) with the change a cluster of its size
+    could detect (:func:`detectable_sizes`), else on the better side; empty when no value can be compared."""
+    st = standing.set_index("indicator_id") if "indicator_id" in standing else standing
+    best = None
+    for topic, (iid, mde, *_rest) in sizes.items():
+        if iid not in st.index or meta.loc[iid, "better"] not in ("lower", "higher"):
+            continue
+        value, national = float(st.loc[iid, "value"]), float(st.loc[iid, "national"])
+        if not (np.isfinite(value) and np.isfinite(national) and national):
+            continue
+        gap = (value - national) / abs(national) * (1 if meta.loc[iid, "better"] == "lower" else -1)
+        key = (gap > 0, abs(gap))   # the worse side first
+        if best is None or key > best[0]:
+            best = (key, topic, iid, value, national, mde)
+    if best is None:
+        return []
+    (worse, _size), topic, iid, value, national, mde = best
+    words = dict(indicator=meta.loc[iid, "title"], value=num(value), national=num(national), topic=topic)
+    if not worse:
+        return [_("On “{indicator}” the cluster stands at {value} against {national} for the nation, on the better "
+                  "side: what do its practices do that other clusters could learn from?").format(**words)]
+    q = _("On “{indicator}” the cluster stands at {value} against {national} for the nation: would {topic} be "
+          "worth taking up?").format(**words)
+    if np.isfinite(mde):
+        q += " " + _("A cluster of its size could detect a change of about {mde} {unit}.").format(
+            mde=num(mde), unit=diff_unit(meta.loc[iid]))
+    return [q]
+
+
 def questions(eff: pd.DataFrame, out: pd.DataFrame, meta: pd.DataFrame, topics: list,
-              standing: pd.DataFrame, n: int = 3) -> list[str]:
+              standing: pd.DataFrame, n: int = 3, sizes: dict | None = None) -> list[str]:
     """Two or three questions to open the peer discussion, drawn from the data (pseudonymised practices):
     practices worse, then better than expected; indicators that worsened, then improved; practices outside
     the limits of an indicator without a direction; no change on a primary indicator; a topic not taken up on
-    which the cluster is worse than expected; else a question about the next topic."""
+    which the cluster is worse or better than expected; for a cluster without a topic, the topic whose primary
+    indicator is furthest from the nation on the worse side (``sizes``: :func:`detectable_sizes`); else a
+    question about the next topic."""
     qs = []
     order = _order(meta, list(dict.fromkeys(out["indicator_id"])), topics)
     prim = {primary_of(meta, t) for t in topics}
@@ -230,6 +263,13 @@ def questions(eff: pd.DataFrame, out: pd.DataFrame, meta: pd.DataFrame, topics: 
             r = worse.iloc[0]
             qs.append(_("The cluster is worse than expected on “{indicator}” ({topic}), a topic it has not taken "
                         "up: should it be the next one?").format(indicator=r["title"], topic=r["topic"]))
+        better = standing[standing["standing"] == BETTER]
+        if len(better):
+            r = better.iloc[0]
+            qs.append(_("The cluster is better than expected on “{indicator}” ({topic}): what do its practices do "
+                        "that other clusters could learn from?").format(indicator=r["title"], topic=r["topic"]))
+    if len(qs) < 2 and not topics and len(standing):
+        qs.extend(gap_question(standing, meta, sizes or {}))
     if len(qs) < 2:
         qs.append(_("Which topic would the practices most like to work on next, and what would they want this "
                     "report to show about it?"))
@@ -250,15 +290,16 @@ def detectable_sizes(effects_all: pd.DataFrame, meta: pd.DataFrame, n_practices:
     return out
 
 
-def summarise(acts, eff, meta, funnel, standing, ci: str) -> FirstScreen:
+def summarise(acts, eff, meta, funnel, standing, ci: str, sizes: dict | None = None) -> FirstScreen:
     """The first screen's facts for one cluster (its slices of the run's tables; ``standing`` joined with the
-    indicators' title and topic and restricted to topics not taken up)."""
+    indicators' title and topic and restricted to topics not taken up; ``sizes`` from :func:`detectable_sizes`
+    for a cluster without a topic)."""
     topics = list(acts["topic"])
     lines = topic_lines(acts, eff, meta, ci)
     out = outside_limits(funnel)
     worst_first = standing.sort_values("standing", key=lambda s: s != WORSE) if len(standing) else standing
     return FirstScreen(lines, look_next(out, meta, topics, eff, worst_first),
-                       questions(eff, out, meta, topics, worst_first))
+                       questions(eff, out, meta, topics, worst_first, sizes=sizes))
 
 
 # --- layout -----------------------------------------------------------------------------------------------

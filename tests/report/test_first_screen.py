@@ -133,3 +133,26 @@ def test_a_cluster_without_a_topic_gets_a_short_report(shared_run, cluster_ids, 
     would = text[start:text.index("</table>", start)]
     assert would.count('<th scope="row">') == n_topics
     assert "about " in would   # the other clusters of about its size have estimates to show
+
+
+def test_a_cluster_without_a_topic_is_asked_about_its_largest_gap_on_the_worse_side():
+    standing = pd.DataFrame({"indicator_id": ["abx_rate", "hba1c"], "title": ["Antibiotic prescriptions",
+                                                                              "HbA1c measured"],
+                             "topic": ["antibiotics", "diabetes"], "standing": ["as expected", "as expected"],
+                             "value": [33.0, 70.0], "national": [30.0, 80.0]})
+    sizes = {"antibiotics": ("abx_rate", 4.0, 3, 3, 7), "diabetes": ("hba1c", np.nan, 0, 3, 7)}
+    # lower is better: 33 vs 30 is 10% worse; higher is better: 70 vs 80 is 12.5% worse -> diabetes
+    fs = FS.summarise(pd.DataFrame(columns=["topic", "start"]), pd.DataFrame(), META, funnel_rows([]), standing,
+                      "95% CI", sizes=sizes)
+    assert fs.topics == []
+    assert fs.questions[0] == ("On “HbA1c measured” the cluster stands at 70.0 against 80.0 for the nation: would "
+                               "diabetes be worth taking up?")
+    standing.loc[1, "value"] = 90.0          # now better than the nation: antibiotics, with its detectable size
+    q = FS.gap_question(standing, META, sizes)
+    assert q == ["On “Antibiotic prescriptions” the cluster stands at 33.0 against 30.0 for the nation: would "
+                 "antibiotics be worth taking up? A cluster of its size could detect a change of about 4.00 per "
+                 "1,000."]
+    standing.loc[0, "value"] = 27.0          # both on the better side: the larger gap, without a size
+    assert FS.gap_question(standing, META, sizes) == [
+        "On “HbA1c measured” the cluster stands at 90.0 against 80.0 for the nation, on the better side: what do "
+        "its practices do that other clusters could learn from?"]
