@@ -17,8 +17,8 @@ from .i18n import _
 from .wording import TOO_SMALL
 
 WIDTH = 10.8            # inches: the report's content width at 96 px per inch (as the other figures)
-STRIP = 0.42            # inches per forest strip
-ROW = 1.45             # inches per row of panels
+STRIP = 0.4             # inches per forest strip
+ROW = 1.4              # inches per row of panels
 
 
 def forest_strips(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame, highlight: str,
