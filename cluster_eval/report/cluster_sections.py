@@ -140,6 +140,8 @@ class ClusterReport(SectionsBase):
         topic = act.topic
         meta = self.meta_up[self.meta_up["topic"] == topic]
         prim = FS.primary_of(meta, topic)
+        if prim is None:   # a topic without an indicator in this run (params: indicators, topics)
+            return
         meta = meta.loc[[prim, *[i for i in meta.index if i != prim]]]
         meetings = getattr(act, "meetings", np.nan)
         when = _("first meeting {date}").format(date=FS.day_month_year(act.start))
@@ -218,7 +220,7 @@ class ClusterReport(SectionsBase):
         ratio = r.get("ratio", np.nan)
         value = (interval(ratio, r.get("ratio_lower", np.nan), r.get("ratio_upper", np.nan))
                  if np.isfinite(r.get("ratio_lower", np.nan)) else num(ratio))
-        return f"{reading}: {value}"
+        return _("{reading}: {value}").format(reading=reading, value=value)
 
     # -- standing, methods ---------------------------------------------------------------------------------
     def standing(self):

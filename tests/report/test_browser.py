@@ -65,7 +65,7 @@ FIRST_SCREEN_JS = """() => {
 }"""
 
 
-def test_first_screen_answers_and_reports_are_short(shared_run, cluster_ids):
+def test_first_screen_answers_and_reports_are_short(shared_run, cluster_ids, record_property):
     """At 1100 px wide, within the first 900 px: every topic taken up with its month, its primary indicator
     (the catalogue's) and a calibrated reading; the look-next line; the meeting box with 2-3 questions. Prints
     each report's height and holds it to the aim (6,000 px)."""
@@ -98,6 +98,7 @@ def test_first_screen_answers_and_reports_are_short(shared_run, cluster_ids):
             assert got["meeting"] is not None and got["meeting"] <= SCREEN, (cid, got["meeting"])
             assert 2 <= got["questions"] <= 3, cid
         browser.close()
+    record_property("report_heights_px", heights)   # in the junit XML; printed with -s
     print("\ncluster report heights at 1100 px wide (small demo): "
           + ", ".join(f"{c} {h:,} px" for c, h in heights.items()))
     assert max(heights.values()) <= AIM, heights
