@@ -40,6 +40,12 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
+def _h(level: int, text: str, extra: str = "", anchor: str | None = None) -> str:
+    """A heading (``text`` escaped, ``extra`` HTML after it)."""
+    ident = f' id="{anchor}"' if anchor else ""
+    return f"<h{level}{ident}>{_e(text)}{extra}</h{level}>"
+
+
 class ClusterReport(SectionsBase):
     """Everything one cluster's report shows, read from the run's tables."""
 
@@ -67,10 +73,13 @@ class ClusterReport(SectionsBase):
         facts = [_("cluster {id}").format(id=self.cid), _("region {region}").format(region=c["region"]),
                  _("{n} practices").format(n=int(c["n_practices"]))]
         if listed is not None and np.isfinite(listed):
-            facts.append(_("{n} listed patients").format(n=f"{int(listed):,}"))
+            facts.append(_("{n} listed patients").format(n=num(listed, 0)))
         facts.append(_("run {name}").format(name=self.config.get("run_name", "")))
-        show_html(f"<h1>{_e(c['name'])}</h1>\n<p class=\"ce-sub\">{_e(' · '.join(facts))}</p>\n"
-                  f"<p class=\"ce-intro\">{_e(_(INTRO))}</p>")
+        intro = _("Did the cluster's practices change after it took up a clinical topic? From one national "
+                  "analysis of every cluster; practices are named by letter, and numbers resting on too few "
+                  "persons are suppressed.")
+        show_html(_h(1, c["name"]) + f'\n<p class="ce-sub">{_e(" · ".join(facts))}</p>\n'
+                  f'<p class="ce-intro">{_e(intro)}</p>')
 
     def _standing(self) -> pd.DataFrame:
         """The standing table of the cluster on indicators of topics it has not taken up (title, topic joined)."""
@@ -86,7 +95,7 @@ class ClusterReport(SectionsBase):
         sizes = (None if self.topics_up else
                  FS.detectable_sizes(self.effects_all, self.meta, int(self.cluster["n_practices"])))
         fs = FS.summarise(self.acts, self.eff, self.meta, self.funnel, st, self.settings.ci, sizes=sizes)
-        show_html(f"<h2>{_e(_('Key messages'))}</h2>")
+        show_html(_h(2, _("Key messages")))
         if self.topics_up:
             show_html(FS.first_screen_html(fs, "", self.settings.ci))
             return
@@ -120,9 +129,16 @@ class ClusterReport(SectionsBase):
         """One block per topic taken up: effects, the cluster among all others, a row of panels per indicator."""
         if not self.topics_up:
             return
-        show_html(f"<h2>{_e(_('Details by topic'))}</h2>")
+        show_html(_h(2, _("Details by topic")))
         spc = read_table(self.run, "spc", cluster_id=self.cid)
-        notes = [_(HOW_TO_READ), self.settings.note()]
+        notes = [_("Per topic: the effects of the cluster's work on each indicator (primary first) against "
+                   "comparable practices that had not yet taken the topic up; a strip per indicator with this "
+                   "cluster's effect (red, with its interval) among the other clusters' (grey) and the pooled "
+                   "effect (orange); then a row per indicator: the monthly values against region and nation "
+                   "(dashed line: the first exposed month), the cluster relative to the nation with limits from "
+                   "before the start (SPC), the practices before (grey) and after (red) the start against the "
+                   "95% (dashed) and 99.8% (solid) funnel limits, those outside lettered, and the effect month "
+                   "by month with all clusters pooled behind it (orange)."), self.settings.note()]
         show_html('<div class="ce-note"><ul>' + "".join(f"<li>{_e(x)}</li>" for x in notes) + "</ul></div>")
         ids = [self.cid, str(self.cluster["region"]), "nation"]
         tr = read_table(self.run, "trends")
@@ -153,7 +169,7 @@ class ClusterReport(SectionsBase):
             t, c = str(table[col].iloc[0]).split(" / ")
             when += "; " + _("{n} practices against {m} comparison practices").format(n=t, m=c)
             table = table.drop(columns=col)
-        show_html(f'<h3 id="{FS.topic_anchor(topic)}">{_e(topic)} <span class="ce-when">({_e(when)})</span></h3>')
+        show_html(_h(3, topic, f' <span class="ce-when">({_e(when)})</span>', anchor=FS.topic_anchor(topic)))
         show_table(table)
         eff = self.effects_all[self.effects_all["indicator_id"].isin(meta.index)]
         show_figure(TF.forest_strips(eff, meta, pooled, self.cid, legend=legend), self.dpi, self.fmt)
@@ -230,7 +246,7 @@ class ClusterReport(SectionsBase):
             return
         head = (_("Topics not taken up: standing against the nation") if self.topics_up
                 else _("Standing against the nation"))
-        show_html(f"<h2>{_e(head)}</h2>")
+        show_html(_h(2, head))
         measure = (np.where(st["standardised"].astype(bool), _("standardised (age, sex)"), _("crude"))
                    if "standardised" in st else _("crude"))
         out = pd.DataFrame({_("topic"): st["topic"], _("indicator"): st["title"],
@@ -245,7 +261,7 @@ class ClusterReport(SectionsBase):
         show_markdown(standing_note(st).strip("*"), css_class="ce-small")
 
     def caveats(self):
-        show_html(f"<h2>{_e(_('Methods and caveats'))}</h2>")
+        show_html(_h(2, _("Methods and caveats")))
         text = self.methods_text()
         if self.topics_up:  # how the details' SPC and funnel panels are made
             spc = read_table(self.run, "spc", cluster_id=self.cid)
@@ -265,18 +281,6 @@ class ClusterReport(SectionsBase):
     def how_to_cite(self):
         from .citation import how_to_cite
 
-        show_html(f"<h3>{_e(_('How to cite'))}</h3>")
+        show_html(_h(3, _("How to cite")))
         show_markdown(how_to_cite(self.run), css_class="ce-small")
 
-
-INTRO = ("Did the cluster's practices change after it took up a clinical topic? From one national analysis of "
-         "every cluster; practices are named by letter, and numbers resting on too few persons are suppressed.")
-
-HOW_TO_READ = (
-    "Per topic: the effects of the cluster's work on each indicator (primary first) against comparable practices "
-    "that had not yet taken the topic up; a strip per indicator with this cluster's effect (red, with its "
-    "interval) among the other clusters' (grey) and the pooled effect (orange); then a row per indicator: the "
-    "monthly values against region and nation (dashed line: the first exposed month), the cluster relative to "
-    "the nation with limits from before the start (SPC), the practices before (grey) and after (red) the start "
-    "against the 95% (dashed) and 99.8% (solid) funnel limits, those outside lettered, and the effect month by "
-    "month with all clusters pooled behind it (orange).")

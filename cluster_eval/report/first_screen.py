@@ -28,12 +28,20 @@ HIGHER, LOWER = "higher than expected", "lower than expected"
 
 
 def month_year(ts) -> str:
-    """'March 2019' (the report's dates; one place to change their format)."""
+    """'March 2019' in the report's language (``i18n.date`` where the package has it)."""
+    from . import i18n
+
+    if hasattr(i18n, "date"):
+        return i18n.date(ts, "month")
     return f"{pd.Timestamp(ts):%B %Y}"
 
 
 def day_month_year(ts) -> str:
-    """'1 March 2019'."""
+    """'1 March 2019' in the report's language (``i18n.date`` where the package has it)."""
+    from . import i18n
+
+    if hasattr(i18n, "date"):
+        return i18n.date(ts, "date")
     t = pd.Timestamp(ts)
     return f"{t.day} {t:%B %Y}"
 
@@ -333,12 +341,15 @@ def first_screen_html(fs: FirstScreen, lead: str, ci: str, extra: str = "") -> s
         parts.append(topics_table(fs.topics, ci))
     parts.append(extra)
     if fs.look_next:
-        items = "".join(f"<li>{_e(text)}" + (f' <a href="#{topic_anchor(topic)}">{_e(_("Details"))}</a>'
-                                             if topic else "") + "</li>" for topic, text in fs.look_next)
-        parts.append(f'<div class="ce-next"><strong>{_e(_("Look next"))}</strong><ul>{items}</ul></div>')
+        link = _e(_("Details"))
+        items = "".join(f"<li>{_e(text)}" + (f' <a href="#{topic_anchor(topic)}">{link}</a>' if topic else "")
+                        + "</li>" for topic, text in fs.look_next)
+        head = _e(_("Look next"))
+        parts.append(f'<div class="ce-next"><strong>{head}</strong><ul>{items}</ul></div>')
     if fs.questions:
         items = "".join(f"<li>{_e(x)}</li>" for x in fs.questions)
-        parts.append(f'<aside class="ce-meeting" aria-labelledby="ce-meeting-h"><h2 id="ce-meeting-h">'
-                     f'{_e(_("For the meeting"))}</h2><ol>{items}</ol></aside>')
+        head = _e(_("For the meeting"))
+        parts.append(f'<aside class="ce-meeting" aria-labelledby="ce-meeting-h"><h2 id="ce-meeting-h">{head}</h2>'
+                     f"<ol>{items}</ol></aside>")
     parts.append("</section>")
     return "".join(parts)
