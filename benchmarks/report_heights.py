@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     if ends:
         worst = max(ends, key=ends.get)
         print(f"first screen (bottom of the meeting box): median {statistics.median(ends.values()):,.0f} px, max "
-              f"{ends[worst]:,} px ({worst}); {sum(v > SCREEN for v in ends.values())} below the first {SCREEN} px; "
+              f"{ends[worst]:,} px ({worst}); {sum(v > SCREEN for v in ends.values())} end beyond the first {SCREEN} px; "
               f"{len(boxes) - len(ends)} reports without the box")
     return 0
 

@@ -94,7 +94,8 @@ class ClusterReport(SectionsBase):
         st = self._standing()
         sizes = (None if self.topics_up else
                  FS.detectable_sizes(self.effects_all, self.meta, int(self.cluster["n_practices"])))
-        fs = FS.summarise(self.acts, self.eff, self.meta, self.funnel, st, self.settings.ci, sizes=sizes)
+        fs = FS.summarise(self.acts, self.eff, self.meta, self.funnel, st, self.settings.ci, sizes=sizes,
+                          spc=read_table(self.run, "spc", cluster_id=self.cid))
         show_html(_h(2, _("Key messages")))
         if self.topics_up:
             show_html(FS.first_screen_html(fs, "", self.settings.ci))

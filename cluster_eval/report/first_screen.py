@@ -127,15 +127,16 @@ def topic_lines(acts: pd.DataFrame, eff: pd.DataFrame, meta: pd.DataFrame, ci: s
     return out
 
 
-def outside_limits(funnel: pd.DataFrame) -> pd.DataFrame:
-    """The practices outside the 99.8% limits after the start, with a published value (the funnel table)."""
+def outside_limits(funnel: pd.DataFrame, column: str = "standing") -> pd.DataFrame:
+    """The practices outside the 99.8% limits after the start (``column="standing_95"``: the 95% limits), with
+    a published value (the funnel table); their reading in ``standing``."""
     cols = ["topic", "indicator_id", "practice", "standing"]
-    if not len(funnel) or "standing" not in funnel:
+    if not len(funnel) or column not in funnel:
         return pd.DataFrame(columns=cols)
-    f = funnel[(funnel["phase"] == "after") & funnel["value"].notna() & (funnel["standing"].astype(str) != "")]
+    f = funnel[(funnel["phase"] == "after") & funnel["value"].notna() & (funnel[column].astype(str) != "")]
     if "suppressed" in f:
         f = f[~f["suppressed"].astype(bool)]
-    return f[cols].reset_index(drop=True)
+    return f.assign(standing=f[column])[cols].reset_index(drop=True)
 
 
 def _order(meta: pd.DataFrame, ids, topics: list) -> list:
@@ -147,10 +148,12 @@ def _order(meta: pd.DataFrame, ids, topics: list) -> list:
 
 
 def look_next(out: pd.DataFrame, meta: pd.DataFrame, topics: list, eff: pd.DataFrame, standing: pd.DataFrame,
-              n: int = 2) -> list[tuple[str | None, str]]:
+              n: int = 2, spc: pd.DataFrame | None = None, out95: pd.DataFrame | None = None
+              ) -> list[tuple[str | None, str]]:
     """Up to ``n`` concrete places to look, as (topic whose details show it, or None; text): practices outside
-    the limits (primary indicators first), else an indicator that moved, else an indicator of a topic not taken
-    up that is worse than expected."""
+    the 99.8% limits (primary indicators first), else an indicator that moved, else an indicator of a topic not
+    taken up that is worse than expected, else an SPC signal relative to the nation (``spc`` table), else
+    practices outside the 95% limits (``out95``, said to be expected by chance for about 1 in 20)."""
     lines = []
     for iid in _order(meta, list(dict.fromkeys(out["indicator_id"])), topics)[:n]:
         o = out[out["indicator_id"] == iid]
@@ -176,6 +179,26 @@ def look_next(out: pd.DataFrame, meta: pd.DataFrame, topics: list, eff: pd.DataF
             lines.append((None, _("{indicator}: worse than expected against the nation over the last 12 months; "
                                   "its topic ({topic}) has not been taken up.").format(indicator=r["title"],
                                                                                       topic=r["topic"])))
+    if len(lines) < n and spc is not None and len(spc) and "signal" in spc:
+        from ..stats.standing import verdict_words
+
+        sig = spc[spc["signal"].eq(True) & spc["indicator_id"].isin(meta.index)]
+        for iid in _order(meta, list(dict.fromkeys(sig["indicator_id"])), topics)[: n - len(lines)]:
+            r = sig[sig["indicator_id"] == iid].iloc[0]
+            m = meta.loc[iid]
+            better = m["better"] if m["better"] in ("lower", "higher", "none") else "none"
+            word = str(verdict_words(["above" if r["direction"] == "above" else "below"], better)[0])
+            lines.append((m["topic"], _("{indicator} ({topic}): relative to the nation, the SPC chart signals a "
+                                        "shift after the start ({reading}).").format(
+                indicator=m["title"], topic=m["topic"], reading=_(word))))
+    if len(lines) < n and out95 is not None and len(out95):
+        for iid in _order(meta, list(dict.fromkeys(out95["indicator_id"])), topics)[: n - len(lines)]:
+            o = out95[out95["indicator_id"] == iid]
+            parts = [_("{practices} {reading}").format(practices=practice_phrase(g["practice"]), reading=_(word))
+                     for word, g in sorted(o.groupby("standing"), key=lambda kv: kv[0] != WORSE)]
+            lines.append((meta.loc[iid, "topic"], _("{indicator} ({topic}): {parts}, outside the 95% limits after "
+                                                    "the start (about 1 practice in 20 is, by chance).").format(
+                indicator=meta.loc[iid, "title"], topic=meta.loc[iid, "topic"], parts="; ".join(parts))))
     return lines
 
 
@@ -298,15 +321,19 @@ def detectable_sizes(effects_all: pd.DataFrame, meta: pd.DataFrame, n_practices:
     return out
 
 
-def summarise(acts, eff, meta, funnel, standing, ci: str, sizes: dict | None = None) -> FirstScreen:
+def summarise(acts, eff, meta, funnel, standing, ci: str, sizes: dict | None = None,
+              spc: pd.DataFrame | None = None) -> FirstScreen:
     """The first screen's facts for one cluster (its slices of the run's tables; ``standing`` joined with the
     indicators' title and topic and restricted to topics not taken up; ``sizes`` from :func:`detectable_sizes`
-    for a cluster without a topic)."""
+    for a cluster without a topic; ``spc`` its SPC rules relative to the nation)."""
     topics = list(acts["topic"])
     lines = topic_lines(acts, eff, meta, ci)
     out = outside_limits(funnel)
+    out95 = outside_limits(funnel, "standing_95")
+    out95 = out95[~out95.set_index(["indicator_id", "practice"]).index.isin(
+        out.set_index(["indicator_id", "practice"]).index)]
     worst_first = standing.sort_values("standing", key=lambda s: s != WORSE) if len(standing) else standing
-    return FirstScreen(lines, look_next(out, meta, topics, eff, worst_first),
+    return FirstScreen(lines, look_next(out, meta, topics, eff, worst_first, spc=spc, out95=out95),
                        questions(eff, out, meta, topics, worst_first, sizes=sizes))
 
 

@@ -156,3 +156,20 @@ def test_a_cluster_without_a_topic_is_asked_about_its_largest_gap_on_the_worse_s
     assert FS.gap_question(standing, META, sizes) == [
         "On “HbA1c measured” the cluster stands at 90.0 against 80.0 for the nation, on the better side: what do "
         "its practices do that other clusters could learn from?"]
+
+
+def test_look_next_falls_back_on_spc_signals_then_practices_outside_the_95_limits():
+    eff = pd.DataFrame([effect("abx_rate", 0.1, -1.0, 1.2), effect("abx_penv", 0.5, -1.0, 2.0)])
+    acts = pd.DataFrame({"topic": ["antibiotics"], "start": pd.to_datetime(["2019-03-01"]), "meetings": [2.0]})
+    fu = funnel_rows([("abx_penv", "Practice D", "after", 50.0, "", False),
+                      ("abx_penv", "Practice E", "after", np.nan, "", True)])
+    fu["standing_95"] = ["worse than expected", "worse than expected"]     # E is suppressed: never named
+    spc = pd.DataFrame({"indicator_id": ["abx_rate", "abx_penv"], "signal": [True, None],
+                        "direction": ["below", "above"]})
+    fs = FS.summarise(acts, eff, META, fu, pd.DataFrame(), "95% CI", spc=spc)
+    # lower is better: a shift below the baseline reads "better than expected"
+    assert fs.look_next == [
+        ("antibiotics", "Antibiotic prescriptions (antibiotics): relative to the nation, the SPC chart signals a "
+                        "shift after the start (better than expected)."),
+        ("antibiotics", "Penicillin V share (antibiotics): Practice D worse than expected, outside the 95% limits "
+                        "after the start (about 1 practice in 20 is, by chance).")]
