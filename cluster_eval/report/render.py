@@ -23,14 +23,17 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.85em}th,td{border-bottom
 text-align:left;vertical-align:top}th{background:#f4f4f4}img{max-width:100%;height:auto}
 .jp-InputPrompt,.jp-OutputPrompt,.prompt{display:none}.ce-foot{color:#777;font-size:.8em;margin-top:3em}
 a{color:#2166ac}.failed{color:#b2182b;font-weight:bold}.ok{color:#1a7f37}
-.ce-sub{margin:.2em 0;color:#444}.ce-intro,.ce-note,.ce-small{font-size:.85em;color:#555;margin:.3em 0}
+"""
+EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+REMOVE_TAGS = {"injected-parameters", "parameters", "remove-cell"}
+
+# the cluster report's first screen (report/first_screen.py) and its small print
+CSS += """.ce-sub{margin:.2em 0;color:#444}.ce-intro,.ce-note,.ce-small{font-size:.85em;color:#555;margin:.3em 0}
 .ce-note ul{margin:.3em 0;padding-left:1.2em}.ce-lead{margin:.6em 0 .2em}.ce-topics td,.ce-topics th{font-size:.95em}
 .ce-next{margin:.5em 0}.ce-next ul{margin:.2em 0;padding-left:1.2em}.ce-when{font-weight:normal;color:#555}
 .ce-meeting{border-left:4px solid #2166ac;background:#f2f6fb;padding:.3em 1em .4em;margin:.6em 0}
 .ce-meeting h2{font-size:1.1em;margin:.3em 0;border:0}.ce-meeting ol{margin:.2em 0;padding-left:1.3em}
 """
-EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
-REMOVE_TAGS = {"injected-parameters", "parameters", "remove-cell"}
 
 _exporter = None
 

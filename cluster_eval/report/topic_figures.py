@@ -35,6 +35,7 @@ def forest_strips(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFram
     head = 0.3 if legend else 0.08
     height = STRIP * n + 0.25 + head
     fig = Figure(figsize=(WIDTH, height))
+    fig.set_label(_("Among all clusters: this cluster's effect, every other cluster's and the pooled effect"))
     axes = fig.subplots(n, 1, squeeze=False)[:, 0]
     fig.subplots_adjust(left=0.36, right=0.98, top=1 - head / height, bottom=0.3 / height, hspace=1.3)
     pooled = pooled.set_index("indicator_id") if len(pooled) else pooled
@@ -101,6 +102,8 @@ def indicator_rows(meta: pd.DataFrame, *, trend, cluster_id, region, starts, spc
     inds = list(meta.index)
     n = max(len(inds), 1)
     fig = Figure(figsize=(WIDTH, ROW * n))
+    fig.set_label(_("One row per indicator: trend, SPC relative to the nation, the practices before and after, "
+                    "the effect by month"))
     rows = fig.subfigures(n, 1, squeeze=False)[:, 0]
     hidden = {}
     cols = _columns()
