@@ -75,9 +75,8 @@ class ClusterReport(SectionsBase):
         if listed is not None and np.isfinite(listed):
             facts.append(_("{n} listed patients").format(n=num(listed, 0)))
         facts.append(_("run {name}").format(name=self.config.get("run_name", "")))
-        intro = _("Did the cluster's practices change after it took up a clinical topic? From one national "
-                  "analysis of every cluster; practices are named by letter, and numbers resting on too few "
-                  "persons are suppressed.")
+        intro = _("From one national analysis of every cluster; practices are named by letter, and numbers "
+                  "resting on too few persons are suppressed.")
         show_html(_h(1, c["name"]) + f'\n<p class="ce-sub">{_e(" · ".join(facts))}</p>\n'
                   f'<p class="ce-intro">{_e(intro)}</p>')
 
