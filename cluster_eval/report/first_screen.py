@@ -78,6 +78,7 @@ class TopicLine:
     reading: str
     effect: str
     caution: bool = False
+    code: str = ""          # :func:`verdict_code`
 
 
 @dataclass
@@ -87,6 +88,20 @@ class FirstScreen:
     topics: list = field(default_factory=list)
     look_next: list = field(default_factory=list)
     questions: list = field(default_factory=list)
+
+
+def verdict_code(row, better: str) -> str:
+    """The kind of an effect's reading, in no language (the report's words may be Danish): "improved",
+    "worsened", "increased", "decreased", "no change", or "" when there is no estimate
+    (:func:`cluster_eval.impact.multiplicity.verdict`, whose words :func:`.wording.verdict` translates)."""
+    from ..impact.multiplicity import BETTER
+    from ..impact.multiplicity import verdict as impact_verdict
+
+    lo, hi = row.get("lower", np.nan), row.get("upper", np.nan)
+    if row.get("status") != "estimated" or not (np.isfinite(lo) and np.isfinite(hi)):
+        return ""
+    word = str(impact_verdict(lo, hi, np.nan, better if better in BETTER else "none")[0])
+    return "no change" if word.startswith("no change") else word
 
 
 def primary_of(meta: pd.DataFrame, topic: str) -> str | None:
@@ -115,15 +130,16 @@ def topic_lines(acts: pd.DataFrame, eff: pd.DataFrame, meta: pd.DataFrame, ci: s
             r = by_ind.loc[iid]
             r = (r.iloc[0] if isinstance(r, pd.DataFrame) else r).to_dict()
             reading = verdict(r, m["better"], diff_unit(m))
+            code = verdict_code(r, m["better"])
             ok = r["status"] == "estimated" and np.isfinite(r["lower"])
             effect = (_("{value} {unit} ({ci} {lower} to {upper})").format(
                 value=num(r["estimate"]), unit=diff_unit(m), ci=ci, lower=num(r["lower"]), upper=num(r["upper"]))
                 if ok else "–")
             caution = ok and placebo_flag(r)
         else:
-            reading, effect, caution = _("no effect estimated"), "–", False
+            reading, effect, caution, code = _("no effect estimated"), "–", False, ""
         out.append(TopicLine(a.topic, pd.Timestamp(a.start), float(meetings) if meetings is not None else np.nan,
-                             iid, str(m["title"]), reading, effect, caution))
+                             iid, str(m["title"]), reading, effect, caution, code))
     return out
 
 
@@ -166,7 +182,7 @@ def look_next(out: pd.DataFrame, meta: pd.DataFrame, topics: list, eff: pd.DataF
         moved = []
         for r in eff.to_dict("records"):
             m = meta.loc[r["indicator_id"]]
-            word = verdict(r, m["better"], diff_unit(m))
+            word = verdict_code(r, m["better"])
             if word in ("improved", "worsened", "increased", "decreased") and r["indicator_id"] not in set(
                     out["indicator_id"]):
                 moved.append((word != "worsened", r["indicator_id"], word))
@@ -203,12 +219,12 @@ def look_next(out: pd.DataFrame, meta: pd.DataFrame, topics: list, eff: pd.DataF
 
 
 def readings(eff: pd.DataFrame, meta: pd.DataFrame, topics: list) -> list[tuple[str, str]]:
-    """(indicator, reading) of the cluster's effects, the topics' primary indicators first."""
+    """(indicator, :func:`verdict_code`) of the cluster's effects, the topics' primary indicators first."""
     by = {r["indicator_id"]: r for r in eff.to_dict("records")} if len(eff) else {}
     out = []
     for iid in _order(meta, list(by), topics):
         m = meta.loc[iid]
-        out.append((iid, verdict(by[iid], m["better"], diff_unit(m))))
+        out.append((iid, verdict_code(by[iid], m["better"])))
     return out
 
 
@@ -285,7 +301,7 @@ def questions(eff: pd.DataFrame, out: pd.DataFrame, meta: pd.DataFrame, topics: 
               _("{practices} lie above the expected range on “{indicator}”: why?"))
     practices(LOWER, _("{practices} lies below the expected range on “{indicator}”: why?"),
               _("{practices} lie below the expected range on “{indicator}”: why?"))
-    reading(lambda i, w: i in prim and w.startswith("no change detected"),
+    reading(lambda i, w: i in prim and w == "no change",
             _("No change was detected on “{indicator}” after the work on {topic}: did the agreed changes reach "
               "every practice, and what got in the way?"))
     if len(standing):
@@ -351,7 +367,7 @@ def topics_table(lines: list[TopicLine], ci: str) -> str:
         when = _("from {date}").format(date=month_year(t.start))
         if np.isfinite(t.meetings):
             when += ", " + meetings_text(t.meetings)
-        moved = t.reading in ("improved", "worsened", "increased", "decreased")
+        moved = t.code in ("improved", "worsened", "increased", "decreased")
         reading = f"<strong>{_e(t.reading)}</strong>" if moved else _e(t.reading)
         if t.caution:
             reading += "<br><em>" + _e(_("caution: already moving before the start (placebo check)")) + "</em>"

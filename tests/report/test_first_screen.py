@@ -173,3 +173,17 @@ def test_look_next_falls_back_on_spc_signals_then_practices_outside_the_95_limit
                         "shift after the start (better than expected)."),
         ("antibiotics", "Penicillin V share (antibiotics): Practice D worse than expected, outside the 95% limits "
                         "after the start (about 1 practice in 20 is, by chance).")]
+
+
+def test_choices_do_not_depend_on_the_language_of_the_readings(monkeypatch):
+    """The readings may be translated (report.language: da): the first screen decides on the intervals."""
+    monkeypatch.setattr(FS, "verdict", lambda row, better, unit="": "EN ANDEN SPROGFORM")
+    eff = pd.DataFrame([effect("abx_rate", -2.0, -3.0, -1.0), effect("hba1c", 0.2, -0.5, 0.9)])
+    acts = pd.DataFrame({"topic": ["antibiotics", "diabetes"], "start": pd.to_datetime(["2019-03-01", "2021-06-01"]),
+                         "meetings": [4.0, 1.0]})
+    fs = FS.summarise(acts, eff, META, funnel_rows([]), pd.DataFrame(), "95% CI")
+    assert [t.code for t in fs.topics] == ["improved", "no change"]
+    assert fs.topics[0].reading == "EN ANDEN SPROGFORM"
+    assert fs.questions[0].startswith("“Antibiotic prescriptions” improved after the work on antibiotics")
+    assert fs.questions[1].startswith("No change was detected on “HbA1c measured”")
+    assert "<strong>EN ANDEN SPROGFORM</strong>" in FS.first_screen_html(fs, "", "95% CI")
