@@ -23,12 +23,6 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.85em}th,td{border-bottom
 text-align:left;vertical-align:top}th{background:#f4f4f4}img,svg{max-width:100%;height:auto}
 .jp-InputPrompt,.jp-OutputPrompt,.prompt{display:none}.ce-foot{color:#595959;font-size:.8em;margin-top:3em}
 a{color:#2166ac}.failed{color:#b2182b;font-weight:bold}.ok{color:#1a7f37}
-@page{size:A4}
-@media print{body{max-width:none;margin:0;padding:0;font-size:10pt;line-height:1.35}
-h1,h2,h3,h4{break-after:avoid;page-break-after:avoid}
-svg,img,figure,table,.jp-RenderedSVG,.jp-RenderedImage,.jp-RenderedHTMLCommon table,.ce-box{break-inside:avoid;
-page-break-inside:avoid}tr,li{break-inside:avoid}thead{display:table-header-group}
-svg,img{max-height:255mm;width:auto;max-width:100%}a{color:inherit;text-decoration:none}.ce-foot{display:none}}
 """
 EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 REMOVE_TAGS = {"injected-parameters", "parameters", "remove-cell"}
@@ -42,6 +36,19 @@ CSS += """.ce-sub{margin:.2em 0;color:#444}.ce-intro,.ce-note,.ce-small{font-siz
 .ce-meeting{border-left:4px solid #2166ac;background:#f2f6fb;padding:.3em 1em .4em;margin:.6em 0}
 .ce-meeting h2{font-size:1.1em;margin:.3em 0;border:0}.ce-meeting ol{margin:.2em 0;padding-left:1.3em}
 """
+
+# print (the A4 PDFs, report/pdf.py): no figure or table row split across pages, headings kept with what follows,
+# tables in small type with short cells on one line (long tables, e.g. the overview's every-cluster tables)
+PRINT_CSS = """@page{size:A4}
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt;line-height:1.35}
+h1,h2,h3,h4{break-after:avoid;page-break-after:avoid}
+svg,img,figure,table,.jp-RenderedSVG,.jp-RenderedImage,.jp-RenderedHTMLCommon table,.ce-meeting{break-inside:avoid;
+page-break-inside:avoid}tr,li{break-inside:avoid}thead{display:table-header-group}
+table{font-size:7pt}th,td{padding:0 4px;line-height:1.2}.ce-nw{white-space:nowrap}
+svg,img{max-height:255mm;width:auto;max-width:100%}a{color:inherit;text-decoration:none}.ce-foot{display:none}}
+"""
+#: a table cell of plain short text (a number, an interval, a name): kept on one line in print
+SHORT_TD = re.compile(r"<td>([^<>]{1,40})</td>")
 
 _exporter = None
 
@@ -67,7 +74,7 @@ def header_scopes(text: str) -> str:
         scope = "col" if m.group(1).lower() == "thead" else "row"
         return TH.sub(f'<th scope="{scope}"', m.group(0))
 
-    return TABLE_PART.sub(part, text)
+    return SHORT_TD.sub(r'<td class="ce-nw">\1</td>', TABLE_PART.sub(part, text))
 
 
 def page(title: str, body: str, footer: str = "") -> str:
@@ -75,7 +82,7 @@ def page(title: str, body: str, footer: str = "") -> str:
     foot = f'<footer class="ce-foot">{footer}</footer>' if footer else ""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n<main>\n{header_scopes(body)}"
+            f"<title>{html.escape(title)}</title><style>{CSS}{PRINT_CSS}</style></head>\n<body>\n<main>\n{header_scopes(body)}"
             f"\n</main>\n{foot}\n</body></html>\n")
 
 
