@@ -43,10 +43,13 @@ class AggregateResults(_Results):
         Level of the intervals.
     inf : ndarray
         The overall effect's influence function (one value per unit).
+    component_inf : ndarray or None
+        The components' influence functions (units x rows of ``table``); None for "simple".
     """
 
-    def __init__(self, kind, overall, table, confidence, inf, meta):
+    def __init__(self, kind, overall, table, confidence, inf, meta, component_inf=None):
         self.kind = kind
+        self.component_inf = component_inf
         self.overall = overall
         self.table = table
         self.confidence = confidence
@@ -100,11 +103,14 @@ def _agg_if(att, inf, keep, weights, wif=None) -> np.ndarray:
 
 
 def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float = np.inf,
-              balance_e: int | None = None, confidence: float | None = None) -> AggregateResults:
+              balance_e: int | None = None, confidence: float | None = None,
+              inf: np.ndarray | None = None) -> AggregateResults:
     """Aggregate an :class:`~cluster_eval.impact.did.ATTgtResults` (see module docstring).
 
     ``min_e``/``max_e`` bound the event times kept, ``balance_e`` keeps only groups observed that many periods
-    after treatment, ``confidence`` is the interval level (default: that of ``res``).
+    after treatment, ``confidence`` is the interval level (default: that of ``res``). ``inf`` aggregates
+    another units x cells matrix in place of ``res.inf`` (a part of it, e.g. the treated units' terms; the
+    weights' term is added as usual), for variance decompositions.
     """
     check_choice(kind, "kind", KINDS)
     (confidence,) = check_confidence(res.confidence if confidence is None else confidence)
@@ -123,7 +129,7 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
     pg = pg_group[np.searchsorted(glist, group)]
     unit_ind = w_unit[:, None] * (res.unit_group[:, None] == group[None, :])
     att = np.where(ok, att_all, 0.0)
-    inf = res.inf
+    inf = res.inf if inf is None else inf
     event = time - group
     if balance_e is not None:
         tmax = time.max()
@@ -190,7 +196,7 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
     if res.draws is not None:
         se_b, _ = multiplier_bootstrap(f[:, None], n, res.draws, confidence, res.cluster)
         overall["se_boot"] = float(se_b[0])
-    table = None
+    table, fs = None, None
     if detail is not None:
         table, fs = detail
         table["se"] = influence_se(fs, n, res.cluster)
@@ -204,4 +210,4 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
             table["band_upper"] = table["value"] + c * table["se_boot"]
             table.attrs["critical_value"] = c
     return AggregateResults(kind=kind, overall=overall, table=table, confidence=confidence, inf=f,
-                            meta=dict(res.meta))
+                            meta=dict(res.meta), component_inf=fs)

@@ -15,8 +15,9 @@ import pandas as pd
 
 from ..errors import SmallNumbersWarning
 from ..validation import check_choice, check_confidence
+from .aggregate import aggregate
 from .did import att_gt
-from .inference import normal_critical_value, student_critical_value
+from .inference import normal_critical_value, student_critical_value, treated_cluster_variance
 from .panel import build_panels
 from .results import _EffectsResults
 
@@ -54,7 +55,7 @@ class NationalEffects(_EffectsResults):
 def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities: pd.DataFrame, indicators, *,
                      lag: int = 0, control_group: str = "notyettreated", weight: str | None = None,
                      min_e: float = -np.inf, max_e: float = np.inf, confidence: float = 0.95,
-                     cluster_se: bool = True, only=None,
+                     cluster_se: bool = True, treated_variance: str = "modelled", only=None,
                      panels: dict | None = None, keep_results: bool = True) -> NationalEffects:
     """National ATT of the clusters' topic work for each indicator (see the module docstring).
 
@@ -72,10 +73,16 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
     confidence : float
         Level of the intervals.
     cluster_se : bool
-        True (default): standard errors clustered by quality cluster (treatment is assigned by cluster;
-        practices in no cluster are their own cluster), with the small-sample factor sqrt(G/(G-1)) and
-        Student's t with G - 1 degrees of freedom, G the clusters (CR1; Cameron & Miller 2015). False: by
-        practice, normal quantiles. benchmarks/README.md ("Recovery") reports the coverage of both.
+        True (default): standard errors by quality cluster (treatment is assigned by cluster; practices in
+        no cluster are their own cluster), Student's t with G - 1 degrees of freedom, G the clusters.
+        False: by practice, normal quantiles. benchmarks/README.md ("Recovery") reports the coverage of each.
+    treated_variance : {"modelled", "clustered"}
+        With ``cluster_se``: "modelled" (default) clusters the comparison terms of the influence function
+        (CR1) and gives the treated terms their practice-level variance inflated by the between/within
+        cluster variance ratio estimated from the comparison terms
+        (:func:`~cluster_eval.impact.inference.treated_cluster_variance`; docs/methods.md, section 7);
+        "clustered" clusters everything (CR1, Cameron & Miller 2015), which drops the treated side's
+        variance when one cluster makes up a start group.
     keep_results : bool
         Keep each indicator's :class:`ATTgtResults` (large: an influence-function matrix) in ``results``.
 
@@ -93,6 +100,7 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
     """
     check_choice(control_group, "control_group", ("notyettreated", "nevertreated"))
     check_choice(weight, "weight", (None, "denominator"))
+    check_choice(treated_variance, "treated_variance", ("modelled", "clustered"))
     (confidence,) = check_confidence(confidence)
     if panels is None:
         panels = build_panels(measures, practices, activities, indicators, lag=lag, only=only)
@@ -120,11 +128,16 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
             g, factor, df = len(p.practice_ids), 1.0, np.inf
         q = student_critical_value(confidence, df)
         se, dse = simple.se * factor, dyn.se * factor
+        es_se = dyn.table["se"].to_numpy(float) * factor
+        if cluster_se and treated_variance == "modelled":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SmallNumbersWarning)
+                se, dse, es_se = _modelled_se(res, max_e=max_e, min_e=min_e)
         rows.append(dict(indicator_id=ind, topic=p.topic, value=simple.value, se=se, lower=simple.value - q * se,
                          upper=simple.value + q * se, dynamic_value=dyn.value, dynamic_se=dse, df=df,
                          n_practices=res.n, n_groups=len(res.meta["glist"]), n_clusters=g, reason=""))
         t = dyn.table.assign(indicator_id=ind)
-        t["se"] = t["se"] * factor
+        t["se"] = es_se
         t["lower"], t["upper"] = t["value"] - q * t["se"], t["value"] + q * t["se"]
         es.append(t)
         if keep_results:
@@ -136,7 +149,35 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
     effects["method"] = f"callaway-santanna-{control_group}"
     event_study = pd.concat(es, ignore_index=True) if es else pd.DataFrame()
     settings = {"comparison": control_group,
-                "standard errors": "by cluster (CR1, t with clusters - 1 df)" if cluster_se else "by practice",
+                "standard errors": ("by practice" if not cluster_se else
+                                    "by cluster (comparison terms CR1, treated terms modelled; t with clusters "
+                                    "- 1 df)" if treated_variance == "modelled" else
+                                    "by cluster (CR1, t with clusters - 1 df)"),
                 "lag": lag, "weights": weight or "equal",
                 "indicators": len(effects)}
     return NationalEffects(effects, event_study, results, settings)
+
+
+def _modelled_se(res, *, max_e: float, min_e: float):
+    """SEs of the simple aggregate, the dynamic aggregate and its event times with the treated side modelled.
+
+    Splits the group-time influence functions into each unit's treated terms (cells of its own group) and
+    comparison terms, aggregates each (the weights' term separately) and calls
+    :func:`~cluster_eval.impact.inference.treated_cluster_variance`.
+    """
+    own = res.unit_group[:, None] == res.table["group"].to_numpy(float)[None, :]
+    parts = {"treated": np.where(own, res.inf, 0.0), "control": np.where(own, 0.0, res.inf),
+             "weights": np.zeros_like(res.inf)}
+    out = []
+    for kind, kw in (("simple", {"max_e": max_e}), ("dynamic", {"min_e": min_e, "max_e": max_e})):
+        agg = {k: aggregate(res, kind, inf=v, **kw) for k, v in parts.items()}
+        f = {k: a.inf - agg["weights"].inf if k != "weights" else a.inf for k, a in agg.items()}
+        se, _, _ = treated_cluster_variance(f["treated"], f["control"], f["weights"], res.n, res.cluster)
+        out.append(float(se[0]))
+        if kind == "dynamic":
+            fc = {k: a.component_inf for k, a in agg.items()}
+            fc = {k: v - fc["weights"] if k != "weights" else v for k, v in fc.items()}
+            es_se, _, _ = treated_cluster_variance(fc["treated"], fc["control"], fc["weights"], res.n,
+                                                   res.cluster)
+            out.append(es_se)
+    return out[0], out[1], out[2]
