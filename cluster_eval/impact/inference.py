@@ -100,13 +100,14 @@ def _by_cluster(a: np.ndarray, codes: np.ndarray, n_codes: int):
     return m, s, w
 
 
-def treated_cluster_variance(treated: np.ndarray, control: np.ndarray, weights: np.ndarray, n: int,
-                             cluster) -> tuple[np.ndarray, np.ndarray, int]:
+def treated_cluster_variance(treated: np.ndarray, control: np.ndarray, n: int, cluster,
+                             weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     r"""Variance of a DiD aggregate with clustered comparison terms and a modelled treated side.
 
     The aggregate's influence function is split per unit into the terms where the unit is treated
-    (``treated``), where it is a comparison unit (``control``) and the estimated group weights' term
-    (``weights``), each units x k. A group's treated terms are centred at its own mean, so when one cluster
+    (``treated``), where it is a comparison unit (``control``) and, optionally, the estimated group weights'
+    term (``weights``), each units x k. Without ``weights`` the variance is conditional on the groups (which
+    clusters started when), as the estimand is the ATT of the clusters that did start. A group's treated terms are centred at its own mean, so when one cluster
     makes up a group (one cluster per start month) their cluster sum is exactly 0 and clustering drops the
     treated side's variance. Instead, for every cluster ``c`` with ``m_c`` units and within-cluster sum of
     squares ``W_c`` of its terms,
@@ -119,8 +120,8 @@ def treated_cluster_variance(treated: np.ndarray, control: np.ndarray, weights: 
     of between- to within-cluster variance, estimated by moments from the comparison terms (sums ``S^C_c``)
     of clusters with at least 2 units: for terms ``b_c + e_i``, ``E[S_c^2] = m_c sigma_w^2 + m_c^2 sigma_b^2``
     and ``E[W_c] = (m_c - 1) sigma_w^2``. A single unit (``m_c = 1``) adds its squared term times
-    ``1 + lambda``. The comparison and weights' terms are clustered with the small-sample factor
-    ``G / (G - 1)``:
+    ``1 + lambda``. The comparison terms (plus the weights' term when given) are clustered with the
+    small-sample factor ``G / (G - 1)``:
 
     .. math:: se = \sqrt{\tfrac{G}{G-1}\sum_c (S^C_c + S^W_c)^2 + \hat V_T} \,/\, n.
 
@@ -132,7 +133,8 @@ def treated_cluster_variance(treated: np.ndarray, control: np.ndarray, weights: 
     g : int
         Clusters ``G``.
     """
-    t, c, w = (np.asarray(a, float).reshape(len(a), -1) for a in (treated, control, weights))
+    t, c = (np.asarray(a, float).reshape(len(a), -1) for a in (treated, control))
+    w = 0.0 if weights is None else np.asarray(weights, float).reshape(len(c), -1)
     codes, uniq = pd.factorize(pd.Series(cluster), use_na_sentinel=False)
     g = len(uniq)
     mc, sc, wc = _by_cluster(c, codes, g)

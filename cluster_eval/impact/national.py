@@ -79,7 +79,8 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
     treated_variance : {"modelled", "clustered"}
         With ``cluster_se``: "modelled" (default) clusters the comparison terms of the influence function
         (CR1) and gives the treated terms their practice-level variance inflated by the between/within
-        cluster variance ratio estimated from the comparison terms
+        cluster variance ratio estimated from the comparison terms, conditional on the start months (no
+        term for the estimated group weights)
         (:func:`~cluster_eval.impact.inference.treated_cluster_variance`; docs/methods.md, section 7);
         "clustered" clusters everything (CR1, Cameron & Miller 2015), which drops the treated side's
         variance when one cluster makes up a start group.
@@ -162,8 +163,8 @@ def _modelled_se(res, *, max_e: float, min_e: float):
     """SEs of the simple aggregate, the dynamic aggregate and its event times with the treated side modelled.
 
     Splits the group-time influence functions into each unit's treated terms (cells of its own group) and
-    comparison terms, aggregates each (the weights' term separately) and calls
-    :func:`~cluster_eval.impact.inference.treated_cluster_variance`.
+    comparison terms, aggregates each (without the group weights' term: the variance is conditional on which
+    clusters started when) and calls :func:`~cluster_eval.impact.inference.treated_cluster_variance`.
     """
     own = res.unit_group[:, None] == res.table["group"].to_numpy(float)[None, :]
     parts = {"treated": np.where(own, res.inf, 0.0), "control": np.where(own, 0.0, res.inf),
@@ -172,12 +173,11 @@ def _modelled_se(res, *, max_e: float, min_e: float):
     for kind, kw in (("simple", {"max_e": max_e}), ("dynamic", {"min_e": min_e, "max_e": max_e})):
         agg = {k: aggregate(res, kind, inf=v, **kw) for k, v in parts.items()}
         f = {k: a.inf - agg["weights"].inf if k != "weights" else a.inf for k, a in agg.items()}
-        se, _, _ = treated_cluster_variance(f["treated"], f["control"], f["weights"], res.n, res.cluster)
+        se, _, _ = treated_cluster_variance(f["treated"], f["control"], res.n, res.cluster)
         out.append(float(se[0]))
         if kind == "dynamic":
             fc = {k: a.component_inf for k, a in agg.items()}
             fc = {k: v - fc["weights"] if k != "weights" else v for k, v in fc.items()}
-            es_se, _, _ = treated_cluster_variance(fc["treated"], fc["control"], fc["weights"], res.n,
-                                                   res.cluster)
+            es_se, _, _ = treated_cluster_variance(fc["treated"], fc["control"], res.n, res.cluster)
             out.append(es_se)
     return out[0], out[1], out[2]
