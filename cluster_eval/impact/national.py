@@ -15,7 +15,6 @@ import pandas as pd
 
 from ..errors import SmallNumbersWarning
 from ..validation import check_choice, check_confidence
-from .aggregate import aggregate
 from .did import att_gt
 from .inference import normal_critical_value, student_critical_value, treated_cluster_variance
 from .panel import build_panels
@@ -133,7 +132,7 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
         if cluster_se and treated_variance == "modelled":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SmallNumbersWarning)
-                se, dse, es_se = _modelled_se(res, max_e=max_e, min_e=min_e)
+                se, dse, es_se = _modelled_se(res, simple, dyn)
         rows.append(dict(indicator_id=ind, topic=p.topic, value=simple.value, se=se, lower=simple.value - q * se,
                          upper=simple.value + q * se, dynamic_value=dyn.value, dynamic_se=dse, df=df,
                          n_practices=res.n, n_groups=len(res.meta["glist"]), n_clusters=g, reason=""))
@@ -159,25 +158,35 @@ def national_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities
     return NationalEffects(effects, event_study, results, settings)
 
 
-def _modelled_se(res, *, max_e: float, min_e: float):
+def treated_and_comparison_terms(res, cell_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's influence-function terms on aggregates of ``res`` where it is treated, and where it is not.
+
+    ``cell_weights`` (cells x aggregates, e.g. ``AggregateResults.cell_weights``) gives each aggregate's
+    weights on the group-time cells. Returns (treated, comparison), units x aggregates: the terms of the cells
+    of the unit's own group, and of all other cells (where it is a comparison unit); the estimated weights'
+    term is in neither. Computed group by group, without copying ``res.inf``.
+    """
+    w = np.asarray(cell_weights, float).reshape(res.inf.shape[1], -1)
+    total = res.inf @ w
+    treated = np.zeros_like(total)
+    cell_group = res.table["group"].to_numpy(float)
+    for g in np.unique(cell_group):
+        units = np.flatnonzero(res.unit_group == g)
+        cells = np.flatnonzero(cell_group == g)
+        if len(units) and len(cells):
+            treated[units] = res.inf[np.ix_(units, cells)] @ w[cells]
+    return treated, total - treated
+
+
+def _modelled_se(res, simple, dyn):
     """SEs of the simple aggregate, the dynamic aggregate and its event times with the treated side modelled.
 
-    Splits the group-time influence functions into each unit's treated terms (cells of its own group) and
-    comparison terms, aggregates each (without the group weights' term: the variance is conditional on which
-    clusters started when) and calls :func:`~cluster_eval.impact.inference.treated_cluster_variance`.
+    Splits the aggregates' influence functions into each unit's treated terms (cells of its own group) and
+    comparison terms (:func:`treated_and_comparison_terms`; without the group weights' term: the variance is
+    conditional on which clusters started when) and calls
+    :func:`~cluster_eval.impact.inference.treated_cluster_variance`.
     """
-    own = res.unit_group[:, None] == res.table["group"].to_numpy(float)[None, :]
-    parts = {"treated": np.where(own, res.inf, 0.0), "control": np.where(own, 0.0, res.inf),
-             "weights": np.zeros_like(res.inf)}
-    out = []
-    for kind, kw in (("simple", {"max_e": max_e}), ("dynamic", {"min_e": min_e, "max_e": max_e})):
-        agg = {k: aggregate(res, kind, inf=v, **kw) for k, v in parts.items()}
-        f = {k: a.inf - agg["weights"].inf if k != "weights" else a.inf for k, a in agg.items()}
-        se, _, _ = treated_cluster_variance(f["treated"], f["control"], res.n, res.cluster)
-        out.append(float(se[0]))
-        if kind == "dynamic":
-            fc = {k: a.component_inf for k, a in agg.items()}
-            fc = {k: v - fc["weights"] if k != "weights" else v for k, v in fc.items()}
-            es_se, _, _ = treated_cluster_variance(fc["treated"], fc["control"], res.n, res.cluster)
-            out.append(es_se)
-    return out[0], out[1], out[2]
+    w = np.column_stack([simple.cell_weights, dyn.cell_weights, dyn.component_cell_weights])
+    t, c = treated_and_comparison_terms(res, w)
+    se, _, _ = treated_cluster_variance(t, c, res.n, res.cluster)
+    return float(se[0]), float(se[1]), se[2:]

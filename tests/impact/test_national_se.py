@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cluster_eval.impact.aggregate import aggregate
 from cluster_eval.impact.did import att_gt
 from cluster_eval.impact.inference import influence_se, treated_cluster_variance
+from cluster_eval.impact.national import treated_and_comparison_terms
 
 
 def test_treated_cluster_variance_by_hand():
@@ -41,9 +41,14 @@ def test_one_cluster_per_group_zeroes_the_clustered_treated_side():
                       "y": y.ravel(), "g": np.repeat(np.where(g > 0, g + 1, 0), periods),
                       "cl": np.repeat(cl, periods)})
     res = att_gt(d, "y", "t", "unit", "g", clustervars="cl")
+    simple = res.aggregate("simple")
+    t, c = treated_and_comparison_terms(res, simple.cell_weights)
+    # the split is exact: both parts plus the weights' term give the aggregate's influence function
     own = res.unit_group[:, None] == res.table["group"].to_numpy(float)[None, :]
-    zero = aggregate(res, "simple", inf=np.zeros_like(res.inf)).inf
-    f_t = aggregate(res, "simple", inf=np.where(own, res.inf, 0.0)).inf - zero
+    assert np.allclose(t[:, 0], np.where(own, res.inf, 0.0) @ simple.cell_weights)
+    wif = simple.inf - res.inf @ simple.cell_weights
+    assert np.allclose(t[:, 0] + c[:, 0] + wif, simple.inf)
+    f_t = t[:, 0]
     sums = pd.Series(f_t).groupby(cl).sum()
     assert np.allclose(sums, 0.0) and np.abs(f_t).max() > 0
     # so the clustered SE of the treated terms alone is 0, the practice-level one is not
