@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ..errors import SmallNumbersWarning
 from ..validation import check_choice, check_confidence
@@ -167,7 +168,7 @@ def treated_and_comparison_terms(res, cell_weights: np.ndarray) -> tuple[np.ndar
     term is in neither. Computed group by group, without copying ``res.inf``.
     """
     w = np.asarray(cell_weights, float).reshape(res.inf.shape[1], -1)
-    total = res.inf @ w
+    total = np.asarray(res.inf @ sparse.csc_matrix(w))      # each cell is in few aggregates: sparse weights
     treated = np.zeros_like(total)
     cell_group = res.table["group"].to_numpy(float)
     for g in np.unique(cell_group):
