@@ -12,8 +12,8 @@ from pathlib import Path
 
 from .tables import atomic_write
 
-PACKAGES = ("cluster_eval", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "pyarrow", "duckdb",
-            "papermill", "nbconvert", "nbclient", "ipykernel", "jupyter_client", "pyyaml")
+PACKAGES = ("cluster_eval", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn", "pyarrow", "duckdb",
+            "papermill", "nbconvert", "nbclient", "ipykernel", "jupyter_client", "pyyaml", "playwright")
 
 
 def git_commit() -> str | None:
