@@ -19,10 +19,12 @@ from .wording import (
     diff_unit,
     funnel_note,
     interval,
+    measure_word,
     num,
     placebo_flag,
     spc_note,
     standing_note,
+    trends_note,
     verdict,
 )
 
@@ -114,6 +116,7 @@ class ClusterReport(SectionsBase):
         spc = read_table(self.run, "spc", cluster_id=self.cid)
         fig = F.trends(tr, self.meta_up, self.cid, str(self.cluster["region"]), self.starts, spc)
         show_figure(fig, self.dpi, self.fmt)
+        show_markdown(trends_note(tr))
         show_markdown(spc_note(spc))
 
     def spc(self):
@@ -153,7 +156,7 @@ class ClusterReport(SectionsBase):
                                      "position": t["position"], "reading": t[col]}))
         elif len(fu):
             show_markdown(f"*After the start every practice shown lies within the {tag} limits.*")
-        show_markdown(funnel_note(tag))
+        show_markdown(funnel_note(tag, fu))
 
     def effects(self):
         if self._none_up():
@@ -232,8 +235,8 @@ class ClusterReport(SectionsBase):
         if not len(st):
             show_markdown("*The cluster has taken up every topic in the data.*")
             return
-        measure = np.where(st["standardised"].astype(bool), "standardised (age, sex)", "crude") \
-            if "standardised" in st else "crude"
+        measure = [measure_word(bool(x)) for x in st["standardised"]] if "standardised" in st \
+            else measure_word(False)
         out = pd.DataFrame({"topic": st["topic"], "indicator": st["title"], "cluster": [num(x) for x in st["value"]],
                             "nation": [num(x) for x in st["national"]],
                             "expected range (95%)": [f"{num(a)} to {num(b)}" for a, b in zip(st["lower"], st["upper"])],
