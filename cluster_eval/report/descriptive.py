@@ -37,23 +37,42 @@ def cluster_onehot(cluster_of_practice, cluster_ids) -> np.ndarray:
 
 
 def banded_matrices(banded: pd.DataFrame | None, indicator_id, pids, periods):
-    """One indicator's banded counts as (P, T, B) arrays and the strata (sex, age_band); None if not banded."""
+    """One indicator's banded counts as (P, T, B) arrays and the strata (sex, age_band); None if not banded.
+
+    Strata in (sex, age band) order; rows of practices or months not in ``pids`` / ``periods`` are left out.
+    Keys are factorised once (the banded table of a nation has tens of millions of rows).
+    """
     if banded is None or not len(banded):
         return None
-    b = banded[banded["indicator_id"] == indicator_id]
-    if not len(b):
+    rows = np.flatnonzero((banded["indicator_id"] == indicator_id).to_numpy(dtype=bool, na_value=False))
+    if not rows.size:
         return None
-    strata = b[["sex", "age_band"]].drop_duplicates().sort_values(["sex", "age_band"]).reset_index(drop=True)
-    skey = pd.Index(strata["sex"].astype(str) + "|" + strata["age_band"].astype(str))
-    r = pd.Index(pids).get_indexer(b["practice_id"])
-    c = pd.DatetimeIndex(periods).get_indexer(pd.to_datetime(b["period"]).dt.to_period("M").dt.to_timestamp())
-    k = skey.get_indexer(b["sex"].astype(str) + "|" + b["age_band"].astype(str))
+    contiguous = rows[-1] - rows[0] + 1 == rows.size      # the usual layout: no copy of the rows
+    b = banded.iloc[rows[0]:rows[-1] + 1] if contiguous else banded.iloc[rows]
+    pc, pu = pd.factorize(b["practice_id"])
+    r = pd.Index(pids).get_indexer(pu)[pc]
+    tc, tu = pd.factorize(b["period"])
+    months = pd.DatetimeIndex(pd.to_datetime(tu)).to_period("M").to_timestamp()
+    c = pd.DatetimeIndex(periods).get_indexer(months)[tc]
+    sc, su = pd.factorize(b["sex"])
+    ac, au = pd.factorize(b["age_band"])
+    code = sc.astype(np.int64) * len(au) + ac
+    used = np.flatnonzero(np.bincount(code, minlength=len(su) * len(au)))
+    strata = pd.DataFrame({"sex": np.asarray(su, dtype=object)[used // len(au)],
+                           "age_band": np.asarray(au, dtype=object)[used % len(au)], "_code": used})
+    strata = strata.assign(_s=strata["sex"].astype(str), _a=strata["age_band"].astype(str)).sort_values(
+        ["_s", "_a"]).reset_index(drop=True)
+    lut = np.full(len(su) * len(au), -1)
+    lut[strata["_code"].to_numpy()] = np.arange(len(strata))
+    k = lut[code]
+    strata = strata[["sex", "age_band"]]
     ok = (r >= 0) & (c >= 0)
-    shape = (len(pids), len(periods), len(skey))
-    num, den = np.zeros(shape), np.zeros(shape)
-    np.add.at(num, (r[ok], c[ok], k[ok]), b["numerator"].to_numpy(float)[ok])
-    np.add.at(den, (r[ok], c[ok], k[ok]), b["denominator"].to_numpy(float)[ok])
-    return num, den, strata
+    shape = (len(pids), len(periods), len(strata))
+    flat = np.ravel_multi_index((r[ok], c[ok], k[ok]), shape)
+    size = int(np.prod(shape))
+    num = np.bincount(flat, weights=np.nan_to_num(b["numerator"].to_numpy(float)[ok]), minlength=size)
+    den = np.bincount(flat, weights=np.nan_to_num(b["denominator"].to_numpy(float)[ok]), minlength=size)
+    return num.reshape(shape), den.reshape(shape), strata
 
 
 def practice_expected(banded) -> np.ndarray | None:
