@@ -89,10 +89,10 @@ def _standardised(table: pd.DataFrame) -> bool:
 
 
 def _measure_label(unit: str, standardised: bool) -> str:
-    """An axis label: the unit and "standardised for age and sex" or "crude"."""
-    from .wording import measure_word
-
-    return f"{unit}, {measure_word(standardised)}" if unit else measure_word(standardised)
+    """An axis label: the unit and "age-sex standardised" (on a second line: panels are small) or "crude"."""
+    if standardised:
+        return f"{unit}\n{_('age-sex standardised')}" if unit else _("age-sex standardised")
+    return f"{unit}, {_('crude')}" if unit else _("crude")
 
 
 def _signal_word(direction: str, better: str) -> str:

@@ -84,7 +84,7 @@ GENERAL_METHODS = (
     "- **Age and sex.** Where the data have age/sex-banded measures, the trends, the practices' funnels and the "
     "standing are indirectly standardised for age and sex (observed over the count expected from the nation's "
     "age- and sex-specific rates, times the nation's value); otherwise they are crude. Each label says "
-    "\"standardised for age and sex\" or \"crude\". The effects compare each practice with itself before "
+    "whether a value is standardised or crude. The effects compare each practice with itself before "
     "and after the start, so a stable case mix cancels.")
 
 
@@ -201,16 +201,16 @@ def _age_sex_sentence(share: str, what: str) -> str:
         return _("{what} are indirectly standardised for age and sex (observed over the count expected from the "
                  "nation's age- and sex-specific rates, times the nation's value).").format(what=what)
     if share == "some":
-        return _("{what} labelled \"standardised for age and sex\" are indirectly standardised (observed over the "
-                 "count expected from the nation's age- and sex-specific rates, times the nation's value); those "
-                 "labelled \"crude\" are not.").format(what=what)
+        return _("{what} labelled \"age-sex standardised\" are indirectly standardised for age and sex (observed "
+                 "over the count expected from the nation's age- and sex-specific rates, times the nation's value); "
+                 "those labelled \"crude\" are not.").format(what=what)
     return _("{what} are crude (not standardised for age and sex): the data have no age/sex-banded "
              "measures.").format(what=what)
 
 
 def trends_note(trends: pd.DataFrame) -> str:
     """Whether the trends are standardised for age and sex."""
-    return "*" + _age_sex_sentence(_standardised_share(trends), _("The values month by month")) + "*"
+    return "*" + _age_sex_sentence(_standardised_share(trends), _("The monthly values")) + "*"
 
 
 def funnel_note(tag: str, funnel: pd.DataFrame | None = None) -> str:

@@ -259,3 +259,22 @@ def test_practice_funnel_standardised_by_hand():
     # the old list is "worse than expected" crude, as expected standardised; practice 1 worse in both
     assert list(crude["standing"][:2]) == ["worse than expected", "worse than expected"]
     assert list(std["standing"]) == ["", "worse than expected", ""]
+
+
+def test_labels_say_standardised_or_crude():
+    """The notes under the trends and funnels, and the axis labels, say whether values are standardised."""
+    from cluster_eval.report.figures import _measure_label
+    from cluster_eval.report.wording import funnel_note, measure_word, trends_note
+
+    crude = pd.DataFrame({"standardised": [False, False]})
+    mixed = pd.DataFrame({"standardised": [True, False]})
+    every = pd.DataFrame({"standardised": [True, True]})
+    assert "crude (not standardised for age and sex)" in trends_note(crude)
+    assert "crude (not standardised for age and sex)" in trends_note(pd.DataFrame())   # tables of older runs
+    assert "labelled \"age-sex standardised\"" in trends_note(mixed) and "\"crude\" are not" in trends_note(mixed)
+    assert "are indirectly standardised for age and sex" in trends_note(every) and "crude" not in trends_note(every)
+    assert "expected count" in funnel_note("99.8%", every) and "expected count" not in funnel_note("95%", crude)
+    assert "outside the 95% limits" in funnel_note("95%", crude)
+    assert measure_word(True) == "standardised for age and sex" and measure_word(False) == "crude"
+    assert _measure_label("per 1,000", True) == "per 1,000\nage-sex standardised"
+    assert _measure_label("%", False) == "%, crude"
