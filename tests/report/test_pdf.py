@@ -37,8 +37,9 @@ def check_pdf(path: Path, tmp_path: Path, names: list[str], footer: list[str]) -
     from PIL import Image
 
     for png in pngs:
-        lo, hi = Image.open(png).convert("L").getextrema()
-        assert lo < 100 < hi, png.name                                            # not a blank page
+        image = Image.open(png)
+        assert abs(image.width / image.height - 210 / 297) < 0.01, png.name      # portrait A4
+        assert image.convert("L").getextrema()[0] < 200, png.name                 # ink on it
     first = page_text(path, 1)
     for name in names:
         assert name in first, (path.name, name)
@@ -47,6 +48,10 @@ def check_pdf(path: Path, tmp_path: Path, names: list[str], footer: list[str]) -
         assert f"Page {i} of {pages}" in text, (path.name, i)
         for word in footer:
             assert word in text, (path.name, i, word)
+        body = text.replace(f"Page {i} of {pages}", "")
+        for word in footer:
+            body = body.replace(word, "")
+        assert len(body.split()) >= 3, (path.name, i, text)                       # more than the footer
     # figures stay vector: the PDF holds no raster image at all (the reports embed SVG)
     listed = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
     assert len(listed.strip().splitlines()) == 2, listed                         # the header lines only
