@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..impact.multiplicity import BETTER
 from ..impact.multiplicity import verdict as impact_verdict
+from .i18n import _
 
 TOO_SMALL = "too few to say"
 #: The first words of every verdict that states a reading (see :func:`verdict`).
@@ -80,7 +81,11 @@ GENERAL_METHODS = (
     "Each topic has one primary indicator, fixed in the catalogue before the data were seen; the others are "
     "secondary. With many clusters and indicators some intervals miss zero by chance: the shrunk effects and "
     "the national overview's q-values (Benjamini & Hochberg 1995) allow for that.\n"
-    "- **Rates** are crude rates per listed patient (not age/sex standardised in this report).")
+    "- **Age and sex.** Where the data have age/sex-banded measures, the trends, the practices' funnels and the "
+    "standing are indirectly standardised for age and sex (observed over the count expected from the nation's "
+    "age- and sex-specific rates, times the nation's value); otherwise they are crude. Each label says "
+    "whether a value is standardised or crude. The effects compare each practice with itself before "
+    "and after the start, so a stable case mix cancels.")
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class Settings:
 
     confidence: float = 0.95
     pre: int = 24
+    base: int | str | None = None
     post: int = 12
     lag: int = 0
     comparison: str = "not_yet_treated"
@@ -102,10 +108,17 @@ class Settings:
     def from_config(cls, config: dict) -> Settings:
         imp = config.get("impact") or {}
         est = config.get("estimator_description") or {}
-        keys = ("confidence", "pre", "post", "lag", "comparison", "min_practices", "estimator")
+        keys = ("confidence", "pre", "base", "post", "lag", "comparison", "min_practices", "estimator")
         return cls(**{k: imp[k] for k in keys if k in imp},
                    threshold=(config.get("disclosure") or {}).get("threshold", 4),
                    estimator_label=est.get("label", ""), estimator_methods=est.get("methods", ""))
+
+    @property
+    def base_words(self) -> str:
+        """How many months make the base: ``impact.base`` (``"auto"``: chosen per indicator), else ``pre``."""
+        if self.base == "auto":
+            return "12, 24, 36 or 48 (per indicator, the length whose placebo estimates vary least)"
+        return str(self.pre if self.base is None else self.base)
 
     @property
     def pct(self) -> str:
@@ -122,9 +135,9 @@ class Settings:
         return str(self.comparison).replace("_", " ")
 
     def fill(self, text: str) -> str:
-        """``text`` with ``{pre}``, ``{post}``, ``{lag}``, ``{comparison}``, ``{confidence_pct}``,
+        """``text`` with ``{pre}``, ``{base}``, ``{post}``, ``{lag}``, ``{comparison}``, ``{confidence_pct}``,
         ``{min_practices}`` and ``{threshold}`` replaced by the run's settings (other braces left alone)."""
-        values = {"pre": self.pre, "post": self.post, "lag": self.lag, "comparison": self.comparison_words,
+        values = {"pre": self.pre, "base": self.base_words, "post": self.post, "lag": self.lag, "comparison": self.comparison_words,
                   "confidence_pct": self.pct.rstrip("%"), "min_practices": self.min_practices,
                   "threshold": self.threshold}
         for key, value in values.items():
@@ -178,9 +191,42 @@ def standing_note(st: pd.DataFrame) -> str:
             "once in the 12 months (approximated by the persons of an average month). " + std + "*")
 
 
-def funnel_note(tag: str) -> str:
-    """How the practices' funnel limits are made."""
-    return (f"*Practice values are crude (not standardised for age and sex). Limits: the nation's value over the "
-            f"same months, with the spread between all practices of the "
-            f"nation over those months allowed for (random effects). \"Better\" or \"worse than expected\" "
-            f"applies the indicator's direction; practices are listed outside the {tag} limits.*")
+def measure_word(standardised: bool) -> str:
+    """The label of a value: "standardised for age and sex" or "crude"."""
+    return _("standardised for age and sex") if standardised else _("crude")
+
+
+def _standardised_share(table: pd.DataFrame) -> str:
+    """"all", "some" or "none" of the rows of a table with a ``standardised`` column are standardised."""
+    if table is None or not len(table) or "standardised" not in table:
+        return "none"
+    std = table["standardised"].astype(bool)
+    return "all" if std.all() else ("some" if std.any() else "none")
+
+
+def _age_sex_sentence(share: str, what: str) -> str:
+    if share == "all":
+        return _("{what} are indirectly standardised for age and sex (observed over the count expected from the "
+                 "nation's age- and sex-specific rates, times the nation's value).").format(what=what)
+    if share == "some":
+        return _("{what} labelled \"age-sex standardised\" are indirectly standardised for age and sex (observed "
+                 "over the count expected from the nation's age- and sex-specific rates, times the nation's value); "
+                 "those labelled \"crude\" are not.").format(what=what)
+    return _("{what} are crude (not standardised for age and sex): the data have no age/sex-banded "
+             "measures.").format(what=what)
+
+
+def trends_note(trends: pd.DataFrame) -> str:
+    """Whether the trends are standardised for age and sex."""
+    return "*" + _age_sex_sentence(_standardised_share(trends), _("The monthly values")) + "*"
+
+
+def funnel_note(tag: str, funnel: pd.DataFrame | None = None) -> str:
+    """How the practices' funnel limits are made, and whether the values are standardised."""
+    share = _standardised_share(funnel)
+    x = (_(" Standardised values are plotted against the practice's expected count.") if share != "none" else "")
+    return ("*" + _age_sex_sentence(share, _("Practice values")) + x + " "
+            + _("Limits: the nation's value over the same months, with the spread between all practices of the "
+                "nation over those months allowed for (random effects). \"Better\" or \"worse than expected\" "
+                "applies the indicator's direction; practices are listed outside the {tag} limits.").format(tag=tag)
+            + "*")
