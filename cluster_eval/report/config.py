@@ -12,8 +12,8 @@ A params file (YAML) describes one scheduled run::
     impact: {lag: 0, pre: 24, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
              national: true, its: false, estimator: premean-placebo}
     disclosure: {threshold: 4, rounding: null}
-    report: {timeout: 600, dpi: 80, figure_format: svg, pseudonymise: true, cluster_notebook: null,
-             overview_notebook: null,
+    report: {timeout: 600, dpi: 80, figure_format: svg, pseudonymise: true, language: en,
+             cluster_notebook: null, overview_notebook: null,
              parameters: {}}
 
 Every section is checked strictly: an unknown or misspelt key is a :class:`ConfigError` naming the key
@@ -48,8 +48,8 @@ DEFAULTS = {
     "impact": {"lag": 0, "pre": 24, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
                "min_practices": 3, "national": True, "its": False, "estimator": DEFAULT_ESTIMATOR},
     "disclosure": {"threshold": 4, "rounding": None},
-    "report": {"timeout": 600, "dpi": 80, "figure_format": "svg", "pseudonymise": True, "cluster_notebook": None,
-               "overview_notebook": None, "parameters": {}},
+    "report": {"timeout": 600, "dpi": 80, "figure_format": "svg", "pseudonymise": True, "language": "en",
+               "cluster_notebook": None, "overview_notebook": None, "parameters": {}},
 }
 COMPARISONS = ("not_yet_treated", "never_treated")
 #: what the runner passes to every notebook (beside ``report.parameters``)
@@ -212,6 +212,11 @@ def load_params(params_path_or_dict) -> RunConfig:
         raise ConfigError(f"params 'report.figure_format' must be svg or png; got {rep['figure_format']!r}")
     if not isinstance(rep["pseudonymise"], bool):
         raise ConfigError(f"params 'report.pseudonymise' must be true or false; got {rep['pseudonymise']!r}")
+    from .i18n import LANGUAGES
+
+    if rep["language"] not in LANGUAGES:
+        raise ConfigError(f"params 'report.language' must be one of {', '.join(LANGUAGES)}; "
+                          f"got {rep['language']!r}{hint(str(rep['language']), LANGUAGES)}")
     if not isinstance(rep["parameters"] or {}, dict):
         raise ConfigError(f"params 'report.parameters' must map notebook parameters to values; "
                           f"got {rep['parameters']!r}")

@@ -44,10 +44,10 @@ def _get_exporter():
     return _exporter
 
 
-def page(title: str, body: str, footer: str = "") -> str:
-    """A complete HTML page around ``body`` with the inline stylesheet."""
+def page(title: str, body: str, footer: str = "", lang: str = "en") -> str:
+    """A complete HTML page around ``body`` with the inline stylesheet, in language ``lang`` (``<html lang>``)."""
     foot = f'<p class="ce-foot">{footer}</p>' if footer else ""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+    return (f'<!DOCTYPE html>\n<html lang="{html.escape(lang)}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n{foot}\n</body></html>\n")
 
@@ -75,14 +75,14 @@ def check_self_contained(text: str, where: str = "report") -> None:
         raise OutputError(f"{where} would load from another host: ...{text[start:m.end() + 60]}...")
 
 
-def render(nb_or_path, title: str, footer: str = "") -> str:
-    """Render an executed notebook to one self-contained HTML page (a string)."""
+def render(nb_or_path, title: str, footer: str = "", lang: str = "en") -> str:
+    """Render an executed notebook to one self-contained HTML page (a string) in language ``lang``."""
     nb = nbformat.read(str(nb_or_path), as_version=4) if not hasattr(nb_or_path, "cells") else nb_or_path
     nb = strip_cells(nb)
     body, _ = _get_exporter().from_notebook_node(nb)
     # links a reader's browser would follow to other hosts become plain text
     body = re.sub(r"""<a\s[^>]*href\s*=\s*["']?(?:https?:)?//[^>]*>(.*?)</a>""", r"\1", body,
                   flags=re.IGNORECASE | re.DOTALL)
-    text = page(title, body, footer)
+    text = page(title, body, footer, lang=lang)
     check_self_contained(text, title)
     return text
