@@ -109,10 +109,15 @@ def N_(message: str) -> str:
 
 @cache
 def _patterns(lang: str) -> list[tuple[re.Pattern, str]]:
-    """The catalogue's msgids with ``{name}`` fields as regular expressions (longest first)."""
+    """The value messages (:data:`cluster_eval.report.vocabulary.VALUES`) with ``{name}`` fields as regular
+    expressions (longest first)."""
+    from .vocabulary import VALUES
+
     out = []
-    for msgid, msgstr in translations(lang).items():
-        if "{" not in msgid:
+    table = translations(lang)
+    for msgid in VALUES:
+        msgstr = table.get(msgid)
+        if "{" not in msgid or not msgstr:
             continue
         parts = re.split(r"\{(\w+)\}", msgid)
         rx, seen = "", set()
@@ -131,8 +136,9 @@ def _patterns(lang: str) -> list[tuple[re.Pattern, str]]:
 
 def translate_value(text) -> str:
     """A value written in English by the analyse stage (a status, a reason, a position) in the current
-    language: the catalogue's entry for the whole text, or for a msgid with ``{fields}`` that matches it
-    (e.g. "fewer than {n} months before the start"); the text unchanged when nothing matches."""
+    language: the catalogue's entry for the whole text, or for a value message with ``{fields}``
+    (:mod:`.vocabulary`) that matches it (e.g. "fewer than {n} months before the start"), its fields translated
+    in turn; the text unchanged when nothing matches."""
     text = "" if text is None else str(text)
     lang = _state["language"]
     if lang == "en" or not text:
