@@ -167,12 +167,12 @@ class NationalOverview(SectionsBase):
         rows = []
         for iid, g in tc.groupby("indicator_id"):
             m = self.meta.loc[iid]
-            rows.append({"topic": topic_name(m["topic"]), "indicator": m["title"], "clusters": len(g),
-                         "mean true effect": num(g["true_effect"].mean()), "mean estimate": num(g["estimate"].mean()),
-                         "mean error": num((g["estimate"] - g["true_effect"]).mean()), "unit": diff_unit(m),
-                         "intervals covering the truth": i18n.per_cent(100 * g["covered"].mean())})
-        table = pd.DataFrame(rows).sort_values(["topic", "indicator"])
-        show_table(table.rename(columns={c: _(c) for c in table.columns}))
+            rows.append({_("topic"): topic_name(m["topic"]), _("indicator"): m["title"], _("clusters"): len(g),
+                         _("mean true effect"): num(g["true_effect"].mean()),
+                         _("mean estimate"): num(g["estimate"].mean()),
+                         _("mean error"): num((g["estimate"] - g["true_effect"]).mean()), _("unit"): diff_unit(m),
+                         _("intervals covering the truth"): i18n.per_cent(100 * g["covered"].mean())})
+        show_table(pd.DataFrame(rows).sort_values([_("topic"), _("indicator")]))
         show_markdown("*" + _("Over all {n} estimates, {share} of the {pct} intervals contain the true effect "
                               "(averaged over the same months since the start).").format(
             n=len(tc), share=i18n.per_cent(100 * tc["covered"].mean(), 1), pct=self.settings.pct) + "*")

@@ -88,7 +88,7 @@ SECTIONS = {
         "column is the national effect estimated directly over all practices (Callaway & Sant'Anna 2021, "
         "staggered starts).")),
     "overview_forest": (3, N_("Forest plots"), N_(
-        "Each cluster's effect with its interval, sorted; the diamond-coloured band is the pooled effect.")),
+        "Each cluster's effect with its interval, sorted; the coloured band is the pooled effect.")),
     "event_studies": (3, N_("Event studies"), N_(
         "The pooled difference between clusters' practices and comparison practices month by month around the "
         "start. Points before the start should be near zero.")),
