@@ -78,10 +78,12 @@ def _write_index(folder: Path, cfg, jobs: list[dict], results: dict) -> Path:
             nb = Path(job["ipynb"])
             link = _esc(job["title"])
             if nb.exists():
-                link += f' — <a href="{_esc(_rel(folder, nb))}">{_esc(_("executed notebook"))}</a>'
+                label = _esc(_("executed notebook"))
+                link += f' — <a href="{_esc(_rel(folder, nb))}">{label}</a>'
             log = Path(job["log"])
             if log.exists():
-                link += f' · <a href="{_esc(_rel(folder, log))}">{_esc(_("log"))}</a>'
+                label = _esc(_("log"))
+                link += f' · <a href="{_esc(_rel(folder, log))}">{label}</a>'
         st = f'<span class="{"ok" if ok else "failed"}">{_esc(i18n.translate_value(status))}</span>'
         if r.get("skipped") and ok:
             st += " " + _esc(_("(unchanged)"))
@@ -106,7 +108,7 @@ def _write_index(folder: Path, cfg, jobs: list[dict], results: dict) -> Path:
                            "on a topic compared with practices not (yet) working on it; see each report's methods "
                            "section.").format(n_ok=n_ok, n=len(jobs))) + "</p>"
             "<table><thead><tr>" + heads + "</tr></thead><tbody>" + "\n".join(rows) + "</tbody></table>"
-            f'<p><a href="manifest.json">manifest.json</a> · <a href="logs/run.log">{_esc(_("run log"))}</a></p>')
+            '<p><a href="manifest.json">manifest.json</a> · <a href="logs/run.log">' + _esc(_("run log")) + "</a></p>")
     text = page(f"cluster_eval — {cfg.run_name}", body, lang=i18n.get_language())
     check_self_contained(text, "index.html")
     path = folder / "index.html"

@@ -13,6 +13,7 @@ import re
 import nbformat
 
 from ..errors import OutputError
+from .i18n import _, language
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;max-width:1080px;margin:2em auto;
@@ -79,7 +80,11 @@ def render(nb_or_path, title: str, footer: str = "", lang: str = "en") -> str:
     """Render an executed notebook to one self-contained HTML page (a string) in language ``lang``."""
     nb = nbformat.read(str(nb_or_path), as_version=4) if not hasattr(nb_or_path, "cells") else nb_or_path
     nb = strip_cells(nb)
-    body, _ = _get_exporter().from_notebook_node(nb)
+    body, _resources = _get_exporter().from_notebook_node(nb)
+    # nbconvert's English placeholder for an image without a description: a word in the report's language
+    with language(lang):
+        alt = html.escape(_("Figure"))
+    body = body.replace('alt="No description has been provided for this image"', f'alt="{alt}"')
     # links a reader's browser would follow to other hosts become plain text
     body = re.sub(r"""<a\s[^>]*href\s*=\s*["']?(?:https?:)?//[^>]*>(.*?)</a>""", r"\1", body,
                   flags=re.IGNORECASE | re.DOTALL)

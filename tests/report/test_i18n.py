@@ -50,6 +50,17 @@ def test_every_message_has_a_danish_translation_with_the_same_fields():
     assert not problems, "\n".join(problems)
 
 
+def test_no_message_hides_where_the_extractor_cannot_see_it():
+    """A ``_("...")`` inside an f-string is invisible to Babel's extractor on Python 3.11: every one-literal call
+    in the source must be among the extracted messages."""
+    found = _extracted()
+    literal = re.compile(r"""\b_\(\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*\)""")
+    hidden = [(p.name, a or b) for p in PACKAGE.rglob("*.py") if p.name != "i18n.py"   # i18n.py: examples only
+              for a, b in literal.findall(p.read_text("utf-8"))
+              if (a or b) and (a or b) not in found]
+    assert not hidden, hidden
+
+
 def test_registered_estimators_and_spc_texts_are_translated():
     from cluster_eval.impact import ESTIMATORS
     from cluster_eval.spc.relative import FALSE_SIGNAL_RATE, SIGNAL_MEANING
@@ -154,11 +165,18 @@ ENGLISH = {
 
 
 def _reader_text(page: str, names: list[str]) -> str:
-    """What a reader sees: tags, scripts, styles and SVG metadata removed (SVG text kept), references, names,
-    codes, file names and identifiers removed."""
+    """What a reader sees, the figures' text and images' alternative text included: tags, scripts, styles and
+    SVG metadata removed, and references, names, codes, file names and identifiers removed."""
+    import base64
+
     from cluster_eval.report.citation import REFERENCES
 
-    t = re.sub(r"<(script|style|metadata|title)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    figures = [base64.b64decode(b).decode("utf-8")                  # figures embedded as data URIs
+               for b in re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", page)]
+    alts = re.findall(r'\balt="([^"]*)"', page)                      # what a screen reader says for an image
+    t = " ".join([page, *figures, *alts])
+    t = re.sub(r"<(script|style|metadata|title)\b.*?</\1>", " ", t, flags=re.S | re.I)
+    t = re.sub(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+", " ", t)
     t = html.unescape(re.sub(r"<[^>]+>", " ", t))
     for ref in REFERENCES:
         t = t.replace(ref, " ")
