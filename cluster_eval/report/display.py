@@ -50,11 +50,12 @@ def show_table(df: pd.DataFrame):
 
 
 def localise_meta(meta: pd.DataFrame) -> pd.DataFrame:
-    """The indicators table in the report's language: the catalogue's Danish title (``title_da``) for Danish,
+    """The indicators table in the report's language: the catalogue's title in it (``title_da`` for Danish),
     and the unit ("%", "per 1,000" / "pr. 1.000") in the locale. Ids, topics and directions stay as they are."""
     meta = meta.copy()
-    if i18n.get_language() == "da" and "title_da" in meta:
-        meta["title"] = meta["title_da"].where(meta["title_da"].notna() & (meta["title_da"] != ""), meta["title"])
+    own = f"title_{i18n.get_language()}"
+    if own in meta:
+        meta["title"] = meta[own].where(meta[own].notna() & (meta[own] != ""), meta["title"])
     if {"kind", "multiplier"} <= set(meta):
         meta["unit"] = [unit_text(k, m) for k, m in zip(meta["kind"], meta["multiplier"])]
     return meta
