@@ -30,8 +30,8 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LOCALES = {"en": "en", "da": "da_DK"}
 #: Date patterns (CLDR) per style; the English ones reproduce the reports' former ``strftime`` output.
 DATE_PATTERNS = {
-    "en": {"day": "dd MMMM y", "month": "MMMM y", "month_short": "MMM y", "ym": "y-MM"},
-    "da": {"day": "d. MMMM y", "month": "MMMM y", "month_short": "MMM y", "ym": "y-MM"},
+    "en": {"day": "dd MMMM y", "date": "d MMMM y", "month": "MMMM y", "month_short": "MMM y", "ym": "y-MM"},
+    "da": {"day": "d. MMMM y", "date": "d. MMMM y", "month": "MMMM y", "month_short": "MMM y", "ym": "y-MM"},
 }
 MINUS = "\u2212"
 
@@ -203,7 +203,8 @@ def per_cent(value, digits: int = 0) -> str:
 
 
 def date(value, style: str = "day") -> str:
-    """A date in the locale: style "day" ("01 April 2020" / "1. april 2020"), "month" ("April 2020" /
+    """A date in the locale: style "day" ("01 April 2020" / "1. april 2020"), "date" ("1 April 2020" /
+    "1. april 2020"), "month" ("April 2020" /
     "april 2020"), "month_short" ("Apr 2020" / "apr. 2020") or "ym" ("2020-04")."""
     import pandas as pd
     from babel.dates import format_date
