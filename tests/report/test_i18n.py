@@ -175,7 +175,7 @@ def _reader_text(page: str, names: list[str]) -> str:
                for b in re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", page)]
     alts = re.findall(r'\balt="([^"]*)"', page)                      # what a screen reader says for an image
     t = " ".join([page, *figures, *alts])
-    t = re.sub(r"<(script|style|metadata|title)\b.*?</\1>", " ", t, flags=re.S | re.I)
+    t = re.sub(r"<(script|style|metadata)\b.*?</\1>", " ", t, flags=re.S | re.I)
     t = re.sub(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+", " ", t)
     t = html.unescape(re.sub(r"<[^>]+>", " ", t))
     for ref in REFERENCES:
