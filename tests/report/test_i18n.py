@@ -216,6 +216,27 @@ def test_danish_run_has_no_english_words(danish_run):
         assert not left, f"{page.name}: English words {left}"
 
 
+def test_every_english_value_of_the_tables_has_a_danish_translation(danish_run):
+    """Statuses, reasons, funnel positions, standings, topics, pooling methods and practice labels are written in
+    English by the analyse stage; each value a report can show has a Danish translation (vocabulary.py)."""
+    import pandas as pd
+
+    out, _ = danish_run
+    t = out / "tables"
+    shown = {"effects": ["status", "topic"], "funnel": ["position", "standing", "standing_95", "practice"],
+             "standing": ["standing"], "spc": ["reason"], "pooled": ["method"], "variation": ["status"]}
+    table_da, patterns = i18n.translations("da"), i18n._patterns("da")
+    missing, seen = set(), 0
+    for table, cols in shown.items():
+        df = pd.read_parquet(t / f"{table}.parquet")
+        for col in cols:
+            for v in set(df[col].dropna().astype(str)) - {""}:
+                seen += 1
+                if v not in table_da and not any(rx.match(v) for rx, _msg in patterns):
+                    missing.add((table, col, v))
+    assert seen > 20 and not missing, sorted(missing)
+
+
 def test_danish_run_numbers_and_verdicts(danish_run):
     out, _ = danish_run
     overview = (out / "national" / "overview.html").read_text(encoding="utf-8")
