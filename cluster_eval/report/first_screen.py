@@ -91,7 +91,7 @@ def verdict_code(row, better: str) -> str:
     """The kind of an effect's reading, in no language (the report's words may be Danish): "improved",
     "worsened", "increased", "decreased", "no change", or "" when there is no estimate
     (:func:`cluster_eval.impact.multiplicity.verdict`, whose words :func:`.wording.verdict` translates)."""
-    key = verdict_key({"lower": np.nan, "upper": np.nan, **row}, better)   # the one reading rule (wording.py)
+    key = verdict_key({"status": None, "lower": np.nan, "upper": np.nan, **row}, better)   # one rule: wording.py
     if key == "no change detected":
         return "no change"
     return key if key in ("improved", "worsened", "increased", "decreased") else ""
