@@ -24,8 +24,9 @@ rules on all months from the start) on the same panels.
 limits with tau² from the same 12 months, verdict at 99.8 %; crude and (banded indicators) standardised;
 and the old method (Wilson / Byar's 95 % interval of 12 summed months vs the national value).
 
-Scenarios: ``default`` (the generator as it is) and ``null`` (no true differences between clusters beyond
-practice variation and case mix: cluster and region random effects 0, true effects 0).
+Scenarios: ``default`` (the generator as it is), ``null`` (no true differences between clusters beyond
+practice variation and case mix: cluster and region random effects 0, true effects 0) and ``large`` (the
+default with every mean effect times :data:`LARGE` = 3, for the detection rate of effects >= 2x the MDE).
 
     .venv/bin/python benchmarks/calibration.py --scale denmark --seeds 0 1 --scenario default null --out rows
 """
@@ -56,7 +57,9 @@ from cluster_eval.synthetic.casemix import banded_arrays, banded_indicator_ids  
 
 BEFORE, AFTER = 24, 24
 SCALE = ["denmark"]   # set by main()
-VARIANTS = ("moving_range", "baseline_sd", "autocorrelated")
+VARIANTS = ("moving_range", "baseline_sd", "autocorrelated", "ar1_noise")
+#: Effect multiplier of the ``large`` scenario (more panels with effects of at least 2x the MDE for detection).
+LARGE = 3.0
 
 
 def catalogue_meta():
@@ -65,6 +68,19 @@ def catalogue_meta():
     from cluster_eval.stats.standing import counts_kind
 
     return {k: (v.kind, v.better, counts_kind(v)) for k, v in load_catalogue().items()}
+
+
+@contextlib.contextmanager
+def scaled_effects(factor: float):
+    """The generator with every indicator's mean effect times ``factor`` (restored afterwards); the
+    generator's headroom cap still applies, and the dips before some starts scale with the effect."""
+    saved = generator.INDICATORS
+    generator.INDICATORS = tuple(dataclasses.replace(s, model=dataclasses.replace(s.model, effect=s.model.effect * factor))
+                                 for s in saved)
+    try:
+        yield
+    finally:
+        generator.INDICATORS = saved
 
 
 @contextlib.contextmanager
@@ -89,7 +105,8 @@ def simulate(scale, seed, scenario):
         from cluster_eval.synthetic.nuisance import Nuisance
 
         kwargs["nuisances"] = Nuisance(cluster_shock=0.0, region_shock=0.0, variation_share=0.0)
-    with null_scenario() if scenario == "null" else contextlib.nullcontext():
+    ctx = {"null": null_scenario, "large": lambda: scaled_effects(LARGE)}.get(scenario, contextlib.nullcontext)
+    with ctx():
         return generator.simulate(scale, seed, **kwargs)
 
 
@@ -284,7 +301,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", default="denmark")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--scenario", nargs="+", default=["default", "null"], choices=["default", "null"])
+    ap.add_argument("--scenario", nargs="+", default=["default", "null"], choices=["default", "null", "large"])
     ap.add_argument("--out", help="prefix for the per-panel / per-row CSV files")
     ap.add_argument("--only", choices=["spc", "standing"], help="run one part only")
     args = ap.parse_args(argv)

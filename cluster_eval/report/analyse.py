@@ -18,10 +18,12 @@ table                  one row per
 indicators             indicator (title, topic, kind, multiplier, better)
 clusters               cluster (name, region, practices, listed patients, topics taken up)
 activities             cluster x topic taken up (start, first exposed month)
-trends                 level (cluster/region/nation) x unit x indicator x month (numerator, denominator, value)
+trends                 level (cluster/region/nation) x unit x indicator x month (numerator, denominator, value:
+                       indirectly standardised for age and sex where banded, else crude; ``measure`` says which)
 spc                    cluster x indicator taken up: SPC relative to the nation (O/E), rules and signal
 spc_chart              cluster x indicator taken up x month (24 before to 24 after the start): O/E, centre, limits
-funnel                 cluster x topic x indicator x phase (before/after) x practice (pseudonymised)
+funnel                 cluster x topic x indicator x phase (before/after) x practice (pseudonymised; standardised
+                       where banded)
 effects                cluster x topic x indicator: effect, interval, placebo, minimum detectable effect
 event_study            cluster x topic x indicator x month since start
 pooled                 topic x indicator: pooled effect, tau², I², prediction interval
@@ -98,7 +100,8 @@ class Analysis(ImpactTables):
 
     Everything derived is an explicit cached property computed on first use: the indicator table (``ind``),
     the filtered measures, months, practices and activities, the practice x month matrices of every indicator
-    (:attr:`matrices_by_indicator`), the national tau² per indicator (:attr:`tau2_by_indicator`) and the
+    (:attr:`matrices_by_indicator`), the expected counts of the banded indicators (:attr:`expected_by_indicator`)
+    and the
     impact panels (:attr:`impact_inputs`). :meth:`run` writes every table.
     """
 
@@ -180,6 +183,24 @@ class Analysis(ImpactTables):
             return empty, empty.copy(), empty.copy()
         return self.matrices_by_indicator[indicator_id]
 
+    @cached_property
+    def expected_by_indicator(self) -> dict:
+        """indicator id -> practice x month expected counts from the nation's sex/age-band rates of the same
+        month, for the indicators the data band (``measures_banded``); the others are reported crude."""
+        banded = getattr(self.ds, "measures_banded", None)
+        out = {}
+        if banded is None or not len(banded):
+            return out
+        for iid in self.ind["indicator_id"]:
+            b = descriptive.banded_matrices(banded, iid, self.pids, self.periods)
+            if b is not None:
+                out[str(iid)] = descriptive.practice_expected(b)
+        return out
+
+    def expected(self, indicator_id: str):
+        """Practice x month expected counts of a banded indicator (:attr:`expected_by_indicator`), else None."""
+        return self.expected_by_indicator.get(indicator_id)
+
     # -- tables ---------------------------------------------------------------------------------
     def clusters_table(self) -> pd.DataFrame:
         cl = self.ds.clusters[["cluster_id", "name", "region"]].copy()
@@ -203,20 +224,47 @@ class Analysis(ImpactTables):
         return cl.sort_values("cluster_id").reset_index(drop=True)
 
     def trends_table(self) -> pd.DataFrame:
+        """Cluster, region and nation month by month. Where the indicator is banded the value is the indirectly
+        standardised rate, O/E x the nation's crude value of the month (E from the nation's sex/age-band rates
+        of the same month, :attr:`expected_by_indicator`; the nation's own value is then its crude value), and
+        ``standardised`` is True; else the crude value. ``measure`` says which in words."""
+        from ..stats.standing import measure_label
+
         m = self.measures.join(self.practices[["cluster_id", "region"]], on="practice_id")
+        m["expected"] = np.nan
+        for iid, e in self.expected_by_indicator.items():
+            rows = (m["indicator_id"] == iid).to_numpy()
+            r = self.pids.get_indexer(m.loc[rows, "practice_id"])
+            c = self.periods.get_indexer(m.loc[rows, "period"])
+            ok = (r >= 0) & (c >= 0)
+            m.loc[rows, "expected"] = np.where(ok, e[np.maximum(r, 0), np.maximum(c, 0)], np.nan)
         parts = []
         for level, key in (("cluster", "cluster_id"), ("region", "region"), ("nation", None)):
             g = m if key else m.assign(nation="nation")
             key = key or "nation"
             g = g.dropna(subset=[key]).groupby(["indicator_id", key, "period"], observed=True)[
-                ["numerator", "denominator"]].sum().reset_index().rename(columns={key: "unit_id"})
+                ["numerator", "denominator", "expected"]].sum(min_count=1).reset_index().rename(
+                columns={key: "unit_id"})
             g["level"] = level
             parts.append(g)
         t = pd.concat(parts, ignore_index=True)
-        mult = t["indicator_id"].map(self.ind.set_index("indicator_id")["multiplier"])
-        t["value"] = np.where(t["denominator"] > 0, t["numerator"] / t["denominator"] * mult, np.nan)
+        meta = self.ind.set_index("indicator_id")
+        mult = t["indicator_id"].map(meta["multiplier"]).to_numpy(float)
+        nat = parts[-1].set_index(["indicator_id", "period"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            crude = np.where(t["denominator"] > 0, t["numerator"] / t["denominator"], np.nan)
+            nat_value = (nat["numerator"] / nat["denominator"]).reindex(
+                pd.MultiIndex.from_frame(t[["indicator_id", "period"]])).to_numpy(float)
+            std = t["indicator_id"].isin(list(self.expected_by_indicator)).to_numpy()
+            e = t["expected"].to_numpy(float)
+            isr_value = np.where(e > 0, t["numerator"].to_numpy(float) / e * nat_value, np.nan)
+        t["value"] = np.where(std, isr_value, crude) * mult
+        t["standardised"] = std
+        kinds = t["indicator_id"].map(meta["kind"]).astype(str).to_numpy()
+        t["measure"] = [measure_label(k, s, rate=True) for k, s in zip(kinds, std)]
         t["unit_id"] = t["unit_id"].astype(str)
-        return t[["level", "unit_id", "indicator_id", "period", "numerator", "denominator", "value"]]
+        return t[["level", "unit_id", "indicator_id", "period", "numerator", "denominator", "expected", "value",
+                  "standardised", "measure"]]
 
     def trends_published(self, trends: pd.DataFrame, threshold: int, rounding=None) -> pd.DataFrame:
         """The trends table after disclosure control of the whole hierarchy nation > region > cluster.
@@ -249,9 +297,9 @@ class Analysis(ImpactTables):
         out = trends.drop(columns=["numerator", "denominator"]).merge(
             sup[keys + ["numerator", "denominator", "suppressed", "suppressed_reason"]], on=keys, how="left",
             validate="one_to_one")
-        out.loc[out["suppressed"].to_numpy(dtype=bool), "value"] = np.nan
-        out = out[["level", "unit_id", "indicator_id", "period", "numerator", "denominator", "value", "suppressed",
-                   "suppressed_reason"]]
+        out.loc[out["suppressed"].to_numpy(dtype=bool), ["value", "expected"]] = np.nan
+        out = out[["level", "unit_id", "indicator_id", "period", "numerator", "denominator", "expected", "value",
+                   "standardised", "measure", "suppressed", "suppressed_reason"]]
         out.attrs.update(sup.attrs)
         return out
 
@@ -356,7 +404,7 @@ class Analysis(ImpactTables):
             put("variation", var)
             stage("funnels (cluster_eval.stats)")
             fun, limits = self.funnel_tables()
-            put("funnel", fun, counts=("numerator", "denominator"), derived=("value",),
+            put("funnel", fun, counts=("numerator", "denominator"), derived=("value", "expected"),
                 by=["cluster_id", "topic", "indicator_id", "phase"], hidden=hidden)
             put("funnel_limits", limits)
             stage("pooling (cluster_eval.impact.pool)")

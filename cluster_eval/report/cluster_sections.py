@@ -28,11 +28,13 @@ from .wording import (
     diff_unit,
     funnel_note,
     interval,
+    measure_word,
     num,
     placebo_flag,
     spc_note,
     standing_note,
     too_small,
+    trends_note,
     verdict,
 )
 
@@ -250,8 +252,8 @@ class ClusterReport(SectionsBase):
         head = (_("Topics not taken up: standing against the nation") if self.topics_up
                 else _("Standing against the nation"))
         show_html(_h(2, head))
-        measure = (np.where(st["standardised"].astype(bool), _("standardised (age, sex)"), _("crude"))
-                   if "standardised" in st else _("crude"))
+        measure = ([measure_word(bool(x)) for x in st["standardised"]] if "standardised" in st
+                   else measure_word(False))
         out = pd.DataFrame({_("topic"): [topic_name(t) for t in st["topic"]], _("indicator"): st["title"],
                             _("cluster"): [num(x) for x in st["value"]],
                             _("nation"): [num(x) for x in st["national"]],
@@ -268,7 +270,11 @@ class ClusterReport(SectionsBase):
         text = self.methods_text()
         if self.topics_up:  # how the details' SPC and funnel panels are made
             spc = read_table(self.run, "spc", cluster_id=self.cid)
-            text += "\n- " + spc_note(spc).strip("*") + "\n- " + funnel_note("99.8%").strip("*")
+            ids = [self.cid, str(self.cluster["region"]), "nation"]
+            tr = read_table(self.run, "trends")
+            tr = tr[tr["unit_id"].isin(ids) & tr["indicator_id"].isin(self.meta_up.index)]
+            text += ("\n- " + trends_note(tr).strip("*") + "\n- " + spc_note(spc).strip("*") + "\n- "
+                     + funnel_note("99.8%", self.funnel).strip("*"))
         small = self.eff[self.eff["status"] != "estimated"]
         if len(small):
             names = ", ".join(self.meta.loc[i, "title"] for i in small["indicator_id"])

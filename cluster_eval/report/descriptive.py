@@ -13,8 +13,17 @@ import numpy as np
 import pandas as pd
 
 from ..spc.relative import SIGNAL_RULES, relative_charts
-from ..stats.indirect import expected_counts, reference_rates
-from ..stats.standing import measure_label, standing, window_counts
+from ..stats.funnel_limits import limit_arrays
+from ..stats.indirect import expected_counts, expected_from_bands, reference_rates
+from ..stats.standing import (
+    SHOWN,
+    VERDICT,
+    measure_label,
+    standing,
+    verdict_words,
+    window_counts,
+    window_tau2,
+)
 
 
 def cluster_onehot(cluster_of_practice, cluster_ids) -> np.ndarray:
@@ -28,23 +37,51 @@ def cluster_onehot(cluster_of_practice, cluster_ids) -> np.ndarray:
 
 
 def banded_matrices(banded: pd.DataFrame | None, indicator_id, pids, periods):
-    """One indicator's banded counts as (P, T, B) arrays and the strata (sex, age_band); None if not banded."""
+    """One indicator's banded counts as (P, T, B) arrays and the strata (sex, age_band); None if not banded.
+
+    Strata in (sex, age band) order; rows of practices or months not in ``pids`` / ``periods`` are left out.
+    Keys are factorised once (the banded table of a nation has tens of millions of rows).
+    """
     if banded is None or not len(banded):
         return None
-    b = banded[banded["indicator_id"] == indicator_id]
-    if not len(b):
+    rows = np.flatnonzero((banded["indicator_id"] == indicator_id).to_numpy(dtype=bool, na_value=False))
+    if not rows.size:
         return None
-    strata = b[["sex", "age_band"]].drop_duplicates().sort_values(["sex", "age_band"]).reset_index(drop=True)
-    skey = pd.Index(strata["sex"].astype(str) + "|" + strata["age_band"].astype(str))
-    r = pd.Index(pids).get_indexer(b["practice_id"])
-    c = pd.DatetimeIndex(periods).get_indexer(pd.to_datetime(b["period"]).dt.to_period("M").dt.to_timestamp())
-    k = skey.get_indexer(b["sex"].astype(str) + "|" + b["age_band"].astype(str))
+    contiguous = rows[-1] - rows[0] + 1 == rows.size      # the usual layout: no copy of the rows
+    b = banded.iloc[rows[0]:rows[-1] + 1] if contiguous else banded.iloc[rows]
+    pc, pu = pd.factorize(b["practice_id"])
+    r = pd.Index(pids).get_indexer(pu)[pc]
+    tc, tu = pd.factorize(b["period"])
+    months = pd.DatetimeIndex(pd.to_datetime(tu)).to_period("M").to_timestamp()
+    c = pd.DatetimeIndex(periods).get_indexer(months)[tc]
+    sc, su = pd.factorize(b["sex"])
+    ac, au = pd.factorize(b["age_band"])
+    code = sc.astype(np.int64) * len(au) + ac
+    used = np.flatnonzero(np.bincount(code, minlength=len(su) * len(au)))
+    strata = pd.DataFrame({"sex": np.asarray(su, dtype=object)[used // len(au)],
+                           "age_band": np.asarray(au, dtype=object)[used % len(au)], "_code": used})
+    strata = strata.assign(_s=strata["sex"].astype(str), _a=strata["age_band"].astype(str)).sort_values(
+        ["_s", "_a"]).reset_index(drop=True)
+    lut = np.full(len(su) * len(au), -1)
+    lut[strata["_code"].to_numpy()] = np.arange(len(strata))
+    k = lut[code]
+    strata = strata[["sex", "age_band"]]
     ok = (r >= 0) & (c >= 0)
-    shape = (len(pids), len(periods), len(skey))
-    num, den = np.zeros(shape), np.zeros(shape)
-    np.add.at(num, (r[ok], c[ok], k[ok]), b["numerator"].to_numpy(float)[ok])
-    np.add.at(den, (r[ok], c[ok], k[ok]), b["denominator"].to_numpy(float)[ok])
-    return num, den, strata
+    shape = (len(pids), len(periods), len(strata))
+    flat = np.ravel_multi_index((r[ok], c[ok], k[ok]), shape)
+    size = int(np.prod(shape))
+    num = np.bincount(flat, weights=np.nan_to_num(b["numerator"].to_numpy(float)[ok]), minlength=size)
+    den = np.bincount(flat, weights=np.nan_to_num(b["denominator"].to_numpy(float)[ok]), minlength=size)
+    return num.reshape(shape), den.reshape(shape), strata
+
+
+def practice_expected(banded) -> np.ndarray | None:
+    """(P, T) expected counts of every practice-month from the nation's sex/age-band rates of the same month
+    (``ce.stats.indirect.expected_from_bands``; the reference is every practice of the arrays); None if not
+    banded. A cluster's or region's expected count is the sum of its practices'."""
+    if banded is None:
+        return None
+    return expected_from_bands(banded[0], banded[1], reference_axis=0)
 
 
 def observed_expected(num, den, onehot, banded=None, window: slice | None = None):
@@ -128,6 +165,140 @@ def standing_frame(num, den, onehot, cluster_ids, *, kind: str, better: str, cou
     return out
 
 
+# --- practice funnels ------------------------------------------------------------------------------------
+
+LEVELS = (SHOWN, VERDICT)
+
+
+def window_values(num, den, window: slice, *, counts: str, expected=None):
+    """Every practice's window counts: (numerator, denominator, expected or None); persons counted once
+    (``ce.stats.standing.window_counts``; the expected counts over the same months as the denominator)."""
+    n, d, _ = window_counts(num[:, window], den[:, window], counts=counts)
+    e = None
+    if expected is not None:
+        e, _, _ = window_counts(expected[:, window], den[:, window], counts=counts)
+    return n, d, e
+
+
+def practice_window_tau2(num, den, window: slice, *, kind: str, counts: str, expected=None) -> float:
+    """τ² between all practices of the nation over the months of ``window`` (``ce.stats.standing.window_tau2``):
+    of the standardised ratio O/E when ``expected`` is given, else of the crude proportion or rate."""
+    if expected is not None:
+        return window_tau2(num[:, window], expected[:, window], statistic="ratio", counts=counts)
+    return window_tau2(num[:, window], den[:, window], statistic="proportion" if kind == "proportion" else "rate",
+                       counts=counts)
+
+
+def funnel_limits_at(target, size, *, kind: str, standardised: bool, tau2, confidence: float):
+    """Funnel limits around ``target`` (the nation's value, unmultiplied) at ``size``: the denominator (crude)
+    or the expected count E (standardised: limits of O/E at E, times the target, i.e. of the indirectly
+    standardised value). Additive random effects where τ² > 0, else PHE's unadjusted limits
+    (``ce.stats.funnel_limits.limit_arrays``). All arguments broadcast; ``kind`` and ``standardised`` are
+    one value per call."""
+    target, size, tau2 = np.broadcast_arrays(np.asarray(target, float), np.asarray(size, float),
+                                             np.asarray(tau2, float))
+    lo, hi = np.full(size.shape, np.nan), np.full(size.shape, np.nan)
+    statistic = "rate" if standardised or kind != "proportion" else "proportion"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        den = size / target if standardised else size   # E = target x den for the rate limits
+    for adjusted in (False, True):
+        m = (tau2 > 0) == adjusted
+        if m.any():
+            lo[m], hi[m] = limit_arrays(target[m], den[m], statistic, confidence,
+                                        overdispersion="additive" if adjusted else None, tau2=tau2[m])
+    return lo, hi
+
+
+def position_words(value, limits: dict) -> np.ndarray:
+    """'within 95% limits', 'above 95% limit', 'below 99.8% limit' ...: the highest level whose limits the
+    value is outside (``limits``: level -> (lower, upper))."""
+    value = np.asarray(value, float)
+    pos = np.full(value.shape, "within 95% limits", dtype=object)
+    for conf in sorted(limits):
+        lo, hi = limits[conf]
+        tag = "99.8%" if conf == VERDICT else f"{100 * conf:g}%"
+        with np.errstate(invalid="ignore"):
+            pos = np.where(value > hi, f"above {tag} limit", np.where(value < lo, f"below {tag} limit", pos))
+    return pos
+
+
+def practice_funnel(num, den, members, window: slice, *, kind: str, better: str, counts: str, multiplier: float,
+                    expected=None, tau2: float | None = None) -> pd.DataFrame:
+    """A cluster's practices over one window against the nation's funnel of the same window.
+
+    Parameters
+    ----------
+    num, den : (P, T) arrays
+        Every practice of the nation (the nation's value and τ² come from all of them).
+    members : (P,) bool array
+        The practices to return (a cluster's).
+    window : slice
+        The months: values, the nation's value and τ² all from these months only.
+    kind, better, counts : str
+        The indicator's kind ("proportion" / "rate"), direction, and whether its numerator counts persons.
+    multiplier : float
+        Reported unit (100 for %).
+    expected : (P, T) array, optional
+        Expected counts from the nation's sex/age-band rates (:func:`practice_expected`): the values are then
+        indirectly standardised, value = O/E x the nation's value, and the limits those of O/E at E.
+    tau2 : float, optional
+        τ² of the window if already computed (:func:`practice_window_tau2`).
+
+    Returns
+    -------
+    DataFrame
+        One row per member practice with a denominator (``row``: its index in ``num``): ``numerator,
+        denominator, expected, size`` (the funnel's x: denominator, or E when standardised), ``value,
+        target, tau2, lower_95, upper_95, lower_99_8, upper_99_8, position, standing`` (outside 99.8 %:
+        "better/worse than expected" with the direction; "" inside), ``standing_95``, ``standardised``.
+    """
+    standardised = expected is not None
+    n, d, e = window_values(num, den, window, counts=counts, expected=expected)
+    tot = np.nansum(den[:, window])
+    target = np.nansum(num[:, window]) / tot if tot > 0 else np.nan
+    if tau2 is None:
+        tau2 = practice_window_tau2(num, den, window, kind=kind, counts=counts, expected=expected)
+    keep = np.asarray(members, bool) & (d > 0)
+    if standardised:
+        keep &= e > 0
+    rows = np.flatnonzero(keep)
+    n, d = n[rows], d[rows]
+    e = e[rows] if standardised else np.full(rows.size, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = n / e * target if standardised else n / d
+    size = e if standardised else d
+    out = pd.DataFrame({"row": rows, "numerator": n, "denominator": d, "expected": e, "size": size,
+                        "value": value * multiplier, "target": target * multiplier, "tau2": float(tau2)})
+    limits = {}
+    for conf in LEVELS:
+        lo, hi = funnel_limits_at(target, size, kind=kind, standardised=standardised, tau2=tau2, confidence=conf)
+        limits[conf] = (lo * multiplier, hi * multiplier)
+        sfx = "99_8" if conf == VERDICT else f"{100 * conf:g}"
+        out[f"lower_{sfx}"], out[f"upper_{sfx}"] = limits[conf]
+    out["position"] = position_words(out["value"].to_numpy(float), limits)
+    for col, conf in (("standing", VERDICT), ("standing_95", SHOWN)):
+        lo, hi = limits[conf]
+        v = out["value"].to_numpy(float)
+        side = np.where(v > hi, "above", np.where(v < lo, "below", "inside"))
+        out[col] = np.where(side == "inside", "", verdict_words(side, better))
+    out["standardised"] = standardised
+    out["measure"] = measure_label("ratio" if standardised else kind, standardised, rate=True)
+    return out
+
+
+def funnel_curves(target, top, *, kind: str, standardised: bool, tau2: float, multiplier: float,
+                  points: int = 40) -> pd.DataFrame:
+    """Limit curves to draw (95 %, 99.8 %) on a grid of ``points`` sizes up to ``top`` (the funnel's x:
+    denominator, or expected count when standardised); ``target`` in the reported unit."""
+    size = top * np.linspace(1 / points, 1, points)
+    out = pd.DataFrame({"size": size})
+    for conf, tag in ((SHOWN, "95"), (VERDICT, "998")):
+        lo, hi = funnel_limits_at(target / multiplier, size, kind=kind, standardised=standardised, tau2=tau2,
+                                  confidence=conf)
+        out[f"lower{tag}"], out[f"upper{tag}"] = lo * multiplier, hi * multiplier
+    return out
+
+
 def spc_frame(num, den, onehot, cluster_ids, periods, starts: dict, *, banded=None, before: int = 24,
               after: int = 24):
     """Relative SPC of every cluster with a start (``starts``: cluster_id -> first exposed month) on one
@@ -203,6 +374,8 @@ def standing_table(analysis, window_months: int = 12) -> pd.DataFrame:
                 t[col] = np.nan
             t[col] = t[col] * scale
         t["national"] = national * mult
+        if b is not None:   # shown as the indirectly standardised value, not as the ratio
+            t["measure"] = measure_label("ratio", True, rate=True)
         t["indicator_id"] = iid
         t["standardised"] = b is not None
         parts.append(t)
@@ -261,14 +434,13 @@ def spc_tables(analysis, before: int = 24, after: int = 24) -> tuple[pd.DataFram
 
 
 def practice_tau2(analysis, indicator_id: str, window: slice) -> float:
-    """τ² between all practices of the nation over the months of ``window`` (the funnel's plotted months)."""
-    from ..stats.standing import window_tau2
-
+    """τ² between all practices of the nation over the months of ``window`` (the funnel's plotted months): of
+    the standardised ratio O/E where the indicator is banded, else of the crude value
+    (:func:`practice_window_tau2`)."""
     num, den, _ = analysis.matrices(indicator_id)
     kind = analysis.ind.set_index("indicator_id").loc[indicator_id, "kind"]
     counts = counts_by_indicator([indicator_id])[indicator_id]
-    return window_tau2(num[:, window], den[:, window], statistic="proportion" if kind == "proportion" else "rate",
-                       counts=counts)
+    return practice_window_tau2(num, den, window, kind=kind, counts=counts, expected=analysis.expected(indicator_id))
 
 
 def hide_chart_months(chart: pd.DataFrame, hidden: pd.DataFrame | None) -> pd.DataFrame:

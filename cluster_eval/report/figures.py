@@ -105,6 +105,19 @@ def _short(title: str, n: int = 48) -> str:
     return title if len(title) <= n else title[: n - 1] + "…"
 
 
+def _standardised(table: pd.DataFrame) -> bool:
+    """Whether the rows of one indicator are standardised for age and sex (``standardised`` column)."""
+    return bool("standardised" in table and len(table) and table["standardised"].astype(bool).any())
+
+
+def _measure_label(unit: str, standardised: bool) -> str:
+    """An axis label: the unit and "age-sex standardised" (on a second line: panels are small) or "crude"."""
+    if standardised:
+        std = _("age-sex standardised")
+        return f"{unit}\n{std}" if unit else std
+    return f"{unit}, {_('crude')}" if unit else _("crude")
+
+
 def _signal_word(direction: str, better: str) -> str:
     """'better' / 'worse' for a signal above or below the baseline, with the indicator's direction applied
     ('higher' / 'lower' when the indicator has none)."""
@@ -142,7 +155,7 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
             else:
                 title += "\n" + _("SPC vs nation: no signal")
         ax.set_title(title, fontsize=8)
-        ax.set_ylabel(meta.loc[iid, "unit"], fontsize=7)
+        ax.set_ylabel(_measure_label(meta.loc[iid, "unit"], _standardised(t)), fontsize=7)
     axes[0].xaxis.set_major_locator(MaxNLocator(4, integer=True))  # shared: whole years on every panel
     axes[0].legend(fontsize=7, frameon=False)
     return fig
@@ -190,10 +203,13 @@ def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame, axes
     for ax, iid in zip(axes, inds):
         m = meta.loc[iid]
         f = funnel[funnel["indicator_id"] == iid]
+        std = _standardised(f)
+        # x: the denominator, or the expected count for values standardised for age and sex
+        f = f.assign(x=f["expected"] if std else f["denominator"])
         shown = {}
         for phase in ("before", "after"):
             g = f[f["phase"] == phase]
-            ok = g[g["value"].notna() & g["denominator"].notna()]
+            ok = g[g["value"].notna() & g["x"].notna()]
             hidden[(iid, phase)] = int(len(g) - len(ok))
             shown[phase] = ok.set_index("practice")
         if not len(f):
@@ -211,20 +227,22 @@ def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame, axes
         b, a = shown["before"], shown["after"]
         both = b.index.intersection(a.index)
         if len(both):
-            xs = np.column_stack([b.loc[both, "denominator"], a.loc[both, "denominator"]])
+            xs = np.column_stack([b.loc[both, "x"], a.loc[both, "x"]])
             ys = np.column_stack([b.loc[both, "value"], a.loc[both, "value"]])
             ax.plot(xs.T, ys.T, color=OTHER, lw=0.5)
-        ax.scatter(b["denominator"], b["value"], s=10, facecolors="none", edgecolors=OTHER, label=_("before"))
-        ax.scatter(a["denominator"], a["value"], s=12, color=CLUSTER, zorder=3, label=_("after"))
+        ax.scatter(b["x"], b["value"], s=10, facecolors="none", edgecolors=OTHER, label=_("before"))
+        ax.scatter(a["x"], a["value"], s=12, color=CLUSTER, zorder=3, label=_("after"))
         if "position" in a:  # label only the practices outside the limits (few texts: cheap to draw)
             for name, r in a[~a["position"].astype(str).str.startswith("within")].iterrows():
-                ax.annotate(str(name).replace("Practice ", ""), (r["denominator"], r["value"]), fontsize=6,
+                ax.annotate(str(name).replace("Practice ", ""), (r["x"], r["value"]), fontsize=6,
                             xytext=(2, 2), textcoords="offset points")
         w0 = pd.Timestamp(g["window_start"].iloc[0])
         w1 = pd.Timestamp(g["window_end"].iloc[0])
         ax.set_title(_short(m["title"], 44) + "\n" + _("limits: {start}–{end}").format(
             start=i18n.date(w0, "month_short"), end=i18n.date(w1, "month_short")), fontsize=8)
-        ax.set_ylabel(m["unit"], fontsize=7)
+        ax.set_ylabel(_measure_label(m["unit"], std), fontsize=7)
+        if std:
+            ax.set_xlabel(_("expected count"), fontsize=7)
     axes[0].legend(fontsize=7, frameon=False)
     return fig, hidden
 

@@ -34,8 +34,6 @@ from ..impact.estimators import EFFECT_COLUMNS
 from ..impact.multiplicity import p_values
 from ..impact.multiplicity import verdict as impact_verdict
 from ..impact.panel import build_panels, month_start
-from ..stats.funnel_limits import limit_arrays
-from ..stats.standing import verdict_words, window_counts
 
 
 def _pseudonyms(ids: pd.Series) -> pd.Series:
@@ -76,13 +74,13 @@ class ImpactTables:
     def funnel_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Every cluster's practices before and after its start, per indicator of the topic, against the nation.
 
-        Returns (funnel points, limit curves to draw). The limits are ``ce.stats`` funnel limits
-        (see :meth:`_limits_at`)."""
-        from .descriptive import counts_by_indicator
+        Returns (funnel points, limit curves to draw). Values, the nation's value and τ² come from the same
+        months (the phase's window); standardised for age and sex where the data are banded (value = O/E x the
+        nation's value, plotted against the expected count E), crude otherwise
+        (:func:`cluster_eval.report.descriptive.practice_funnel`, ``ce.stats`` limits)."""
+        from .descriptive import counts_by_indicator, funnel_curves, practice_funnel
 
-        lim_keys = []
-        fun_cols = {k: [] for k in ("practice", "numerator", "denominator", "cluster_id", "topic", "indicator_id",
-                                    "phase", "target", "mult", "tau2", "window_start", "window_end")}
+        parts, curves = [], []
         labels = self._labels()
         ind = self.ind.set_index("indicator_id")
         counts = counts_by_indicator(ind.index)
@@ -92,49 +90,40 @@ class ImpactTables:
             treated = cl_arr == str(a.cluster_id)
             for iid in ind.index[ind["topic"] == a.topic]:
                 num, den, _ = self.matrices(iid)
-                mult = float(ind.loc[iid, "multiplier"])
+                expected = self.expected(iid)
+                kind, mult = ind.loc[iid, "kind"], float(ind.loc[iid, "multiplier"])
                 for phase, win in (("before", pre), ("after", post)):
                     if win.stop <= win.start:
                         continue
-                    # persons counted once in a window (docs/descriptive.md); events summed
-                    n_t, d_t, _ = window_counts(num[treated, win], den[treated, win], counts=counts[iid])
-                    tau2 = self.window_tau2(iid, win)
-                    tot_d = np.nansum(den[:, win])
-                    target = np.nansum(num[:, win]) / tot_d * mult if tot_d > 0 else np.nan
-                    keep = d_t > 0
-                    if not keep.any():
+                    f = practice_funnel(num, den, treated, win, kind=kind, better=ind.loc[iid, "better"],
+                                        counts=counts[iid], multiplier=mult, expected=expected,
+                                        tau2=self.window_tau2(iid, win))
+                    if not len(f):
                         continue
-                    k = int(keep.sum())
-                    fun_cols["practice"].extend(labels[treated][keep])
-                    fun_cols["numerator"].append(n_t[keep])
-                    fun_cols["denominator"].append(d_t[keep])
-                    for col, val in (("cluster_id", a.cluster_id), ("topic", a.topic), ("indicator_id", iid),
-                                     ("phase", phase), ("target", target), ("mult", mult), ("tau2", tau2),
-                                     ("window_start", self.periods[win.start]),
-                                     ("window_end", self.periods[win.stop - 1])):
-                        fun_cols[col].extend([val] * k)
-                    if np.isfinite(target):
-                        lim_keys.append((a.cluster_id, a.topic, iid, phase, target, float(d_t[keep].max()) * 1.15,
-                                         ind.loc[iid, "kind"], mult, tau2))
-        fun = pd.DataFrame({k: (np.concatenate(v) if k in ("numerator", "denominator") and v else v)
-                            for k, v in fun_cols.items()})
-        if len(fun):
-            fun["value"] = fun["numerator"] / fun["denominator"] * fun["mult"]
-            fun["position"] = self._positions(fun)
-            side = np.where(fun["position"].str.startswith("above 99.8"), "above",
-                            np.where(fun["position"].str.startswith("below 99.8"), "below", "inside"))
-            side95 = np.where(fun["position"].str.startswith("above"), "above",
-                              np.where(fun["position"].str.startswith("below"), "below", "inside"))
-            better = fun["indicator_id"].map(ind["better"]).to_numpy(object)
-            fun["standing"] = np.where(side == "inside", "", verdict_words(side, better))
-            fun["standing_95"] = np.where(side95 == "inside", "", verdict_words(side95, better))
-            fun = fun.drop(columns="mult")
-        return fun, self._limits(lim_keys)
+                    keys = {"cluster_id": a.cluster_id, "topic": a.topic, "indicator_id": iid, "phase": phase}
+                    parts.append(f.assign(practice=labels[f["row"].to_numpy()], **keys,
+                                          window_start=self.periods[win.start], window_end=self.periods[win.stop - 1]))
+                    target = float(f["target"].iloc[0])
+                    if np.isfinite(target) and target > 0:
+                        c = funnel_curves(target, float(f["size"].max()) * 1.15, kind=kind,
+                                          standardised=expected is not None, tau2=float(f["tau2"].iloc[0]),
+                                          multiplier=mult)
+                        curves.append(c.assign(**keys, target=target, tau2=float(f["tau2"].iloc[0]),
+                                               standardised=expected is not None))
+        cols = ["practice", "numerator", "denominator", "expected", "cluster_id", "topic", "indicator_id", "phase",
+                "target", "tau2", "window_start", "window_end", "value", "position", "standing", "standing_95",
+                "standardised", "measure"]
+        fun = pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+        lim_cols = ["cluster_id", "topic", "indicator_id", "phase", "target", "tau2", "standardised", "size",
+                    "lower95", "upper95", "lower998", "upper998"]
+        lim = pd.concat(curves, ignore_index=True)[lim_cols] if curves else pd.DataFrame(columns=lim_cols)
+        return fun, lim
 
     def window_tau2(self, indicator_id: str, window: slice) -> float:
         """Between-practice variance beyond chance (Spiegelhalter 2005, additive, transformed scale) of all
         practices of the nation over the months of ``window`` (the funnel's own months), from ``ce.stats.funnel``
-        (:func:`cluster_eval.report.descriptive.practice_tau2`); 0 when there is no spread to estimate it from."""
+        (:func:`cluster_eval.report.descriptive.practice_tau2`): of O/E where the indicator is banded, else of
+        the crude value; 0 when there is no spread to estimate it from."""
         from .descriptive import practice_tau2
 
         cache = self.__dict__.setdefault("_window_tau2", {})
@@ -142,47 +131,6 @@ class ImpactTables:
         if key not in cache:
             cache[key] = practice_tau2(self, indicator_id, window)
         return cache[key]
-
-    def _limits_at(self, frame: pd.DataFrame, size: np.ndarray, confidence: float):
-        """Funnel limits (reported units) around each row's ``target`` at ``size``: ``ce.stats`` limits per row,
-        additive random-effects (the row's ``tau2``: its indicator and window) where tau2 > 0, else PHE's unadjusted."""
-        lo = np.full(len(frame), np.nan)
-        hi = np.full(len(frame), np.nan)
-        kinds = frame["indicator_id"].map(self.ind.set_index("indicator_id")["kind"]).to_numpy()
-        tau2 = frame["tau2"].to_numpy(float)
-        mult = frame["mult"].to_numpy(float)
-        target = frame["target"].to_numpy(float) / mult
-        for kind in np.unique(kinds):
-            for adjusted in (False, True):
-                m = (kinds == kind) & ((tau2 > 0) == adjusted)
-                if m.any():
-                    lo[m], hi[m] = limit_arrays(target[m], size[m], "proportion" if kind == "proportion" else "rate",
-                                                confidence, overdispersion="additive" if adjusted else None,
-                                                tau2=tau2[m])
-        return lo * mult, hi * mult
-
-    def _positions(self, fun: pd.DataFrame) -> np.ndarray:
-        """Where each practice lies against the national funnel limits at its own size."""
-        pos = np.full(len(fun), "within 95% limits", dtype=object)
-        v = fun["value"].to_numpy(float)
-        for conf, tag in ((0.95, "95%"), (0.998, "99.8%")):
-            lo, hi = self._limits_at(fun, fun["denominator"].to_numpy(float), conf)
-            pos = np.where(v > hi, f"above {tag} limit", np.where(v < lo, f"below {tag} limit", pos))
-        return pos
-
-    def _limits(self, keys, points: int = 40) -> pd.DataFrame:
-        """Funnel limit curves (95%, 99.8%) for every (cluster, topic, indicator, phase), vectorised."""
-        cols = ["cluster_id", "topic", "indicator_id", "phase", "target", "top", "kind", "mult", "tau2"]
-        if not keys:
-            return pd.DataFrame(columns=cols[:5] + ["tau2", "size", "lower95", "upper95", "lower998", "upper998"])
-        g = pd.DataFrame(keys, columns=cols)
-        rep = g.loc[g.index.repeat(points)].reset_index(drop=True)
-        frac = np.tile(np.linspace(1 / points, 1, points), len(g))
-        # "size": a grid of denominators to draw the limits at (not a count of anyone)
-        rep["size"] = rep["top"].to_numpy() * frac
-        for conf, tag in ((0.95, "95"), (0.998, "998")):
-            rep[f"lower{tag}"], rep[f"upper{tag}"] = self._limits_at(rep, rep["size"].to_numpy(float), conf)
-        return rep.drop(columns=["top", "kind", "mult"])
 
     @cached_property
     def impact_inputs(self) -> ImpactInputs:

@@ -120,7 +120,11 @@ GENERAL_METHODS = N_(
     "Each topic has one primary indicator, fixed in the catalogue before the data were seen; the others are "
     "secondary. With many clusters and indicators some intervals miss zero by chance: the shrunk effects and "
     "the national overview's q-values (Benjamini & Hochberg 1995) allow for that.\n"
-    "- **Rates** are crude rates per listed patient (not age/sex standardised in this report).")
+    "- **Age and sex.** Where the data have age/sex-banded measures, the trends, the practices' funnels and the "
+    "standing are indirectly standardised for age and sex (observed over the count expected from the nation's "
+    "age- and sex-specific rates, times the nation's value); otherwise they are crude. Each label says "
+    "whether a value is standardised or crude. The effects compare each practice with itself before "
+    "and after the start, so a stable case mix cancels.")
 
 
 @dataclass(frozen=True)
@@ -229,9 +233,42 @@ def standing_note(st: pd.DataFrame) -> str:
         + " " + std + "*"
 
 
-def funnel_note(tag: str) -> str:
-    """How the practices' funnel limits are made (``tag``: the level's label, e.g. "99.8%")."""
-    return "*" + _("Practice values are crude (not standardised for age and sex). Limits: the nation's value over "
-                   "the same months, with the spread between all practices of the nation over those months allowed "
-                   "for (random effects). \"Better\" or \"worse than expected\" applies the indicator's direction; "
-                   "practices are listed outside the {tag} limits.").format(tag=tag) + "*"
+def measure_word(standardised: bool) -> str:
+    """The label of a value: "standardised for age and sex" or "crude"."""
+    return _("standardised for age and sex") if standardised else _("crude")
+
+
+def _standardised_share(table: pd.DataFrame) -> str:
+    """"all", "some" or "none" of the rows of a table with a ``standardised`` column are standardised."""
+    if table is None or not len(table) or "standardised" not in table:
+        return "none"
+    std = table["standardised"].astype(bool)
+    return "all" if std.all() else ("some" if std.any() else "none")
+
+
+def _age_sex_sentence(share: str, what: str) -> str:
+    if share == "all":
+        return _("{what} are indirectly standardised for age and sex (observed over the count expected from the "
+                 "nation's age- and sex-specific rates, times the nation's value).").format(what=what)
+    if share == "some":
+        return _("{what} labelled \"age-sex standardised\" are indirectly standardised for age and sex (observed "
+                 "over the count expected from the nation's age- and sex-specific rates, times the nation's value); "
+                 "those labelled \"crude\" are not.").format(what=what)
+    return _("{what} are crude (not standardised for age and sex): the data have no age/sex-banded "
+             "measures.").format(what=what)
+
+
+def trends_note(trends: pd.DataFrame) -> str:
+    """Whether the trends are standardised for age and sex."""
+    return "*" + _age_sex_sentence(_standardised_share(trends), _("The monthly values")) + "*"
+
+
+def funnel_note(tag: str, funnel: pd.DataFrame | None = None) -> str:
+    """How the practices' funnel limits are made, and whether the values are standardised."""
+    share = _standardised_share(funnel)
+    x = (_(" Standardised values are plotted against the practice's expected count.") if share != "none" else "")
+    return ("*" + _age_sex_sentence(share, _("Practice values")) + x + " "
+            + _("Limits: the nation's value over the same months, with the spread between all practices of the "
+                "nation over those months allowed for (random effects). \"Better\" or \"worse than expected\" "
+                "applies the indicator's direction; practices are listed outside the {tag} limits.").format(tag=tag)
+            + "*")

@@ -19,8 +19,12 @@ Rules, applied to the months from the start on only (:data:`RULES`):
 * ``two_of_three``: two of three consecutive months beyond 2 sigma on the same side (Western Electric 2);
 * ``runs``: the Anhøj rules (longest run, crossings) against the frozen centre;
 * ``shift_mean``: the mean z-score of the months after the start differs from the baseline's by more than
-  3 standard errors, sd = σ_z · sqrt(1/n_eff,after + 1/n_eff,baseline), with the effective numbers of months
-  of an AR(1) with the baseline's lag-1 autocorrelation (a sustained shift; with ``sigma="autocorrelated"``).
+  3 standard errors (a sustained shift). With ``sigma="ar1_noise"`` (the default) the standard error is that
+  of the difference of the two means of a series made of a persistent AR(1) part and month-to-month noise
+  (:func:`shift_var`, structure from the baseline's pooled lag-1 and lag-2 autocorrelations,
+  :func:`_pooled_ar1_noise`); with ``sigma="autocorrelated"`` it is σ_z · sqrt(1/n_eff,after +
+  1/n_eff,baseline) with the effective numbers of months of an AR(1) with the baseline's lag-1
+  autocorrelation, which understates persistence that lasts years (``benchmarks/README.md``).
 
 Which of them the report may call a "signal" is decided by their measured false-signal rate
 (``benchmarks/calibration.py``; :data:`SIGNAL_RULES`).
@@ -48,7 +52,9 @@ def N_(message: str) -> str:
 
 
 RULES = ("beyond_limits", "two_of_three", "runs", "shift_mean")
-SIGMAS = ("moving_range", "baseline_sd", "autocorrelated")
+SIGMAS = ("moving_range", "baseline_sd", "autocorrelated", "ar1_noise")
+#: Largest AR coefficient of the slow component of :func:`_pooled_ar1_noise`.
+MAX_PHI = 0.97
 #: Upper bound of 1/n_eff (the baseline's effective number of independent months) in the limits.
 MAX_INV_NEFF = 0.8
 #: Rules whose false-signal rate was measured low enough to be called a "signal" (benchmarks/README.md,
@@ -56,7 +62,7 @@ MAX_INV_NEFF = 0.8
 SIGNAL_RULES = ("shift_mean",)
 #: The measured false-signal rate of :data:`SIGNAL_RULES` (benchmarks/README.md, "Calibration of descriptive
 #: claims": topics never taken up and fake starts in the pre-periods).
-FALSE_SIGNAL_RATE = N_("4% (3.5-5.1%)")
+FALSE_SIGNAL_RATE = N_("1.5% (1.3-2.0%)")
 #: One sentence for the report: what a signal means.
 SIGNAL_MEANING = N_("A signal means that over the months after the start the cluster's level relative to the "
                     "nation moved away from its level in the months before by more than its own month-to-month "
@@ -103,13 +109,68 @@ def _pooled_lag1(zb: np.ndarray, groups: np.ndarray, n: np.ndarray) -> np.ndarra
     return out
 
 
+def inv_neff(n, phi, lam) -> np.ndarray:
+    """Var(mean of n months) / Var(one month) of an AR(1) component (coefficient ``phi``, share ``lam`` of the
+    variance) plus white noise: (1 − λ)/n + λ·[(1 + φ)/(1 − φ) − 2φ(1 − φⁿ)/(n(1 − φ)²)]/n."""
+    n = np.maximum(np.asarray(n, float), 1.0)
+    phi, lam = np.asarray(phi, float), np.asarray(lam, float)
+    g = ((1 + phi) / (1 - phi) - 2 * phi * (1 - phi ** n) / (n * (1 - phi) ** 2)) / n
+    return (1 - lam) / n + lam * g
+
+
+def shift_var(n_before, n_after, phi, lam) -> np.ndarray:
+    """Var(mean of the n_after months after − mean of the n_before months just before) / Var(one month) of
+    the AR(1)-plus-noise series of :func:`inv_neff`: the two means' variances minus twice their covariance,
+    2·λ·φ(1 − φ^n_b)(1 − φ^n_a) / ((1 − φ)² n_b n_a) (adjacent blocks of a persistent series move together)."""
+    nb = np.maximum(np.asarray(n_before, float), 1.0)
+    na = np.maximum(np.asarray(n_after, float), 1.0)
+    phi, lam = np.asarray(phi, float), np.asarray(lam, float)
+    cov = lam * phi * (1 - phi ** nb) * (1 - phi ** na) / ((1 - phi) ** 2 * nb * na)
+    return np.maximum(inv_neff(nb, phi, lam) + inv_neff(na, phi, lam) - 2 * cov, 0.0)
+
+
+def _pooled_ar1_noise(zb: np.ndarray, groups: np.ndarray, n: np.ndarray, iterations: int = 20):
+    """AR(1)-plus-noise structure of the baseline z-scores, pooled within groups of panels.
+
+    A cluster's O/E deviations are the sum of month-to-month sampling noise and slow, persistent parts
+    (practice deviations that last for years, cluster shocks): autocorrelations ρ_h = λ·φ^h (h ≥ 1), an
+    ARMA(1,1), decay much more slowly than the lag-1 value alone says. φ = ρ₂/ρ₁ and λ = ρ₁/φ from the
+    group's pooled lag-1 and lag-2 autocorrelations of the panel-centred series, corrected for the centring
+    (E ρ̂_h ≈ (n − h)/n · (ρ_h − v)/(1 − v), v = :func:`inv_neff`; solved by fixed-point iteration).
+    Returns (φ, λ) per panel; λ = 1, φ = ρ₁ (an AR(1)) where ρ₂/ρ₁ < ρ₁.
+    """
+    zc = zb - np.nanmean(zb, axis=1, keepdims=True)
+    p1 = np.nansum(zc[:, 1:] * zc[:, :-1], axis=1)
+    p2 = np.nansum(zc[:, 2:] * zc[:, :-2], axis=1)
+    sq = np.nansum(zc ** 2, axis=1)
+    phi_out, lam_out = np.zeros(zb.shape[0]), np.ones(zb.shape[0])
+    for g in np.unique(groups):
+        m = groups == g
+        if sq[m].sum() <= 0:
+            continue
+        nb = max(float(np.mean(n[m])), 3.0)
+        r1_hat, r2_hat = p1[m].sum() / sq[m].sum(), p2[m].sum() / sq[m].sum()
+        phi, lam = 0.0, 1.0
+        for _ in range(iterations):
+            v = float(np.minimum(inv_neff(nb, phi, lam), MAX_INV_NEFF))
+            r1 = np.clip(r1_hat * nb / (nb - 1) * (1 - v) + v, 0.0, MAX_PHI)
+            r2 = np.clip(r2_hat * nb / (nb - 2) * (1 - v) + v, 0.0, MAX_PHI)
+            if r1 <= 0:
+                phi, lam = 0.0, 1.0
+                break
+            phi = float(np.clip(r2 / r1, r1, MAX_PHI))
+            lam = float(np.clip(r1 / phi, 0.0, 1.0)) if phi > 0 else 1.0
+        phi_out[m], lam_out[m] = phi, lam
+    return phi_out, lam_out
+
+
 def _month_number(x) -> np.ndarray:
     x = pd.DatetimeIndex(pd.to_datetime(np.asarray(x)))
     return np.asarray(x.year * 12 + x.month - 1)
 
 
 def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24, min_baseline: int = 12,
-                    laney: str = "auto", sigma: str = "autocorrelated",
+                    laney: str = "auto", sigma: str = "ar1_noise",
                     pool_by=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Chart data and rules of many O/E series, each around its own start (one ``ce.spc.qic`` call per chart type).
 
@@ -126,14 +187,16 @@ def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24
         Fewest baseline months with an expected count above 0 for a chart (else no limits: ``reason`` says).
     laney : {"auto", "always", "never"}
         Laney's u′ chart when the baseline is overdispersed (σ_z > 1, auto), always, or never (a u chart).
-    sigma : {"moving_range", "baseline_sd"}
+    sigma : {"ar1_noise", "autocorrelated", "baseline_sd", "moving_range"}
         How σ_z is estimated from the baseline's z-scores z_t = (y_t − CL)/σ_t: Laney's average moving range
         / 1.128 (``ce.spc.qic``'s u′ chart), or their standard deviation, which keeps the slow, autocorrelated
         part of the variation that the moving range misses; ``"autocorrelated"``: that standard deviation
         corrected for the baseline's lag-1 autocorrelation r (pooled over the panels of ``pool_by``), with
         the effective number of baseline months n_eff = n (1 − r)/(1 + r): σ_z = s_z / sqrt(1 − 1/n_eff),
         and limits widened by sqrt(1 + 1/n_eff) for the uncertainty of the frozen centre (limits for a new
-        observation; Quesenberry 1993).
+        observation; Quesenberry 1993); ``"ar1_noise"`` (default): the same with 1/n_eff = :func:`inv_neff`
+        of an AR(1) part plus noise (φ, λ pooled over the panels of ``pool_by``), and the shift rule's
+        standard error from :func:`shift_var`.
     pool_by : str or list of str, optional
         Columns of ``by`` within which the autocorrelation is pooled (default: all panels of the call).
 
@@ -209,13 +272,18 @@ def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24
     else:   # the standard deviation of the baseline months' z-scores
         enough = np.isfinite(zb).sum(axis=1) >= 2
         sigma_z[enough] = np.nanstd(zb[enough], axis=1, ddof=1)
-        if sigma == "autocorrelated":
+        if sigma in ("autocorrelated", "ar1_noise"):
             groups = (np.zeros(k, dtype=int) if not pool_by else
                       rules.iloc[charted].groupby(pool_by, sort=False, observed=True).ngroup().to_numpy())
-            r = _pooled_lag1(zb, groups, n_base[charted])
-            inv_neff = np.minimum((1 + r) / ((1 - r) * np.maximum(n_base[charted], 1)), MAX_INV_NEFF)
-            sigma_z = sigma_z / np.sqrt(1 - inv_neff)
-            factor = np.sqrt(1 + inv_neff)
+            if sigma == "autocorrelated":
+                r = _pooled_lag1(zb, groups, n_base[charted])
+                inv_b = (1 + r) / ((1 - r) * np.maximum(n_base[charted], 1))
+            else:
+                phi, lam = _pooled_ar1_noise(zb, groups, n_base[charted])
+                inv_b = inv_neff(n_base[charted], phi, lam)
+            inv_b = np.minimum(inv_b, MAX_INV_NEFF)
+            sigma_z = sigma_z / np.sqrt(1 - inv_b)
+            factor = np.sqrt(1 + inv_b)
     use_up = np.full(k, laney == "always") | ((laney == "auto") & np.isfinite(sigma_z) & (sigma_z > 1))
     rows = np.repeat(use_up, width)
     chart = u.copy()
@@ -253,10 +321,14 @@ def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24
         # mean z after the start against the baseline's mean z; months weighted equally, AR(1) effective sizes
         zp = z[:, post]
         n_a = np.isfinite(zp).sum(axis=1)
-        inv_a = (1 + r) / ((1 - r) * np.maximum(n_a, 1))
-        inv_b = (1 + r) / ((1 - r) * np.maximum(n_base[charted], 1))
-        sz = np.where(use_up, sigma_z, 1.0) if sigma != "autocorrelated" else np.maximum(sigma_z, 1.0)
-        sd_shift = sz * np.sqrt(inv_a + inv_b)
+        sz = (np.maximum(sigma_z, 1.0) if sigma in ("autocorrelated", "ar1_noise")
+              else np.where(use_up, sigma_z, 1.0))
+        if sigma == "ar1_noise":
+            sd_shift = sz * np.sqrt(shift_var(n_base[charted], n_a, phi, lam))
+        else:
+            inv_a = (1 + r) / ((1 - r) * np.maximum(n_a, 1))
+            inv_b = (1 + r) / ((1 - r) * np.maximum(n_base[charted], 1))
+            sd_shift = sz * np.sqrt(inv_a + inv_b)
         shift = np.abs(np.nanmean(zp, axis=1) - np.nanmean(zb, axis=1)) > 3 * sd_shift
     shift = np.nan_to_num(shift).astype(bool)
     idx = rules.index[charted]
@@ -284,7 +356,7 @@ def relative_charts(data: pd.DataFrame, by, *, before: int = 24, after: int = 24
 
 def relative_chart(periods, observed, expected, start, *, before: int = 24, after: int = 24,
                    min_baseline: int = 12, laney: str = "auto",
-                   sigma: str = "autocorrelated") -> tuple[pd.DataFrame, dict]:
+                   sigma: str = "ar1_noise") -> tuple[pd.DataFrame, dict]:
     """One cluster's O/E chart around its start: :func:`relative_charts` for a single series.
 
     Returns ``(chart, rules)`` with ``rules`` a dict (the one row of :func:`relative_charts`' rules).

@@ -142,3 +142,40 @@ def standardised_ratios(banded: pd.DataFrame, *, by=("practice_id",), over=(), s
     by_c = _cols(by, "by")
     return isr(e["observed"], e["expected"], by=e[by_c], confidence=confidence, multiplier=multiplier,
                method=method)
+
+
+def expected_from_bands(numerator, denominator, *, reference_axis: int = 0, pooled_axes=()) -> np.ndarray:
+    """Expected counts of every unit from banded count arrays, the reference being all units of the arrays.
+
+    The array form of :func:`reference_rates` + :func:`expected_counts` for the analyse stage (practice x
+    month x stratum arrays of a whole nation): ``r_b = Σ_j O_jb / Σ_j d_jb`` summed over ``reference_axis``
+    (the units; and over ``pooled_axes``, e.g. the months of a window, for rates pooled over them), then
+    ``E = Σ_b d_b · r_b`` over the last axis (the strata). Strata without a reference denominator give no
+    expected count (as :func:`expected_counts`). Missing counts count as 0.
+
+    Parameters
+    ----------
+    numerator, denominator : array-like, shape (..., B)
+        Banded counts, strata along the last axis.
+    reference_axis : int
+        The axis of the units whose sums make the reference rates (default 0).
+    pooled_axes : sequence of int
+        Further axes summed for the rates (default none: e.g. each month its own rates).
+
+    Returns
+    -------
+    ndarray
+        Expected counts, the input's shape without the strata axis.
+    """
+    num = np.nan_to_num(np.asarray(numerator, dtype=float), nan=0.0)
+    den = np.nan_to_num(np.asarray(denominator, dtype=float), nan=0.0)
+    if num.shape != den.shape or num.ndim < 2:
+        raise ArgumentError(f"numerator and denominator must be arrays of the same shape with strata along the "
+                            f"last axis; got {num.shape} and {den.shape}")
+    axes = tuple(sorted({a % num.ndim for a in (reference_axis, *pooled_axes)}))
+    if num.ndim - 1 in axes:
+        raise ArgumentError("the strata axis (the last) cannot be a reference or pooled axis")
+    rn, rd = num.sum(axis=axes, keepdims=True), den.sum(axis=axes, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(rd > 0, rn / np.where(rd > 0, rd, 1.0), 0.0)
+    return (den * rate).sum(axis=-1)

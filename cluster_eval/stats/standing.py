@@ -116,8 +116,15 @@ def verdict_words(side, better) -> np.ndarray:
     return out
 
 
-def measure_label(statistic: str, standardised: bool) -> str:
-    """What a standing or funnel value is, in words for labels."""
+def measure_label(statistic: str, standardised: bool, rate: bool = False) -> str:
+    """What a standing, funnel or trend value is, in words for labels.
+
+    ``rate=True`` for a standardised value shown as the indirectly standardised rate (O/E x the nation's
+    value, in the indicator's unit) rather than as the ratio O/E.
+    """
+    if standardised and rate:
+        return ("indirectly standardised for age and sex (observed / expected from national age- and sex-specific "
+                "rates, times the nation's value)")
     if standardised:
         return "standardised ratio (observed / expected from national age- and sex-specific rates)"
     return {"proportion": "crude proportion (not standardised for age and sex)",

@@ -125,7 +125,7 @@ def test_standing_table_labels_and_scale(small_analysis):
     assert len(st) == 12 * len(a.ind)
     std = st[st["standardised"]]
     assert set(std["indicator_id"]) == {"abx_rate", "dep_opioid_users", "dep_benzo_users"}
-    assert std["measure"].str.startswith("standardised ratio").all()
+    assert std["measure"].str.startswith("indirectly standardised for age and sex").all()   # shown as O/E x nation
     assert st.loc[~st["standardised"], "measure"].str.startswith("crude").all()
     # a standardised value is O/E x the national crude value (per 1,000)
     row = std.iloc[0]
@@ -161,3 +161,120 @@ def test_hidden_trend_months_are_hidden_in_the_spc_chart():
     # K1's centre and limits come from months that include the hidden one: not shown
     assert out.loc[out["cluster_id"] == "K1", "cl"].isna().all()
     assert out.loc[out["cluster_id"] == "K2", "cl"].notna().all()
+
+
+# --- practice funnels (hand-made) ---------------------------------------------------------------------------
+
+def _quiet_then_spread(rng, P=40, T=24):
+    """Months 0-11: every practice at 30 % (binomial noise only); months 12-23: practices spread 10-60 %."""
+    den = np.full((P, T), 200.0)
+    p = np.where(np.arange(T) < 12, 0.3, 0.0)[None, :] + np.where(
+        np.arange(T) >= 12, rng.uniform(0.1, 0.6, P)[:, None], 0.0)
+    return rng.binomial(den.astype(int), p).astype(float), den
+
+
+def test_practice_funnel_uses_the_window_only():
+    from cluster_eval.report.descriptive import practice_funnel
+    from cluster_eval.stats import funnel, funnel_limits
+
+    num, den = _quiet_then_spread(np.random.default_rng(5))
+    members = np.zeros(40, bool)
+    members[:5] = True
+    quiet = practice_funnel(num, den, members, slice(0, 12), kind="proportion", better="higher", counts="events",
+                            multiplier=100)
+    noisy = practice_funnel(num, den, members, slice(12, 24), kind="proportion", better="higher",
+                            counts="events", multiplier=100)
+    assert list(quiet["row"]) == [0, 1, 2, 3, 4] and not quiet["standardised"].any()
+    # the quiet window: no spread beyond chance (tau2 0 -> PHE's unadjusted limits); the noisy window: its own tau2
+    n, d = num[:, 12:].sum(axis=1), den[:, 12:].sum(axis=1)
+    res = funnel(n, d, statistic="proportion", overdispersion="additive")
+    assert quiet["tau2"].iloc[0] == pytest.approx(0.0, abs=2e-4)
+    assert noisy["tau2"].iloc[0] == pytest.approx(res.tau2, rel=1e-12)
+    # target = the nation's value over the same months; value and limits as ce.stats.funnel_limits at the row
+    assert noisy["target"].iloc[0] == pytest.approx(100 * n.sum() / d.sum())
+    r = noisy.iloc[0]
+    assert r["value"] == pytest.approx(100 * n[0] / d[0])
+    ref = funnel_limits(n.sum() / d.sum(), [d[0]], statistic="proportion", confidence=(0.95, 0.998), multiplier=100,
+                        overdispersion="additive", tau2=res.tau2)
+    assert r["lower_95"] == pytest.approx(ref["lower"].iloc[0]) and r["upper_99_8"] == pytest.approx(ref["upper"].iloc[1])
+    # the noisy window's limits are wider than the quiet window's at the same size
+    assert (noisy["upper_95"] - noisy["lower_95"]).mean() > 3 * (quiet["upper_95"] - quiet["lower_95"]).mean()
+
+
+def test_practice_funnel_words_apply_the_direction():
+    """Practice 0 far below and practice 1 far above the others: below is better when lower is better."""
+    from cluster_eval.report.descriptive import practice_funnel
+
+    rng = np.random.default_rng(7)
+    den = np.full((30, 12), 100.0)
+    num = rng.binomial(100, 0.3, (30, 12)).astype(float)
+    num[0], num[1] = 5.0, 70.0
+    members = np.zeros(30, bool)
+    members[[0, 1, 2]] = True
+    low = practice_funnel(num, den, members, slice(0, 12), kind="proportion", better="lower", counts="events",
+                          multiplier=100)
+    assert list(low["position"][:2]) == ["below 99.8% limit", "above 99.8% limit"]
+    assert list(low["standing"]) == ["better than expected", "worse than expected", ""]
+    assert list(low["standing_95"][:2]) == ["better than expected", "worse than expected"]
+    high = practice_funnel(num, den, members, slice(0, 12), kind="proportion", better="higher", counts="events",
+                           multiplier=100)
+    assert list(high["standing"]) == ["worse than expected", "better than expected", ""]
+    none = practice_funnel(num, den, members, slice(0, 12), kind="proportion", better="none", counts="events",
+                           multiplier=100)
+    assert list(none["standing"][:2]) == ["lower than expected", "higher than expected"]
+
+
+def test_practice_funnel_standardised_by_hand():
+    """Two bands, young rate 1 % and old rate 10 % in every practice: an old list has a high crude rate but an
+    O/E of 1 (inside the standardised funnel), a practice at twice the band rates an O/E of 2."""
+    from cluster_eval.report.descriptive import practice_expected, practice_funnel
+
+    P, T = 20, 6
+    bden = np.zeros((P, T, 2))
+    bden[:, :, 0], bden[:, :, 1] = 9000.0, 1000.0            # young, old
+    bden[0, :, 0], bden[0, :, 1] = 5000.0, 5000.0            # practice 0: an old list
+    bnum = bden * np.array([0.01, 0.10])
+    bnum[1] *= 2.0                                           # practice 1: twice the rates
+    num, den = bnum.sum(-1), bden.sum(-1)
+    e = practice_expected((bnum, bden, None))
+    # national band rates, written out: 18 ordinary practices, practice 0 (5000 + 5000), practice 1 (double rates)
+    r = np.array([0.01 * (18 * 9000 + 5000 + 2 * 9000) / (19 * 9000 + 5000),
+                  0.10 * (18 * 1000 + 5000 + 2 * 1000) / (19 * 1000 + 5000)])
+    np.testing.assert_allclose(e[0], 5000 * r[0] + 5000 * r[1])
+    np.testing.assert_allclose(e[2], 9000 * r[0] + 1000 * r[1])
+    o = np.array([550.0, 2 * 190.0, 190.0])                  # per month: practices 0, 1, 2
+    ratio = o / np.array([5000 * r[0] + 5000 * r[1], 9000 * r[0] + 1000 * r[1], 9000 * r[0] + 1000 * r[1]])
+    members = np.zeros(P, bool)
+    members[[0, 1, 2]] = True
+    std = practice_funnel(num, den, members, slice(0, T), kind="rate", better="lower", counts="events",
+                          multiplier=1000, expected=e)
+    crude = practice_funnel(num, den, members, slice(0, T), kind="rate", better="lower", counts="events",
+                            multiplier=1000)
+    nat = num.sum() / den.sum()
+    # value = O/E x the nation's crude rate; the x of the funnel is E
+    np.testing.assert_allclose(std["value"], 1000 * nat * ratio)
+    np.testing.assert_allclose(std["size"], e[[0, 1, 2]].sum(axis=1))
+    assert std["standardised"].all() and std["measure"].str.startswith("indirectly standardised").all()
+    assert crude["measure"].str.startswith("crude").all()
+    # the old list is "worse than expected" crude, as expected standardised; practice 1 worse in both
+    assert list(crude["standing"][:2]) == ["worse than expected", "worse than expected"]
+    assert list(std["standing"]) == ["", "worse than expected", ""]
+
+
+def test_labels_say_standardised_or_crude():
+    """The notes under the trends and funnels, and the axis labels, say whether values are standardised."""
+    from cluster_eval.report.figures import _measure_label
+    from cluster_eval.report.wording import funnel_note, measure_word, trends_note
+
+    crude = pd.DataFrame({"standardised": [False, False]})
+    mixed = pd.DataFrame({"standardised": [True, False]})
+    every = pd.DataFrame({"standardised": [True, True]})
+    assert "crude (not standardised for age and sex)" in trends_note(crude)
+    assert "crude (not standardised for age and sex)" in trends_note(pd.DataFrame())   # tables of older runs
+    assert "labelled \"age-sex standardised\"" in trends_note(mixed) and "\"crude\" are not" in trends_note(mixed)
+    assert "are indirectly standardised for age and sex" in trends_note(every) and "crude" not in trends_note(every)
+    assert "expected count" in funnel_note("99.8%", every) and "expected count" not in funnel_note("95%", crude)
+    assert "outside the 95% limits" in funnel_note("95%", crude)
+    assert measure_word(True) == "standardised for age and sex" and measure_word(False) == "crude"
+    assert _measure_label("per 1,000", True) == "per 1,000\nage-sex standardised"
+    assert _measure_label("%", False) == "%, crude"

@@ -108,6 +108,97 @@ def test_funnel_limits_use_tau2_of_the_same_window(analysis):
         assert (r.standing == "better than expected") == (r.position.startswith("below") == lower_better)
 
 
+def _expected_by_pandas(analysis, iid) -> pd.Series:
+    """Oracle: practice-month expected counts from the banded table with pandas, each month's national
+    sex/age-band rates (Σ numerator / Σ denominator over every practice), E = Σ_b d_b r_b."""
+    b = analysis.ds.measures_banded
+    b = b[b["indicator_id"] == iid].copy()
+    b["period"] = pd.to_datetime(b["period"]).dt.to_period("M").dt.to_timestamp()
+    nat = b.groupby(["period", "sex", "age_band"], observed=True)[["numerator", "denominator"]].sum()
+    rate = (nat["numerator"] / nat["denominator"]).rename("rate")
+    b = b.join(rate, on=["period", "sex", "age_band"])
+    return (b["denominator"] * b["rate"].fillna(0)).groupby([b["practice_id"], b["period"]]).sum()
+
+
+def test_funnel_standardised_where_banded(analysis):
+    # oracle: E by pandas (each month's national band rates), ce.stats.funnel of O/E over the row's own months
+    # for tau², ce.stats.funnel_limits (ratio) at the practice's E; value = O/E x the nation's crude value
+    from cluster_eval.report.descriptive import counts_by_indicator
+    from cluster_eval.stats import funnel, funnel_limits
+    from cluster_eval.stats.standing import window_counts
+
+    fun, lim = analysis.funnel_tables()
+    std = fun[fun["standardised"].astype(bool)]
+    assert len(std) and set(std["indicator_id"]) <= {"abx_rate", "dep_opioid_users", "dep_benzo_users"}
+    assert not fun.loc[~fun["standardised"].astype(bool), "indicator_id"].isin(
+        ["abx_rate", "dep_opioid_users", "dep_benzo_users"]).any()
+    assert std["measure"].str.startswith("indirectly standardised for age and sex").all()
+    assert fun.loc[~fun["standardised"].astype(bool), "measure"].str.startswith("crude").all()
+    row = std.iloc[len(std) // 2]
+    iid = row["indicator_id"]
+    ind = analysis.ind.set_index("indicator_id")
+    mult = float(ind.loc[iid, "multiplier"])
+    win = slice(int(analysis.periods.get_loc(row["window_start"])), int(analysis.periods.get_loc(row["window_end"])) + 1)
+    e_long = _expected_by_pandas(analysis, iid)
+    num, den, _ = analysis.matrices(iid)
+    e = np.zeros(num.shape)
+    r = analysis.pids.get_indexer(e_long.index.get_level_values(0))
+    c = analysis.periods.get_indexer(e_long.index.get_level_values(1))
+    ok = (r >= 0) & (c >= 0)
+    e[r[ok], c[ok]] = e_long.to_numpy()[ok]
+    counts = counts_by_indicator([iid])[iid]
+    o_w, d_w, _ = window_counts(num[:, win], den[:, win], counts=counts)
+    e_w, _, _ = window_counts(e[:, win], den[:, win], counts=counts)
+    have = (d_w > 0) & (e_w > 0)
+    tau2 = funnel(o_w[have], e_w[have], statistic="ratio", overdispersion="additive").tau2
+    assert row["tau2"] == pytest.approx(tau2, rel=1e-9, abs=1e-15)
+    national = np.nansum(num[:, win]) / np.nansum(den[:, win])
+    assert row["target"] == pytest.approx(national * mult)
+    cl = analysis.practices["cluster_id"].reindex(analysis.pids).fillna("").astype(str).to_numpy()
+    labels = analysis._labels()
+    rows = [i for i in np.flatnonzero(cl == row["cluster_id"]) if labels[i] == row["practice"]]
+    assert len(rows) == 1
+    p = rows[0]
+    assert row["expected"] == pytest.approx(e_w[p], rel=1e-9)
+    assert row["value"] == pytest.approx(o_w[p] / e_w[p] * national * mult, rel=1e-9)
+    ref = funnel_limits(1.0, [e_w[p]], statistic="ratio", confidence=(0.95, 0.998),
+                        overdispersion="additive" if tau2 > 0 else None, tau2=tau2)
+    ratio = o_w[p] / e_w[p]
+    inside95 = ref["lower"].iloc[0] <= ratio <= ref["upper"].iloc[0]
+    assert (row["position"] == "within 95% limits") == inside95
+    # the limit curves are drawn against the expected count, with the same tau²
+    g = lim[(lim["cluster_id"] == row["cluster_id"]) & (lim["indicator_id"] == iid) & (lim["phase"] == row["phase"])]
+    assert g["standardised"].all() and np.allclose(g["tau2"], row["tau2"])
+    at = funnel_limits(1.0, g["size"].to_numpy()[:1], statistic="ratio", confidence=0.998,
+                       overdispersion="additive" if tau2 > 0 else None, tau2=tau2)
+    assert g["upper998"].iloc[0] == pytest.approx(at["upper"].iloc[0] * national * mult, rel=1e-9)
+
+
+def test_trends_standardised_where_banded(analysis, trends):
+    # oracle: a cluster's month = Σ O / Σ E (pandas E, each month's national band rates) x the nation's crude
+    # value of the month; the nation's own row is its crude value; crude indicators crude
+    iid = "dep_benzo_users"
+    e_long = _expected_by_pandas(analysis, iid).rename("expected").reset_index()
+    m = analysis.measures[analysis.measures["indicator_id"] == iid].merge(e_long, on=["practice_id", "period"])
+    m = m.join(analysis.practices[["cluster_id"]], on="practice_id")
+    cid = sorted(m["cluster_id"].dropna().unique())[0]
+    month = analysis.periods[len(analysis.periods) // 2]
+    mine = m[(m["cluster_id"] == cid) & (m["period"] == month)]
+    nat = m[m["period"] == month]
+    mult = float(analysis.ind.set_index("indicator_id").loc[iid, "multiplier"])
+    want = mine["numerator"].sum() / mine["expected"].sum() * nat["numerator"].sum() / nat["denominator"].sum() * mult
+    t = trends.set_index(["level", "unit_id", "indicator_id", "period"])
+    got = t.loc[("cluster", cid, iid, month)]
+    assert got["value"] == pytest.approx(want, rel=1e-9)
+    assert got["expected"] == pytest.approx(mine["expected"].sum(), rel=1e-9)
+    assert bool(got["standardised"]) and got["measure"].startswith("indirectly standardised for age and sex")
+    n = t.loc[("nation", "nation", iid, month)]
+    assert n["value"] == pytest.approx(nat["numerator"].sum() / nat["denominator"].sum() * mult, rel=1e-9)
+    crude = trends[trends["indicator_id"] == "copd_ics"]
+    assert not crude["standardised"].any() and crude["measure"].str.startswith("crude").all()
+    np.testing.assert_allclose(crude["value"], crude["numerator"] / crude["denominator"] * 100, rtol=1e-12)
+
+
 def test_standing_is_a_cluster_funnel_of_the_same_window(analysis):
     # oracle: ce.stats.funnel (additive) on the clusters' counts of the last 12 months (crude indicators)
     from cluster_eval.stats import funnel

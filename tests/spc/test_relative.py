@@ -136,3 +136,38 @@ def test_pooled_lag1_by_hand():
     r = _pooled_lag1(z, np.array([0, 1]), np.array([4, 4]))
     assert r[0] == 0.0
     assert r[1] == pytest.approx(0.25 + (1 + 0.75) / 4)
+
+
+def test_ar1_noise_variances_by_brute_force():
+    """inv_neff and shift_var against the double sums of the autocorrelations ρ(0) = 1, ρ(h) = λφ^h."""
+    from cluster_eval.spc.relative import inv_neff, shift_var
+
+    phi, lam, nb, na = 0.8, 0.6, 7, 5
+    t = np.arange(-nb, na)
+    rho = np.where(t[:, None] == t[None, :], 1.0, lam * phi ** np.abs(t[:, None] - t[None, :]))
+    w = np.where(t < 0, -1.0 / nb, 1.0 / na)
+    before = (t[:, None] < 0) & (t[None, :] < 0)
+    assert inv_neff(nb, phi, lam) == pytest.approx(rho[before].sum() / nb ** 2)
+    assert shift_var(nb, na, phi, lam) == pytest.approx(w @ rho @ w)
+    # white noise (λ = 0 or φ = 0): 1/n and 1/n_b + 1/n_a
+    assert inv_neff(10, 0.0, 1.0) == pytest.approx(0.1) and inv_neff(10, 0.9, 0.0) == pytest.approx(0.1)
+    assert shift_var(10, 5, 0.0, 1.0) == pytest.approx(0.3)
+
+
+def test_ar1_noise_structure_keeps_false_shift_signals_rare():
+    """Known truth: no change. A slow AR(1) part (φ 0.93) under month-to-month Poisson noise: the lag-1
+    autocorrelation alone understates the persistence and the shift rule fires too often; the AR(1)-plus-noise
+    structure (φ from the lag-2/lag-1 ratio) keeps it near its nominal rate, and a real step is still found."""
+    from cluster_eval.spc.relative import _pooled_ar1_noise, relative_charts
+
+    data = _ar1_panels(400, 0.93, sd=0.03)
+    _, lag1 = relative_charts(data, "panel", sigma="autocorrelated")
+    _, arn = relative_charts(data, "panel", sigma="ar1_noise")
+    assert lag1["shift_mean"].mean() > 0.10
+    assert arn["shift_mean"].mean() < 0.03
+    # the pooled structure is near the truth: φ 0.93, λ = 0.03² / (0.03² + 1/2000) = 0.643
+    z = np.log(data["observed"].to_numpy().reshape(400, 60)[:, 6:30] / 2000.0)
+    phi, lam = _pooled_ar1_noise(z, np.zeros(400, dtype=int), np.full(400, 24))
+    assert phi[0] == pytest.approx(0.93, abs=0.05) and lam[0] == pytest.approx(0.643, abs=0.08)
+    _, moved = relative_charts(_ar1_panels(100, 0.93, step=1.1, seed=1, sd=0.03), "panel", sigma="ar1_noise")
+    assert moved["shift_mean"].mean() > 0.8 and (moved["direction"] == "above").all()

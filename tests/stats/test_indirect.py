@@ -97,3 +97,27 @@ def test_messages():
         expected_counts(_toy().drop(columns="age_band"))
     with pytest.raises(ArgumentError, match="by must name at least one column"):
         expected_counts(_toy(), by=())
+
+
+def test_expected_from_bands_arrays_by_hand():
+    """The array form on the toy data: (practice, period, stratum) arrays, strata (young, old)."""
+    from cluster_eval.stats.indirect import expected_from_bands
+
+    t = _toy()
+    num = t["numerator"].to_numpy(float).reshape(2, 2, 2).transpose(1, 0, 2)   # rows: A/B within Jan, Feb
+    den = t["denominator"].to_numpy(float).reshape(2, 2, 2).transpose(1, 0, 2)
+    # each month its own rates (as test_expected_counts_per_period_and_pooled_by_hand)
+    np.testing.assert_allclose(expected_from_bands(num, den), [[11, 12], [33, 12]])
+    # rates pooled over the months: young 8/600, old 60/500; per practice-month
+    e = expected_from_bands(num, den, pooled_axes=(1,))
+    np.testing.assert_allclose(e.sum(axis=1), [200 * 8 / 600 + 150 * 0.12, 400 * 8 / 600 + 350 * 0.12])
+    # a stratum without reference denominator gives no expected count; missing counts count as 0
+    den2 = den.copy()
+    den2[:, :, 1] = 0.0
+    num2 = num.copy()
+    num2[0, 0, 0] = np.nan
+    np.testing.assert_allclose(expected_from_bands(num2, den2), [[100 * 3 / 400, 2], [300 * 3 / 400, 2]])
+    with pytest.raises(ArgumentError, match="strata along the last axis"):
+        expected_from_bands(num[..., 0], den)
+    with pytest.raises(ArgumentError, match="strata axis"):
+        expected_from_bands(num, den, pooled_axes=(2,))
