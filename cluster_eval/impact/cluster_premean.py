@@ -435,7 +435,7 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
     label=N_("Pre-period mean base; practice-level plus cluster-level variance from placebo estimates"),
     methods=N_(
         "- **What an effect is.** For each practice, its mean over the {post} months from the start minus its "
-        "mean over the {pre} months before (the base); the cluster's effect is the average of its practices' "
+        "mean over the {base} months before the start (the base); the cluster's effect is the average of its practices' "
         "changes minus the average change of practices in clusters {comparison} on the topic throughout that "
         "window (Callaway & Sant'Anna 2021). The start is the month of the first meeting on the topic plus a "
         "lag of {lag} months.\n"
@@ -454,7 +454,8 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
         "docs/methods.md states every formula."))
 def premean_placebo(data: EstimatorInput) -> EstimatorOutput:
     """:func:`cluster_effects_premean` in the estimator schema of :mod:`cluster_eval.impact.estimators`."""
-    res = cluster_effects_premean(pre=max(int(data.before), 2), after=data.after, lag=data.lag, weight=data.weight,
+    base = max(int(data.before), 2) if data.base is None else data.base
+    res = cluster_effects_premean(pre=base, after=data.after, lag=data.lag, weight=data.weight,
                                   min_practices=max(int(data.min_practices), 2), confidence=data.confidence,
                                   panels=data.panels)
     e = res.effects
@@ -463,4 +464,5 @@ def premean_placebo(data: EstimatorInput) -> EstimatorOutput:
                             "n_post": "post_months"})
     eff["reason"] = eff["reason"].fillna("")
     es = res.event_study.rename(columns={"value": "estimate"})
+    es = es[es["event_time"] >= -int(data.before)]         # the run's window, whatever the base length
     return EstimatorOutput(effects=eff, event_study=es)

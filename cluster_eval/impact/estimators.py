@@ -90,6 +90,10 @@ class EstimatorInput:
     confidence : float
         Interval level.
     weight : {None, "denominator"}
+    base : int, "auto" or None
+        Months averaged into the base of a pre-period-mean estimator (``None``: ``before``; ``"auto"``: chosen
+        per indicator from placebo windows, :func:`cluster_eval.impact.cluster_effects_premean`). Estimators
+        with another base ignore it.
     """
 
     panels: dict
@@ -100,6 +104,7 @@ class EstimatorInput:
     min_practices: int = 3
     confidence: float = 0.95
     weight: str | None = None
+    base: int | str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ A params file (YAML) describes one scheduled run::
     indicators: null                     # list of indicator ids (default: every indicator in the data)
     topics: null                         # list of topics (default: every topic)
     periods: {start: null, end: null}    # months "YYYY-MM" (default: all data)
-    impact: {lag: 0, pre: 24, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
+    impact: {lag: 0, pre: 24, base: null, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
              national: true, its: false, estimator: premean-placebo}
     disclosure: {threshold: 4, rounding: null}
     report: {timeout: 600, dpi: 80, figure_format: svg, pseudonymise: true, language: en,
@@ -47,7 +47,7 @@ DEFAULTS = {
     "indicators": None,
     "topics": None,
     "periods": {"start": None, "end": None},
-    "impact": {"lag": 0, "pre": 24, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
+    "impact": {"lag": 0, "pre": 24, "base": None, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
                "min_practices": 3, "national": True, "its": False, "estimator": DEFAULT_ESTIMATOR},
     "disclosure": {"threshold": 4, "rounding": None},
     "report": {"timeout": 600, "dpi": 80, "figure_format": "svg", "pseudonymise": True, "language": "en",
@@ -188,6 +188,8 @@ def load_params(params_path_or_dict) -> RunConfig:
     imp["lag"] = _int(imp["lag"], "params 'impact.lag'", low=0)
     imp["pre"] = _int(imp["pre"], "params 'impact.pre'", low=2)
     imp["post"] = _int(imp["post"], "params 'impact.post'", low=1)
+    if imp["base"] != "auto":
+        imp["base"] = _int(imp["base"], "params 'impact.base' (or \"auto\")", low=2, allow_none=True)
     imp["min_practices"] = _int(imp["min_practices"], "params 'impact.min_practices'", low=1)
     for key in ("national", "its"):
         if not isinstance(imp[key], bool):

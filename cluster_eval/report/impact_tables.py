@@ -154,7 +154,8 @@ class ImpactTables:
         before, after, lag = int(self.imp["pre"]), int(self.imp["post"]), int(self.imp["lag"])
         est = self.estimator
         res = est(EstimatorInput(panels=panels, before=before, after=after, lag=lag, control_group=comp,
-                                 min_practices=int(self.imp["min_practices"]), confidence=self.conf))
+                                 min_practices=int(self.imp["min_practices"]), confidence=self.conf,
+                                 base=self.imp.get("base")))
         e = res.effects
         topic_of = self.ind.set_index("indicator_id")["topic"]
         topic = e["indicator_id"].map(topic_of)

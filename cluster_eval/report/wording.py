@@ -133,6 +133,7 @@ class Settings:
 
     confidence: float = 0.95
     pre: int = 24
+    base: int | str | None = None
     post: int = 12
     lag: int = 0
     comparison: str = "not_yet_treated"
@@ -147,11 +148,18 @@ class Settings:
     def from_config(cls, config: dict) -> Settings:
         imp = config.get("impact") or {}
         est = config.get("estimator_description") or {}
-        keys = ("confidence", "pre", "post", "lag", "comparison", "min_practices", "estimator")
+        keys = ("confidence", "pre", "base", "post", "lag", "comparison", "min_practices", "estimator")
         return cls(**{k: imp[k] for k in keys if k in imp},
                    threshold=(config.get("disclosure") or {}).get("threshold", 4),
                    estimator_label=est.get("label", ""), estimator_methods=est.get("methods", ""),
                    language=(config.get("report") or {}).get("language", i18n.DEFAULT_LANGUAGE))
+
+    @property
+    def base_words(self) -> str:
+        """How many months make the base: ``impact.base`` (``"auto"``: chosen per indicator), else ``pre``."""
+        if self.base == "auto":
+            return _("12, 24, 36 or 48 (per indicator, the length whose placebo estimates vary least)")
+        return str(self.pre if self.base is None else self.base)
 
     @property
     def pct(self) -> str:
@@ -173,11 +181,12 @@ class Settings:
         return _(self.estimator_label) if self.estimator_label else self.estimator
 
     def fill(self, text: str) -> str:
-        """``text`` with ``{pre}``, ``{post}``, ``{lag}``, ``{comparison}``, ``{confidence_pct}``,
+        """``text`` with ``{pre}``, ``{base}``, ``{post}``, ``{lag}``, ``{comparison}``, ``{confidence_pct}``,
         ``{min_practices}`` and ``{threshold}`` replaced by the run's settings (other braces left alone)."""
         pct = self.pct
-        values = {"pre": self.pre, "post": self.post, "lag": self.lag, "comparison": self.comparison_words,
-                  "confidence_pct": pct[: pct.rfind("%")].rstrip("\u00a0 "), "min_practices": self.min_practices,
+        values = {"pre": self.pre, "base": self.base_words, "post": self.post, "lag": self.lag,
+                  "comparison": self.comparison_words, "confidence_pct": pct[: pct.rfind("%")].rstrip("\u00a0 "),
+                  "min_practices": self.min_practices,
                   "threshold": self.threshold}
         for key, value in values.items():
             text = text.replace("{" + key + "}", str(value))

@@ -145,3 +145,22 @@ def test_auto_base_length_follows_the_placebo_mean_square(walk, expected):
                                              after=6).settings["window"]
     with pytest.raises(ArgumentError, match='"auto"'):
         cluster_effects_premean(panels={"ind": _panel(v, cl, starts)}, pre="long")
+
+
+def test_registered_estimator_takes_the_base_and_keeps_the_run_window():
+    """impact.base reaches the estimator (up to 36 base months, as the direct call); the event study
+    keeps the run's window (-before .. after) whatever the base length."""
+    from cluster_eval.impact.cluster_premean import premean_placebo
+    from cluster_eval.impact.estimators import EstimatorInput
+
+    panel, _ = _shocked(3, months=80)
+    out = premean_placebo(EstimatorInput(panels={"ind": panel}, before=12, after=6, base=36)).effects
+    direct = cluster_effects_premean(panels={"ind": panel}, pre=36, after=6, event_study=False).effects
+    ok = out["estimable"]
+    assert out.loc[ok, "pre_months"].max() == 36
+    np.testing.assert_array_equal(out.loc[ok, "pre_months"].to_numpy(), direct.loc[ok, "n_pre"].to_numpy())
+    np.testing.assert_allclose(out.loc[ok, "estimate"].to_numpy(), direct.loc[ok, "value"].to_numpy())
+    es = premean_placebo(EstimatorInput(panels={"ind": panel}, before=12, after=6, base=36)).event_study
+    assert es["event_time"].min() == -12 and es["event_time"].max() == 6
+    default = premean_placebo(EstimatorInput(panels={"ind": panel}, before=12, after=6)).effects
+    assert (default.loc[default["estimable"], "pre_months"] == 12).all()      # base = before when unset

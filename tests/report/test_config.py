@@ -112,3 +112,20 @@ def test_shipped_params_files_validate(shared):
     shared("data/real/manchester_practice_month_antibiotics_with_pcn.csv")
     cfg = load_params(PROJECT_ROOT / "params" / "examples" / "manchester.yaml")
     assert cfg.run_name == "manchester"
+
+
+def test_impact_base_accepts_auto_or_months(small_data, params_for, tmp_path):
+    assert load_params(params_for(small_data, tmp_path / "o1")).impact["base"] is None
+    assert load_params(params_for(small_data, tmp_path / "o2", impact={"base": "auto"})).impact["base"] == "auto"
+    assert load_params(params_for(small_data, tmp_path / "o3", impact={"base": 36})).impact["base"] == 36
+    with pytest.raises(ConfigError, match=r"params 'impact.base' \(or \"auto\"\) must be a whole number; got 'automatic'"):
+        load_params(params_for(small_data, tmp_path / "o4", impact={"base": "automatic"}))
+
+
+def test_methods_text_states_the_base_length():
+    from cluster_eval.report.wording import Settings
+
+    text = "mean over the {base} months before the start; window {pre}"
+    assert Settings(pre=24).fill(text) == "mean over the 24 months before the start; window 24"
+    assert Settings(pre=24, base=36).fill(text) == "mean over the 36 months before the start; window 24"
+    assert "12, 24, 36 or 48" in Settings(pre=24, base="auto").fill(text)
