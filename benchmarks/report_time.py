@@ -41,15 +41,19 @@ for cid in ids:
     report = CS.ClusterReport(run, cid)
     for call in calls:
         eval(call, {"report": report})
-print(json.dumps({"seconds": time.perf_counter() - t0, "calls": calls, "chars": sum(map(len, sink))}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "calls": calls, "chars": sum(map(len, sink)),
+                  "module": CS.__file__}))
 """
 
 
 def one(tree: Path, run: str, ids: list) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", CHILD, run, json.dumps(ids),
+    # cwd = the tree: ``python -c`` puts the working folder first on sys.path
+    out = subprocess.run([sys.executable, "-c", CHILD, str(Path(run).resolve()), json.dumps(ids),
                           str(tree / "notebooks" / "cluster_report.ipynb")],
-                         capture_output=True, text=True, env=env, check=True)
+                         capture_output=True, text=True, env=env, cwd=str(tree))
+    if out.returncode:
+        raise SystemExit(f"{tree}: the sections failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -69,7 +73,8 @@ def main(argv=None) -> int:
             res = one(tree, args.run_dir, ids)
             times[name].append(res["seconds"] / len(ids))
             print(f"round {r + 1} {name}: {res['seconds'] / len(ids):.2f} s per report ({len(res['calls'])} "
-                  f"sections, {res['chars'] / len(ids) / 1e3:,.0f} kB of output per report)", flush=True)
+                  f"sections, {res['chars'] / len(ids) / 1e3:,.0f} kB of output per report; {res['module']})",
+                  flush=True)
     this, base = statistics.median(times["this"]), statistics.median(times["base"])
     print(f"{len(ids)} cluster reports, median of {args.rounds} rounds: this tree {this:.2f} s, base {base:.2f} s "
           f"per report; ratio {this / base:.2f} (load average {os.getloadavg()[0]:.1f})")

@@ -169,8 +169,8 @@ class ClusterReport(SectionsBase):
         table = self._effects_table(meta, variation[variation["topic"] == topic])
         col = _("practices: cluster / comparison")
         if col in table and table[col].nunique() == 1:  # the same for every indicator: said once
-            t, c = str(table[col].iloc[0]).split(" / ")
-            when += "; " + _("{n} practices against {m} comparison practices").format(n=t, m=c)
+            t, c = (float(x) for x in str(table[col].dropna().iloc[0]).split(" / "))
+            when += "; " + _("{n} practices against {m} comparison practices").format(n=num(t, 0), m=num(c, 0))
             table = table.drop(columns=col)
         show_html(_h(3, topic_name(topic), f' <span class="ce-when">({_e(when)})</span>', anchor=FS.topic_anchor(topic)))
         show_table(table)
