@@ -22,6 +22,7 @@ SHIPPED = {  # path in the wheel -> the one copy in the repository
     "cluster_eval/notebooks/national_overview.ipynb": "notebooks/national_overview.ipynb",
     "cluster_eval/params/demo.yaml": "params/demo.yaml",
     "cluster_eval/indicators/catalogue.yaml": "cluster_eval/indicators/catalogue.yaml",
+    "cluster_eval/report/locale/da/LC_MESSAGES/cluster_eval.po": "cluster_eval/report/locale/da/LC_MESSAGES/cluster_eval.po",
 }
 
 
@@ -73,7 +74,8 @@ def test_installed_package_finds_its_files_without_the_source_tree(wheel, tmp_pa
             "cluster_eval.report.demo_run as d\n"
             "print(cluster_eval.__file__); print(r.notebook_path('cluster_report.ipynb')); "
             "print(r.demo_params_path()); print(c.NOTEBOOK_DIR); print(d.DEMO_PARAMS); print(r.demo_params()['run_name'])\n"
-            "from cluster_eval.data.mapping import expand_path; print(expand_path('{root}/outputs/x', r.project_root()))")
+            "from cluster_eval.data.mapping import expand_path; print(expand_path('{root}/outputs/x', r.project_root()))\n"
+            "import cluster_eval.report.i18n as i; print(i.po_path('da')); print(i.translations('da')['improved'])")
     env = {**os.environ, "PYTHONPATH": str(target)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -83,6 +85,9 @@ def test_installed_package_finds_its_files_without_the_source_tree(wheel, tmp_pa
                                            str(pkg / "params" / "demo.yaml"), "demo"]
     # {root} in a params file: the folder the command runs from, not site-packages
     assert proc.stdout.split("\n")[6] == str((tmp_path / "outputs" / "x").resolve())
+    # the Danish message catalogue is read from the installed package
+    assert proc.stdout.split("\n")[7:9] == [str(pkg / "report" / "locale" / "da" / "LC_MESSAGES" / "cluster_eval.po"),
+                                            "forbedret"]
 
 
 def test_source_checkout_uses_the_top_level_notebooks_and_params():

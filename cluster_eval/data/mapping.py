@@ -38,7 +38,7 @@ from .rules import LINE, check_file_bytes, problem
 
 TABLE_KEYS = {"file", "columns", "constant", "fill", "distinct", "dropna", "rows", "sheet"}
 DATA_KEYS = {"folder", "tables", "indicators"}
-INDICATOR_KEYS = {"title", "topic", "kind", "multiplier", "better", "target", "standardised", "unit"}
+INDICATOR_KEYS = {"title", "title_da", "topic", "kind", "multiplier", "better", "target", "standardised", "unit"}
 #: An indicator's better direction; "none" (also when a params indicator does not say) gives no verdict words.
 BETTER = ("lower", "higher", "none")
 TABLE_NAMES = ("practices", "clusters", "activities", "measures", "population", "measures_banded", "truth")

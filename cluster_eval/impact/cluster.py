@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from ..validation import check_choice, check_confidence
-from .estimators import EstimatorInput, EstimatorOutput, register_estimator
+from .estimators import N_, EstimatorInput, EstimatorOutput, register_estimator
 from .panel import IndicatorPanel, build_panels
 from .results import _EffectsResults
 
@@ -241,8 +241,8 @@ def cluster_effects(measures: pd.DataFrame, practices: pd.DataFrame, activities:
 
 @register_estimator(
     "cs-2x2-base-month",
-    label="Callaway & Sant'Anna 2x2 per cluster against the month before the start",
-    methods=(
+    label=N_("Callaway & Sant'Anna 2x2 per cluster against the month before the start"),
+    methods=N_(
         "- **What an effect is.** For each indicator and each month since the start, the cluster's practices' "
         "average change from the month before the start minus the average change of practices in clusters "
         "{comparison} on the topic over the same months (a difference in differences, one group at a time as in "

@@ -57,7 +57,7 @@ from scipy import special, stats
 
 from ..validation import check_choice, check_confidence
 from .cluster import ClusterEffects, not_estimable_reason
-from .estimators import EstimatorInput, EstimatorOutput, register_estimator
+from .estimators import N_, EstimatorInput, EstimatorOutput, register_estimator
 from .panel import IndicatorPanel, build_panels
 
 MIN_PRACTICES = 3
@@ -432,8 +432,8 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
 
 @register_estimator(
     "premean-placebo",
-    label="Pre-period mean base; practice-level plus cluster-level variance from placebo estimates",
-    methods=(
+    label=N_("Pre-period mean base; practice-level plus cluster-level variance from placebo estimates"),
+    methods=N_(
         "- **What an effect is.** For each practice, its mean over the {post} months from the start minus its "
         "mean over the {base} months before the start (the base); the cluster's effect is the average of its practices' "
         "changes minus the average change of practices in clusters {comparison} on the topic throughout that "

@@ -132,6 +132,12 @@ class Estimator:
 ESTIMATORS: dict[str, Estimator] = {}
 
 
+def N_(message: str) -> str:
+    """Marks a label or methods text for the reports' message catalogues (gettext convention; the reports
+    translate it, :mod:`cluster_eval.report.i18n`). Returns ``message`` unchanged."""
+    return message
+
+
 def register_estimator(name: str, *, label: str, methods: str = ""):
     """Decorator: register ``function(EstimatorInput) -> EstimatorOutput`` under ``name``.
 

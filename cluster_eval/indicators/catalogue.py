@@ -149,6 +149,7 @@ class Indicator:
     description: str = ""
     unit: str = ""
     primary: bool = False   # the topic's one pre-specified primary indicator (``primary: true``)
+    title_da: str = ""      # the Danish title of the reports (``report.language: da``); "" falls back to title
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,7 +338,7 @@ def _nested(num: EventCriterion, den: EventCriterion) -> bool:
 
 
 INDICATOR_FIELDS = {"id", "title", "topic", "kind", "multiplier", "better", "target", "standardised",
-                    "denominator", "numerator", "description", "unit", "primary"}
+                    "denominator", "numerator", "description", "unit", "primary", "title_da"}
 INDICATOR_REQUIRED = {"id", "title", "topic", "kind", "multiplier", "better", "denominator", "numerator"}
 
 
@@ -375,7 +376,7 @@ def parse_indicator(spec, populations: dict, position: int) -> Indicator:
     std = spec.get("standardised", False)
     if not isinstance(std, bool):
         raise ctx.at("standardised").fail("must be true or false", std)
-    for name in ("description", "unit"):
+    for name in ("description", "unit", "title_da"):
         if name in spec and not isinstance(spec[name], str):
             raise ctx.at(name).fail("must be a string", spec[name])
 
@@ -410,7 +411,8 @@ def parse_indicator(spec, populations: dict, position: int) -> Indicator:
                                     dspec["count"])
     return Indicator(iid, spec["title"].strip(), spec["topic"].strip(), spec["kind"], float(mult),
                      spec["better"], None if target is None else float(target), std, denominator, numerator,
-                     spec.get("description", "").strip(), spec.get("unit", ""), spec.get("primary", False))
+                     spec.get("description", "").strip(), spec.get("unit", ""), spec.get("primary", False),
+                     spec.get("title_da", "").strip())
 
 
 def parse_catalogue(doc, source: str = "catalogue") -> dict[str, Indicator]:
@@ -488,7 +490,7 @@ def load_catalogue(path=None) -> dict[str, Indicator]:
 # ---------------------------------------------------------------------------------------------
 
 TABLE_COLUMNS = ("indicator_id", "title", "topic", "kind", "multiplier", "better", "target", "standardised",
-                 "unit", "description", "primary")
+                 "unit", "description", "primary", "title_da")
 
 
 def unit_label(kind: str, multiplier: float) -> str:
@@ -514,7 +516,8 @@ def catalogue_table(catalogue=None):
     -------
     pandas.DataFrame
         Columns ``indicator_id, title, topic, kind, multiplier, better, target, standardised, unit,
-        description, primary`` (the topic's pre-specified primary indicator). ``multiplier`` fixes the unit of every value shown, ``value = numerator /
+        description, primary, title_da`` (the topic's pre-specified primary indicator; the Danish title, the
+        English one where the catalogue gives none). ``multiplier`` fixes the unit of every value shown, ``value = numerator /
         denominator * multiplier`` (100: per cent; 1,000: per 1,000 listed persons per month); ``better``
         is 'lower', 'higher' or 'none'; ``unit`` is the catalogue's own unit text, or the short label of
         :func:`unit_label` where the catalogue gives none.
@@ -532,5 +535,6 @@ def catalogue_table(catalogue=None):
         catalogue = load_catalogue(catalogue)
     items = list(catalogue.values()) if isinstance(catalogue, dict) else list(catalogue)
     rows = [(i.id, i.title, i.topic, i.kind, float(i.multiplier), i.better, i.target, i.standardised,
-             i.unit or unit_label(i.kind, i.multiplier), i.description, i.primary) for i in items]
+             i.unit or unit_label(i.kind, i.multiplier), i.description, i.primary, i.title_da or i.title)
+            for i in items]
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

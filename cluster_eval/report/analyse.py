@@ -62,7 +62,7 @@ from .tables import disclose, disclose_nested, hide_windows_over_hidden_months, 
 NO_CLUSTER = "(practices in no cluster)"
 """The practices of a region in no cluster: a part of the region's total in the trends, never published."""
 
-INDICATOR_COLUMNS = ["indicator_id", "title", "topic", "kind", "multiplier", "better", "unit", "primary"]
+INDICATOR_COLUMNS = ["indicator_id", "title", "topic", "kind", "multiplier", "better", "unit", "primary", "title_da"]
 
 
 def indicator_table(dataset, wanted=None, topics=None) -> pd.DataFrame:
@@ -74,7 +74,8 @@ def indicator_table(dataset, wanted=None, topics=None) -> pd.DataFrame:
     from ..indicators import load_catalogue
 
     meta = {k: {"title": ind.title, "topic": ind.topic, "kind": ind.kind, "multiplier": ind.multiplier,
-                "better": ind.better, "primary": ind.primary} for k, ind in load_catalogue().items()}
+                "better": ind.better, "primary": ind.primary, "title_da": ind.title_da}
+            for k, ind in load_catalogue().items()}
     for k, m in (getattr(dataset, "indicators", None) or {}).items():
         meta.setdefault(k, {}).update({kk: vv for kk, vv in m.items() if vv is not None})
     rows = []
@@ -89,7 +90,7 @@ def indicator_table(dataset, wanted=None, topics=None) -> pd.DataFrame:
             continue
         unit = "%" if kind == "proportion" else (f"per {mult:,.0f}" if mult != 1 else "")
         rows.append((k, m.get("title") or k, topic, kind, mult, m.get("better") or "none", unit,
-                     bool(m.get("primary", False))))
+                     bool(m.get("primary", False)), m.get("title_da") or m.get("title") or k))
     return pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
 
 

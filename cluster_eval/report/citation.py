@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-#: The published sources of the methods a report uses, in the order a methods section would cite them.
+from .i18n import _
+
+#: The published sources of the methods a report uses, in the order a methods section would cite them (not
+#: translated: a reference is cited in its own language).
 REFERENCES = (
     "Callaway B, Sant'Anna PHC (2021). Difference-in-differences with multiple time periods. "
     "Journal of Econometrics 225(2): 200-230.",
@@ -64,10 +67,11 @@ def how_to_cite(run_dir) -> str:
 
     p = run_provenance(run_dir)
     version = p["version"] or __version__
-    commit = f", commit {p['commit'][:12]}{'-dirty' if p['commit'].endswith('-dirty') else ''}" if p["commit"] else ""
-    run = f", run {p['run_id']}" if p["run_id"] else ""
+    commit = (_(", commit {commit}").format(commit=p["commit"][:12] + ("-dirty" if p["commit"].endswith("-dirty") else ""))
+              if p["commit"] else "")
+    run = _(", run {run}").format(run=p["run_id"]) if p["run_id"] else ""
     refs = "\n".join(f"- {r}" for r in REFERENCES)
-    return (f"The methods, with their formulas and references, are described in full in `{METHODS_PAGE}` of the "
-            f"cluster_eval source (the *Methods* page of its documentation).\n\n"
-            f"**Cite this report as** produced with cluster_eval {version}{commit}{run}, and cite the methods' "
-            f"own sources:\n\n{refs}")
+    return (_("The methods, with their formulas and references, are described in full in `{page}` of the "
+              "cluster_eval source (the *Methods* page of its documentation).").format(page=METHODS_PAGE) + "\n\n"
+            + _("**Cite this report as** produced with cluster_eval {version}{commit}{run}, and cite the methods' "
+                "own sources:").format(version=version, commit=commit, run=run) + f"\n\n{refs}")

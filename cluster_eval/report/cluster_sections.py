@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from . import first_screen as FS
+from . import i18n
 from . import topic_figures as TF
-from .display import SectionsBase, show_figure, show_html, show_markdown, show_table
+from .display import SectionsBase, show_figure, show_html, show_markdown, show_table, topic_name
 from .i18n import _
 from .tables import read_table
 from .wording import (
-    TOO_SMALL,
     diff_unit,
     funnel_note,
     interval,
@@ -33,6 +33,7 @@ from .wording import (
     placebo_flag,
     spc_note,
     standing_note,
+    too_small,
     trends_note,
     verdict,
 )
@@ -116,11 +117,11 @@ class ClusterReport(SectionsBase):
             m = self.meta.loc[iid]
             now = (_("{value} (nation {national}): {standing}").format(
                 value=num(st.loc[iid, "value"]), national=num(st.loc[iid, "national"]),
-                standing=_(str(st.loc[iid, "standing"]))) if len(st) and iid in st.index else "–")
+                standing=i18n.translate_value(st.loc[iid, "standing"])) if len(st) and iid in st.index else "–")
             could = (_("about {mde} {unit} (median of {k} clusters of {lo}–{hi} practices)").format(
                 mde=num(mde), unit=diff_unit(m), k=k, lo=lo, hi=hi) if np.isfinite(mde)
                 else _("no cluster of this size has an estimate yet"))
-            rows.append(f'<tr><th scope="row">{_e(topic)}</th><td>{_e(m["title"])}</td><td>{_e(now)}</td>'
+            rows.append(f'<tr><th scope="row">{_e(topic_name(topic))}</th><td>{_e(m["title"])}</td><td>{_e(now)}</td>'
                         f"<td>{_e(could)}</td></tr>")
         ths = "".join(f'<th scope="col">{_e(h)}</th>' for h in head)
         return (f'<table class="ce-table ce-topics"><thead><tr>{ths}</tr></thead><tbody>{"".join(rows)}'
@@ -171,7 +172,7 @@ class ClusterReport(SectionsBase):
             t, c = (float(x) for x in str(table[col].dropna().iloc[0]).split(" / "))
             when += "; " + _("{n} practices against {m} comparison practices").format(n=num(t, 0), m=num(c, 0))
             table = table.drop(columns=col)
-        show_html(_h(3, topic, f' <span class="ce-when">({_e(when)})</span>', anchor=FS.topic_anchor(topic)))
+        show_html(_h(3, topic_name(topic), f' <span class="ce-when">({_e(when)})</span>', anchor=FS.topic_anchor(topic)))
         show_table(table)
         eff = self.effects_all[self.effects_all["indicator_id"].isin(meta.index)]
         show_figure(TF.forest_strips(eff, meta, pooled, self.cid, legend=legend), self.dpi, self.fmt)
@@ -185,7 +186,8 @@ class ClusterReport(SectionsBase):
             o = out[out["indicator_id"] == iid]
             for word, g in o.groupby("standing"):
                 lines.append(_("{indicator}: {practices} {reading}").format(
-                    indicator=meta.loc[iid, "title"], practices=FS.practice_phrase(g["practice"]), reading=_(word)))
+                    indicator=meta.loc[iid, "title"], practices=FS.practice_phrase(g["practice"]),
+                    reading=i18n.translate_value(word)))
         n_hidden = sum(v for (iid, _phase), v in hidden.items() if iid in meta.index)
         text = (_("Outside the 99.8% limits after the start: {list}.").format(list="; ".join(lines)) if lines
                 else _("After the start every practice shown lies within the 99.8% limits."))
@@ -210,7 +212,8 @@ class ClusterReport(SectionsBase):
             ok = r["status"] == "estimated"
             rows.append({
                 _("indicator"): title,
-                _("effect ({ci})").format(ci=ci): interval(r["estimate"], r["lower"], r["upper"]) if ok else TOO_SMALL,
+                _("effect ({ci})").format(ci=ci):
+                    interval(r["estimate"], r["lower"], r["upper"]) if ok else too_small(),
                 _("reading"): verdict(r, m["better"], diff_unit(m)),
                 _("allowing for all clusters ({ci})").format(ci=ci):
                     interval(r.get("shrunk_estimate", np.nan), r.get("shrunk_lower"), r.get("shrunk_upper"))
@@ -228,7 +231,7 @@ class ClusterReport(SectionsBase):
         r = var.loc[iid]
         lo, hi = r.get("lower", np.nan), r.get("upper", np.nan)
         if not np.isfinite(r["difference"]):
-            return TOO_SMALL
+            return too_small()
         if np.isfinite(hi) and hi < 0:
             reading = _("more alike")
         elif np.isfinite(lo) and lo > 0:
@@ -251,13 +254,13 @@ class ClusterReport(SectionsBase):
         show_html(_h(2, head))
         measure = ([measure_word(bool(x)) for x in st["standardised"]] if "standardised" in st
                    else measure_word(False))
-        out = pd.DataFrame({_("topic"): st["topic"], _("indicator"): st["title"],
+        out = pd.DataFrame({_("topic"): [topic_name(t) for t in st["topic"]], _("indicator"): st["title"],
                             _("cluster"): [num(x) for x in st["value"]],
                             _("nation"): [num(x) for x in st["national"]],
                             _("expected range (95%)"): [_("{lower} to {upper}").format(lower=num(a), upper=num(b))
                                                         for a, b in zip(st["lower"], st["upper"])],
                             _("unit"): st["unit"], _("measure"): measure,
-                            _("standing (99.8%)"): [_(str(x)) for x in st["standing"]]}
+                            _("standing (99.8%)"): [i18n.translate_value(x) for x in st["standing"]]}
                            ).sort_values([_("topic"), _("indicator")])
         show_table(out)
         show_markdown(standing_note(st).strip("*"), css_class="ce-small")
@@ -276,7 +279,7 @@ class ClusterReport(SectionsBase):
         if len(small):
             names = ", ".join(self.meta.loc[i, "title"] for i in small["indicator_id"])
             text += "\n- " + _("**In this cluster**, no effect could be estimated for: {names} ({reason}).").format(
-                names=names, reason=small["status"].iloc[0])
+                names=names, reason=i18n.translate_value(small["status"].iloc[0]))
         plc = [self.meta.loc[r["indicator_id"], "title"] for r in self.eff.to_dict("records") if placebo_flag(r)]
         if plc:
             text += "\n- " + _("**Placebo warning** for: {names}. The practices were already moving apart from the "

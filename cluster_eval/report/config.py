@@ -12,7 +12,7 @@ A params file (YAML) describes one scheduled run::
     impact: {lag: 0, pre: 24, base: null, post: 12, comparison: not_yet_treated, confidence: 0.95, min_practices: 3,
              national: true, its: false, estimator: premean-placebo}
     disclosure: {threshold: 4, rounding: null}
-    report: {timeout: 600, dpi: 80, figure_format: svg, pseudonymise: true, pdf: false,
+    report: {timeout: 600, dpi: 80, figure_format: svg, pseudonymise: true, pdf: false, language: en,
              cluster_notebook: null, overview_notebook: null,
              parameters: {}}
 
@@ -50,7 +50,7 @@ DEFAULTS = {
     "impact": {"lag": 0, "pre": 24, "base": None, "post": 12, "comparison": "not_yet_treated", "confidence": 0.95,
                "min_practices": 3, "national": True, "its": False, "estimator": DEFAULT_ESTIMATOR},
     "disclosure": {"threshold": 4, "rounding": None},
-    "report": {"timeout": 600, "dpi": 80, "figure_format": "svg", "pseudonymise": True, "pdf": False,
+    "report": {"timeout": 600, "dpi": 80, "figure_format": "svg", "pseudonymise": True, "pdf": False, "language": "en",
                "cluster_notebook": None, "overview_notebook": None, "parameters": {}},
 }
 COMPARISONS = ("not_yet_treated", "never_treated")
@@ -218,6 +218,11 @@ def load_params(params_path_or_dict) -> RunConfig:
         raise ConfigError(f"params 'report.pseudonymise' must be true or false; got {rep['pseudonymise']!r}")
     if not isinstance(rep["pdf"], bool):
         raise ConfigError(f"params 'report.pdf' must be true or false; got {rep['pdf']!r}")
+    from .i18n import LANGUAGES
+
+    if rep["language"] not in LANGUAGES:
+        raise ConfigError(f"params 'report.language' must be one of {', '.join(LANGUAGES)}; "
+                          f"got {rep['language']!r}{hint(str(rep['language']), LANGUAGES)}")
     if not isinstance(rep["parameters"] or {}, dict):
         raise ConfigError(f"params 'report.parameters' must map notebook parameters to values; "
                           f"got {rep['parameters']!r}")

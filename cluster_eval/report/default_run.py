@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .display import show_markdown
+from .i18n import _
 
 
 def _first_cluster(run_dir: Path) -> str:
@@ -59,7 +60,21 @@ def make_demo_run(folder) -> Path:
     return run
 
 
-def demo_run(run_dir="", cluster_id=None) -> tuple[str, str]:
+def _run_language(run: Path) -> None:
+    """The run's report language (``run_config.json``) for the messages shown before the report object exists."""
+    import json
+
+    from . import i18n
+
+    try:
+        lang = (json.loads((run / "run_config.json").read_text()).get("report") or {}).get("language")
+    except (OSError, ValueError):
+        lang = None
+    if lang in i18n.LANGUAGES:
+        i18n.set_language(lang)
+
+
+def demo_run(run_dir="", cluster_id=None, pick_cluster: bool = True) -> tuple[str, str]:
     """The notebook's ``run_dir`` and ``cluster_id``, or the small synthetic demo when ``run_dir`` is empty.
 
     Parameters
@@ -68,6 +83,8 @@ def demo_run(run_dir="", cluster_id=None) -> tuple[str, str]:
         The notebook's parameter: a run folder, or ``""`` (its default).
     cluster_id : str, optional
         The notebook's parameter; when empty, the run's cluster with the most estimated effects.
+    pick_cluster : bool
+        False for the national overview: no cluster is chosen (``cluster_id`` is returned as given).
 
     Returns
     -------
@@ -76,14 +93,18 @@ def demo_run(run_dir="", cluster_id=None) -> tuple[str, str]:
     """
     if run_dir:
         run = Path(run_dir)
+        _run_language(run)
     else:
         run = make_demo_run(tempfile.mkdtemp(prefix="cluster_eval_demo_"))
-        show_markdown(f"**No run folder given** (the notebook's `run_dir` parameter is empty): this is the *small "
-                      f"synthetic demo*, analysed just now into `{run}`. For a real report, run "
-                      "`cluster-eval run params.yaml` and set `run_dir` (and `cluster_id`) in the parameters cell; "
-                      "`make demo` writes every report of the synthetic Denmark into `outputs/demo`.")
-    if not cluster_id:
+        _run_language(run)
+        show_markdown(_("**No run folder given** (the notebook's `run_dir` parameter is empty): this is the *small "
+                        "synthetic demo*, analysed just now into `{run}`. For a real report, run "
+                        "`cluster-eval run params.yaml` and set `run_dir` (and `cluster_id`) in the parameters cell; "
+                        "`make demo` writes every report of the synthetic Denmark into `outputs/demo`.").format(
+            run=run))
+    if not cluster_id and pick_cluster:
         cluster_id = _first_cluster(run)
         if run_dir:
-            show_markdown(f"**No cluster given** (`cluster_id` is empty): showing cluster `{cluster_id}`.")
-    return str(run), str(cluster_id)
+            show_markdown(_("**No cluster given** (`cluster_id` is empty): showing cluster `{cluster}`.").format(
+                cluster=cluster_id))
+    return str(run), str(cluster_id or "")

@@ -8,8 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from . import figures as F
+from . import i18n
+from .i18n import _
 from .tables import read_table
-from .wording import Settings
+from .texts import section_markdown
+from .wording import Settings, unit_text
 
 
 def _display(obj):
@@ -56,6 +59,28 @@ def show_table(df: pd.DataFrame):
     show_html(df.to_html(index=False, na_rep="–", escape=True, classes="ce-table", border=0))
 
 
+def localise_meta(meta: pd.DataFrame) -> pd.DataFrame:
+    """The indicators table in the report's language: the catalogue's title in it (``title_da`` for Danish),
+    and the unit ("%", "per 1,000" / "pr. 1.000") in the locale. Ids, topics and directions stay as they are."""
+    meta = meta.copy()
+    own = f"title_{i18n.get_language()}"
+    if own in meta:
+        meta["title"] = meta[own].where(meta[own].notna() & (meta[own] != ""), meta["title"])
+    if {"kind", "multiplier"} <= set(meta):
+        meta["unit"] = [unit_text(k, m) for k, m in zip(meta["kind"], meta["multiplier"])]
+    return meta
+
+
+def topic_name(topic) -> str:
+    """A topic (the catalogue's id, e.g. "antibiotics") as the reader sees it in the report's language."""
+    return i18n.translate_value(topic)
+
+
+def columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its column names translated (``_``): the table's headers in the report's language."""
+    return df.rename(columns={c: _(c) for c in df.columns if isinstance(c, str)})
+
+
 class SectionsBase:
     """What every report reads first: the run folder, the indicator table and the run's settings.
 
@@ -66,11 +91,16 @@ class SectionsBase:
     def __init__(self, run_dir, dpi: int = 80):
         self.run = Path(run_dir)
         self.dpi = int(dpi)
-        self.meta = read_table(self.run, "indicators").set_index("indicator_id")
         cfg = self.run / "run_config.json"
         self.config = json.loads(cfg.read_text()) if cfg.exists() else {}
         self.settings = Settings.from_config(self.config)
+        i18n.set_language(self.settings.language)   # every text of this report from here on
+        self.meta = localise_meta(read_table(self.run, "indicators").set_index("indicator_id"))
         self.fmt = (self.config.get("report") or {}).get("figure_format", "svg")
+
+    def section(self, name: str):
+        """A section's heading and its introduction for the reader (:mod:`.texts`), in the report's language."""
+        show_markdown(section_markdown(name))
 
     def methods_text(self) -> str:
         return self.settings.methods_text()

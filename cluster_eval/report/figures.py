@@ -19,10 +19,11 @@ import re
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from ..plots import style
-from .i18n import _
+from . import i18n
+from .i18n import N_, _
 
 # the roles' colours in seaborn's colour-blind-safe palette (plots/style.py)
 CLUSTER = style.HIGHLIGHT
@@ -30,11 +31,6 @@ REGION = style.REGION
 NATION = style.NATION
 OTHER = style.OTHER
 POOLED = style.BAND
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogues where it is defined; it is translated (``_``) where it is used."""
-    return message
 
 
 def _figure(title: str):
@@ -126,6 +122,13 @@ def _grid(n: int, ncols: int = 3, w: float = 3.6, h: float = 2.4, sharex: bool =
     return fig, axes[:n]
 
 
+class _DecimalComma(ScalarFormatter):
+    """Tick labels with a decimal comma (Danish): matplotlib's own labels with "." and "," swapped."""
+
+    def __call__(self, x, pos=None):
+        return super().__call__(x, pos).translate(str.maketrans(".,", ",."))
+
+
 def _given(axes):
     """(figure, axes) for a drawing function given the axes to draw into (one per indicator) instead of a grid:
     the figure (or subfigure) they belong to, each axis made light as :func:`_grid` does."""
@@ -136,10 +139,13 @@ def _given(axes):
 
 
 def _light(ax, nx: int = 3, ny: int = 3):
-    """Few ticks, small labels: tick objects and text dominate drawing time."""
+    """Few ticks, small labels: tick objects and text dominate drawing time. Danish: decimal commas."""
     ax.xaxis.set_major_locator(MaxNLocator(nx))
     ax.yaxis.set_major_locator(MaxNLocator(ny))
     ax.tick_params(labelsize=7, length=2)
+    if i18n.get_language() == "da":
+        ax.xaxis.set_major_formatter(_DecimalComma(useOffset=False))
+        ax.yaxis.set_major_formatter(_DecimalComma(useOffset=False))
 
 
 def _year(periods) -> np.ndarray:
@@ -150,7 +156,7 @@ def _year(periods) -> np.ndarray:
 
 def _dunit(unit: str) -> str:
     """The unit of a difference: percentage points for percentages."""
-    return "percentage points" if unit == "%" else unit
+    return _("percentage points") if unit == "%" else unit
 
 
 def _short(title: str, n: int = 48) -> str:
@@ -165,7 +171,8 @@ def _standardised(table: pd.DataFrame) -> bool:
 def _measure_label(unit: str, standardised: bool) -> str:
     """An axis label: the unit and "age-sex standardised" (on a second line: panels are small) or "crude"."""
     if standardised:
-        return f"{unit}\n{_('age-sex standardised')}" if unit else _("age-sex standardised")
+        std = _("age-sex standardised")
+        return f"{unit}\n{std}" if unit else std
     return f"{unit}, {_('crude')}" if unit else _("crude")
 
 
@@ -176,7 +183,7 @@ def _signal_word(direction: str, better: str) -> str:
 
     word = str(verdict_words(["above" if direction == "above" else "below"],
                              better if better in ("lower", "higher", "none") else "none")[0])
-    return word.replace(" than expected", "")
+    return _(word.replace(" than expected", ""))
 
 
 @_figure(N_("Trends: the cluster, its region and the nation, month by month"))
@@ -189,9 +196,9 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
     spc = spc.set_index("indicator_id") if len(spc) else spc
     for ax, iid in zip(axes, inds):
         t = trend[trend["indicator_id"] == iid]
-        for level, unit, colour, lw, ls, label in (("nation", "nation", NATION, 1.0, "--", "nation"),
-                                                   ("region", region, REGION, 1.0, "-", "region"),
-                                                   ("cluster", cluster_id, CLUSTER, 2.0, "-", "cluster")):
+        for level, unit, colour, lw, ls, label in (("nation", "nation", NATION, 1.0, "--", _("nation")),
+                                                   ("region", region, REGION, 1.0, "-", _("region")),
+                                                   ("cluster", cluster_id, CLUSTER, 2.0, "-", _("cluster"))):
             s = t[(t["level"] == level) & (t["unit_id"] == str(unit))].sort_values("period")
             ax.plot(_year(s["period"]), s["value"].to_numpy(dtype=float), color=colour, lw=lw, ls=ls, label=label)
         title = _short(meta.loc[iid, "title"])
@@ -200,11 +207,12 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
         if len(spc) and iid in spc.index:
             r = spc.loc[iid]
             if str(r.get("reason", "") or ""):
-                title += "\nSPC vs nation: " + str(r["reason"])
+                title += "\n" + _("SPC vs nation: {reading}").format(reading=i18n.translate_value(r["reason"]))
             elif bool(r["signal"]):
-                title += "\nSPC vs nation: signal (" + _signal_word(r["direction"], meta.loc[iid, "better"]) + ")"
+                title += "\n" + _("SPC vs nation: signal ({word})").format(
+                    word=_signal_word(r["direction"], meta.loc[iid, "better"]))
             else:
-                title += "\nSPC vs nation: no signal"
+                title += "\n" + _("SPC vs nation: no signal")
         ax.set_title(title, fontsize=8)
         ax.set_ylabel(_measure_label(meta.loc[iid, "unit"], _standardised(t)), fontsize=7)
     axes[0].xaxis.set_major_locator(MaxNLocator(4, integer=True))  # shared: whole years on every panel
@@ -232,14 +240,14 @@ def spc_relative(chart: pd.DataFrame, rules: pd.DataFrame, meta: pd.DataFrame, a
         if len(rules) and iid in rules.index:
             r = rules.loc[iid]
             if bool(r["signal"]):
-                title += "\nsignal (" + _signal_word(r["direction"], meta.loc[iid, "better"]) + ")"
+                title += "\n" + _("signal ({word})").format(word=_signal_word(r["direction"], meta.loc[iid, "better"]))
             else:
-                title += "\nno signal"
+                title += "\n" + _("no signal")
         ax.set_title(title, fontsize=8)
-        ax.set_xlabel("months since the start", fontsize=7)
-        ax.set_ylabel("observed / expected", fontsize=7)
+        ax.set_xlabel(_("months since the start"), fontsize=7)
+        ax.set_ylabel(_("observed / expected"), fontsize=7)
     if not inds:
-        axes[0].text(0.5, 0.5, "no chart", ha="center", va="center", transform=axes[0].transAxes)
+        axes[0].text(0.5, 0.5, _("no chart"), ha="center", va="center", transform=axes[0].transAxes)
     return fig
 
 
@@ -266,7 +274,7 @@ def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame, axes
             hidden[(iid, phase)] = int(len(g) - len(ok))
             shown[phase] = ok.set_index("practice")
         if not len(f):
-            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, _("no data"), ha="center", va="center", transform=ax.transAxes)
             continue
         phase = "after" if len(f[f["phase"] == "after"]) else "before"
         lim = limits[(limits["indicator_id"] == iid) & (limits["phase"] == phase)]
@@ -283,15 +291,16 @@ def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame, axes
             xs = np.column_stack([b.loc[both, "x"], a.loc[both, "x"]])
             ys = np.column_stack([b.loc[both, "value"], a.loc[both, "value"]])
             ax.plot(xs.T, ys.T, color=OTHER, lw=0.5)
-        ax.scatter(b["x"], b["value"], s=10, facecolors="none", edgecolors=OTHER, label="before")
-        ax.scatter(a["x"], a["value"], s=12, color=CLUSTER, zorder=3, label="after")
+        ax.scatter(b["x"], b["value"], s=10, facecolors="none", edgecolors=OTHER, label=_("before"))
+        ax.scatter(a["x"], a["value"], s=12, color=CLUSTER, zorder=3, label=_("after"))
         if "position" in a:  # label only the practices outside the limits (few texts: cheap to draw)
             for name, r in a[~a["position"].astype(str).str.startswith("within")].iterrows():
                 ax.annotate(str(name).replace("Practice ", ""), (r["x"], r["value"]), fontsize=6,
                             xytext=(2, 2), textcoords="offset points")
         w0 = pd.Timestamp(g["window_start"].iloc[0])
         w1 = pd.Timestamp(g["window_end"].iloc[0])
-        ax.set_title(f"{_short(m['title'], 44)}\nlimits: {w0:%b %Y}–{w1:%b %Y}", fontsize=8)
+        ax.set_title(_short(m["title"], 44) + "\n" + _("limits: {start}–{end}").format(
+            start=i18n.date(w0, "month_short"), end=i18n.date(w1, "month_short")), fontsize=8)
         ax.set_ylabel(_measure_label(m["unit"], std), fontsize=7)
         if std:
             ax.set_xlabel(_("expected count"), fontsize=7)
@@ -309,16 +318,16 @@ def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | Non
         if pooled is not None and len(pooled):
             p = pooled[pooled["indicator_id"] == iid].sort_values("event_time")
             ax.fill_between(p["event_time"], p["lower"], p["upper"], color=POOLED, alpha=0.35, lw=0,
-                            label="all clusters (pooled)")
+                            label=_("all clusters (pooled)"))
         x = s["event_time"].to_numpy(dtype=float)
         ax.vlines(x, s["lower"].to_numpy(dtype=float), s["upper"].to_numpy(dtype=float), color=CLUSTER, lw=0.8)
         ax.scatter(x, s["estimate"].to_numpy(dtype=float), s=8, color=CLUSTER,
-                   label="this cluster" if pooled is not None else None)
+                   label=_("this cluster") if pooled is not None else None)
         ax.axhline(0, color=NATION, lw=0.8)
         ax.axvline(-0.5, color="black", ls="--", lw=0.8)
         ax.set_title(_short(meta.loc[iid, "title"]), fontsize=8)
-        ax.set_xlabel("months since start", fontsize=7)
-        ax.set_ylabel(f"difference ({_dunit(meta.loc[iid, 'unit'])})", fontsize=7)
+        ax.set_xlabel(_("months since start"), fontsize=7)
+        ax.set_ylabel(_("difference ({unit})").format(unit=_dunit(meta.loc[iid, "unit"])), fontsize=7)
     if pooled is not None and len(pooled):
         axes[0].legend(fontsize=7, frameon=False)
     return fig
@@ -349,8 +358,8 @@ def forest(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame, high
             ax.annotate(f"{name}", (e["upper"].iloc[k], k), fontsize=7, color=CLUSTER, xytext=(3, -3),
                         textcoords="offset points")
         ax.set_yticks([])
-        ax.set_title(f"{_short(meta.loc[iid, 'title'])}\n{len(e)} clusters", fontsize=8)
-        ax.set_xlabel(f"effect ({_dunit(meta.loc[iid, 'unit'])})", fontsize=7)
+        ax.set_title(_short(meta.loc[iid, "title"]) + "\n" + _("{n} clusters").format(n=len(e)), fontsize=8)
+        ax.set_xlabel(_("effect ({unit})").format(unit=_dunit(meta.loc[iid, "unit"])), fontsize=7)
     return fig
 
 
@@ -363,7 +372,7 @@ def variation_trends(vt: pd.DataFrame, meta: pd.DataFrame) -> Figure:
         for iid in meta.index[meta["topic"] == topic]:
             s = vt[vt["indicator_id"] == iid].sort_values("year")
             ax.plot(s["year"], s["cv"], marker="o", ms=3, lw=1, label=_short(meta.loc[iid, "title"], 30))
-        ax.set_title(topic, fontsize=8)
-        ax.set_ylabel("coefficient of variation", fontsize=7)
+        ax.set_title(i18n.translate_value(topic), fontsize=8)
+        ax.set_ylabel(_("coefficient of variation"), fontsize=7)
         ax.legend(fontsize=6, frameon=False)
     return fig

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import i18n
 from .i18n import _
-from .wording import diff_unit, num, placebo_flag, verdict
+from .wording import diff_unit, num, placebo_flag, verdict, verdict_key
 
 PRACTICE = "Practice "
 WORSE, BETTER = "worse than expected", "better than expected"
@@ -28,22 +29,18 @@ HIGHER, LOWER = "higher than expected", "lower than expected"
 
 
 def month_year(ts) -> str:
-    """'March 2019' in the report's language (``i18n.date`` where the package has it)."""
-    from . import i18n
-
-    if hasattr(i18n, "date"):
-        return i18n.date(ts, "month")
-    return f"{pd.Timestamp(ts):%B %Y}"
+    """'March 2019' / 'marts 2019': the month in the report's language."""
+    return i18n.date(ts, "month")
 
 
 def day_month_year(ts) -> str:
-    """'1 March 2019' in the report's language (``i18n.date`` where the package has it)."""
-    from . import i18n
+    """'1 March 2019' / '1. marts 2019': the day in the report's language."""
+    return i18n.date(ts, "date")
 
-    if hasattr(i18n, "date"):
-        return i18n.date(ts, "date")
-    t = pd.Timestamp(ts)
-    return f"{t.day} {t:%B %Y}"
+
+def topic_text(topic) -> str:
+    """A topic id ("antibiotics") as the reader sees it, in the report's language."""
+    return i18n.translate_value(topic)
 
 
 def topic_anchor(topic: str) -> str:
@@ -94,14 +91,10 @@ def verdict_code(row, better: str) -> str:
     """The kind of an effect's reading, in no language (the report's words may be Danish): "improved",
     "worsened", "increased", "decreased", "no change", or "" when there is no estimate
     (:func:`cluster_eval.impact.multiplicity.verdict`, whose words :func:`.wording.verdict` translates)."""
-    from ..impact.multiplicity import BETTER
-    from ..impact.multiplicity import verdict as impact_verdict
-
-    lo, hi = row.get("lower", np.nan), row.get("upper", np.nan)
-    if row.get("status") != "estimated" or not (np.isfinite(lo) and np.isfinite(hi)):
-        return ""
-    word = str(impact_verdict(lo, hi, np.nan, better if better in BETTER else "none")[0])
-    return "no change" if word.startswith("no change") else word
+    key = verdict_key({"status": None, "lower": np.nan, "upper": np.nan, **row}, better)   # one rule: wording.py
+    if key == "no change detected":
+        return "no change"
+    return key if key in ("improved", "worsened", "increased", "decreased") else ""
 
 
 def primary_of(meta: pd.DataFrame, topic: str) -> str | None:
@@ -173,11 +166,11 @@ def look_next(out: pd.DataFrame, meta: pd.DataFrame, topics: list, eff: pd.DataF
     lines = []
     for iid in _order(meta, list(dict.fromkeys(out["indicator_id"])), topics)[:n]:
         o = out[out["indicator_id"] == iid]
-        parts = [_("{practices} {reading}").format(practices=practice_phrase(g["practice"]), reading=_(word))
+        parts = [_("{practices} {reading}").format(practices=practice_phrase(g["practice"]), reading=i18n.translate_value(word))
                  for word, g in sorted(o.groupby("standing"), key=lambda kv: kv[0] != WORSE)]
         lines.append((meta.loc[iid, "topic"], _("{indicator} ({topic}): {parts}, outside the 99.8% limits after "
                                                 "the start.").format(
-            indicator=meta.loc[iid, "title"], topic=meta.loc[iid, "topic"], parts="; ".join(parts))))
+            indicator=meta.loc[iid, "title"], topic=topic_text(meta.loc[iid, "topic"]), parts="; ".join(parts))))
     if len(lines) < n and len(eff):
         moved = []
         for r in eff.to_dict("records"):
@@ -188,13 +181,13 @@ def look_next(out: pd.DataFrame, meta: pd.DataFrame, topics: list, eff: pd.DataF
                 moved.append((word != "worsened", r["indicator_id"], word))
         for _worse_first, iid, word in sorted(moved)[: n - len(lines)]:
             lines.append((meta.loc[iid, "topic"], _("{indicator} ({topic}) {reading} after the start.").format(
-                indicator=meta.loc[iid, "title"], topic=meta.loc[iid, "topic"], reading=_(word))))
+                indicator=meta.loc[iid, "title"], topic=topic_text(meta.loc[iid, "topic"]), reading=i18n.translate_value(word))))
     if len(lines) < n and len(standing):
         worse = standing[standing["standing"] == WORSE]
         for r in worse.head(n - len(lines)).to_dict("records"):
             lines.append((None, _("{indicator}: worse than expected against the nation over the last 12 months; "
                                   "its topic ({topic}) has not been taken up.").format(indicator=r["title"],
-                                                                                      topic=r["topic"])))
+                                                                                      topic=topic_text(r["topic"]))))
     if len(lines) < n and spc is not None and len(spc) and "signal" in spc:
         from ..stats.standing import verdict_words
 
@@ -206,15 +199,15 @@ def look_next(out: pd.DataFrame, meta: pd.DataFrame, topics: list, eff: pd.DataF
             word = str(verdict_words(["above" if r["direction"] == "above" else "below"], better)[0])
             lines.append((m["topic"], _("{indicator} ({topic}): relative to the nation, the SPC chart signals a "
                                         "shift after the start ({reading}).").format(
-                indicator=m["title"], topic=m["topic"], reading=_(word))))
+                indicator=m["title"], topic=topic_text(m["topic"]), reading=i18n.translate_value(word))))
     if len(lines) < n and out95 is not None and len(out95):
         for iid in _order(meta, list(dict.fromkeys(out95["indicator_id"])), topics)[: n - len(lines)]:
             o = out95[out95["indicator_id"] == iid]
-            parts = [_("{practices} {reading}").format(practices=practice_phrase(g["practice"]), reading=_(word))
+            parts = [_("{practices} {reading}").format(practices=practice_phrase(g["practice"]), reading=i18n.translate_value(word))
                      for word, g in sorted(o.groupby("standing"), key=lambda kv: kv[0] != WORSE)]
             lines.append((meta.loc[iid, "topic"], _("{indicator} ({topic}): {parts}, outside the 95% limits after "
                                                     "the start (about 1 practice in 20 is, by chance).").format(
-                indicator=meta.loc[iid, "title"], topic=meta.loc[iid, "topic"], parts="; ".join(parts))))
+                indicator=meta.loc[iid, "title"], topic=topic_text(meta.loc[iid, "topic"]), parts="; ".join(parts))))
     return lines
 
 
@@ -247,7 +240,8 @@ def gap_question(standing: pd.DataFrame, meta: pd.DataFrame, sizes: dict) -> lis
     if best is None:
         return []
     (worse, _size), topic, iid, value, national, mde = best
-    words = dict(indicator=meta.loc[iid, "title"], value=num(value), national=num(national), topic=topic)
+    words = dict(indicator=meta.loc[iid, "title"], value=num(value), national=num(national),
+                 topic=topic_text(topic))
     if not worse:
         return [_("On “{indicator}” the cluster stands at {value} against {national} for the nation, on the better "
                   "side: what do its practices do that other clusters could learn from?").format(**words)]
@@ -282,7 +276,7 @@ def questions(eff: pd.DataFrame, out: pd.DataFrame, meta: pd.DataFrame, topics: 
     def reading(test, text):
         for iid, word in readings(eff, meta, topics):
             if test(iid, word):
-                qs.append(text.format(indicator=meta.loc[iid, "title"], topic=meta.loc[iid, "topic"]))
+                qs.append(text.format(indicator=meta.loc[iid, "title"], topic=topic_text(meta.loc[iid, "topic"])))
                 return
 
     practices(WORSE, _("{practices} did worse than expected on “{indicator}” after the start: what does it do "
@@ -309,12 +303,12 @@ def questions(eff: pd.DataFrame, out: pd.DataFrame, meta: pd.DataFrame, topics: 
         if len(worse):
             r = worse.iloc[0]
             qs.append(_("The cluster is worse than expected on “{indicator}” ({topic}), a topic it has not taken "
-                        "up: should it be the next one?").format(indicator=r["title"], topic=r["topic"]))
+                        "up: should it be the next one?").format(indicator=r["title"], topic=topic_text(r["topic"])))
         better = standing[standing["standing"] == BETTER]
         if len(better):
             r = better.iloc[0]
             qs.append(_("The cluster is better than expected on “{indicator}” ({topic}): what do its practices do "
-                        "that other clusters could learn from?").format(indicator=r["title"], topic=r["topic"]))
+                        "that other clusters could learn from?").format(indicator=r["title"], topic=topic_text(r["topic"])))
     if len(qs) < 2 and not topics and len(standing):
         qs.extend(gap_question(standing, meta, sizes or {}))
     if len(qs) < 2:
@@ -371,7 +365,7 @@ def topics_table(lines: list[TopicLine], ci: str) -> str:
         reading = f"<strong>{_e(t.reading)}</strong>" if moved else _e(t.reading)
         if t.caution:
             reading += "<br><em>" + _e(_("caution: already moving before the start (placebo check)")) + "</em>"
-        rows.append(f'<tr><th scope="row">{_e(t.topic)}</th><td>{_e(when)}</td><td>{_e(t.title)}</td>'
+        rows.append(f'<tr><th scope="row">{_e(topic_text(t.topic))}</th><td>{_e(when)}</td><td>{_e(t.title)}</td>'
                     f"<td>{reading}</td><td>{_e(t.effect)}</td></tr>")
     ths = "".join(f'<th scope="col">{_e(h)}</th>' for h in head)
     return f'<table class="ce-table ce-topics"><thead><tr>{ths}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -13,6 +13,7 @@ import re
 import nbformat
 
 from ..errors import OutputError
+from .i18n import _, language
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;max-width:1080px;margin:2em auto;
@@ -77,10 +78,11 @@ def header_scopes(text: str) -> str:
     return SHORT_TD.sub(r'<td class="ce-nw">\1</td>', TABLE_PART.sub(part, text))
 
 
-def page(title: str, body: str, footer: str = "") -> str:
-    """A complete HTML page around ``body`` with the inline stylesheet (screen and print) and header scopes."""
+def page(title: str, body: str, footer: str = "", lang: str = "en") -> str:
+    """A complete HTML page around ``body`` in language ``lang`` (``<html lang>``), with the inline stylesheet
+    (screen and print) and header scopes."""
     foot = f'<footer class="ce-foot">{footer}</footer>' if footer else ""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+    return (f'<!DOCTYPE html>\n<html lang="{html.escape(lang)}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{CSS}{PRINT_CSS}</style></head>\n<body>\n<main>\n{header_scopes(body)}"
             f"\n</main>\n{foot}\n</body></html>\n")
@@ -109,14 +111,18 @@ def check_self_contained(text: str, where: str = "report") -> None:
         raise OutputError(f"{where} would load from another host: ...{text[start:m.end() + 60]}...")
 
 
-def render(nb_or_path, title: str, footer: str = "") -> str:
-    """Render an executed notebook to one self-contained HTML page (a string)."""
+def render(nb_or_path, title: str, footer: str = "", lang: str = "en") -> str:
+    """Render an executed notebook to one self-contained HTML page (a string) in language ``lang``."""
     nb = nbformat.read(str(nb_or_path), as_version=4) if not hasattr(nb_or_path, "cells") else nb_or_path
     nb = strip_cells(nb)
-    body, _ = _get_exporter().from_notebook_node(nb)
+    body, _resources = _get_exporter().from_notebook_node(nb)
+    # nbconvert's English placeholder for an image without a description: a word in the report's language
+    with language(lang):
+        alt = html.escape(_("Figure"))
+    body = body.replace('alt="No description has been provided for this image"', f'alt="{alt}"')
     # links a reader's browser would follow to other hosts become plain text
     body = re.sub(r"""<a\s[^>]*href\s*=\s*["']?(?:https?:)?//[^>]*>(.*?)</a>""", r"\1", body,
                   flags=re.IGNORECASE | re.DOTALL)
-    text = page(title, body, footer)
+    text = page(title, body, footer, lang=lang)
     check_self_contained(text, title)
     return text

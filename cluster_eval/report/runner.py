@@ -30,6 +30,7 @@ from ..errors import ClusterEvalError, ConfigError, OutputError
 from ..impact.estimators import get_estimator
 from ..validation import did_you_mean
 from .config import RunConfig, load_params
+from .i18n import _, language
 from .kernel import provide_kernel, worker_init
 from .lock import RunLock, check_unlocked
 from .tables import atomic_write
@@ -80,11 +81,12 @@ def clean_temporaries(folder: Path) -> int:
 
 
 def code_hash(root=None) -> str:
-    """Hash of the whole package's source and shipped catalogue (statistics, report sections, figures): a changed
-    estimator or figure means changed tables and reports, so nothing is skipped as unchanged after a code change."""
+    """Hash of the whole package's source, shipped catalogue and message catalogues (statistics, report sections,
+    figures, translations): a changed estimator, figure or translation means changed tables and reports, so nothing
+    is skipped as unchanged after a code change."""
     root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
-    for p in sorted([*root.rglob("*.py"), *root.rglob("*.yaml")]):
+    for p in sorted([*root.rglob("*.py"), *root.rglob("*.yaml"), *root.rglob("*.po")]):
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     return h.hexdigest()
@@ -155,7 +157,11 @@ class Reports:
         nb_hash = {k: file_hash(p) for k, p in cfg.notebooks.items()}
         self.jobs = []
         extra = dict(rep["parameters"])
-        self.jobs.append(self._job("national", "overview", "National overview", folder / "national" / "overview.html",
+        self.language = rep.get("language", "en")
+        with language(self.language):
+            overview_title = _("National overview")
+            self.footer = _("cluster_eval · run {run}").format(run=cfg.run_name)
+        self.jobs.append(self._job("national", "overview", overview_title, folder / "national" / "overview.html",
                                    {"run_dir": str(folder), "dpi": rep["dpi"], **extra}, base_key, nb_hash))
         for cid, name in clusters:
             self.jobs.append(self._job(str(cid), "cluster", f"{name} ({cid})", folder / "clusters" / f"{safe_name(cid)}.html",
@@ -168,7 +174,7 @@ class Reports:
         return {"id": rid, "kind": kind, "title": title, "notebook": str(self.cfg.notebooks[kind]),
                 "parameters": params, "html": str(html), "pdf": str(Path(html).with_suffix(".pdf")), "ipynb": str(self.folder / "notebooks" / f"{safe_name(rid)}.ipynb"),
                 "timeout": self.cfg.report["timeout"], "log": str(self.folder / "logs" / f"{safe_name(rid)}.log"),
-                "key": key, "footer": f"cluster_eval · run {self.cfg.run_name}"}
+                "key": key, "footer": self.footer, "language": self.language}
 
     def state_path(self, job) -> Path:
         return self.folder / ".state" / f"{job['kind']}-{safe_name(job['id'])}.json"
@@ -254,8 +260,9 @@ def _pdf_stage(cfg, reports: Reports, results: dict) -> list[str]:
             r.update({k: st.get(k) for k in ("pdf_status", "pdf_hash", "pdf_duration")})
             current += 1
             continue
-        items.append({"id": job["id"], "html": job["html"], "pdf": job["pdf"],
-                      "footer": P.footer_template(job["title"], cfg.run_name)})
+        with language(cfg.report.get("language", "en")):        # the footer's words in the report's language
+            footer = P.footer_template(job["title"], cfg.run_name)
+        items.append({"id": job["id"], "html": job["html"], "pdf": job["pdf"], "footer": footer})
     if not items:
         LOG.info("pdf: nothing to print, %d PDF(s) current", current)
         return []

@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 from ..plots import style
 from . import figures as F
 from .i18n import _
-from .wording import TOO_SMALL
+from .wording import too_small
 
 WIDTH = 10.8            # inches: the report's content width at 96 px per inch (as the other figures)
 STRIP = 0.4             # inches per forest strip
@@ -122,7 +122,7 @@ def indicator_rows(meta: pd.DataFrame, *, trend, cluster_id, region, starts, spc
         if len(es[es["indicator_id"] == iid]):
             F.event_study(es, one, pooled_es, axes=[axes[3]])
         else:
-            axes[3].text(0.5, 0.5, TOO_SMALL, ha="center", va="center", fontsize=7,
+            axes[3].text(0.5, 0.5, too_small(), ha="center", va="center", fontsize=7,
                          transform=axes[3].transAxes)
             axes[3].set_xticks([])
             axes[3].set_yticks([])

@@ -13,53 +13,92 @@ import pandas as pd
 
 from ..impact.multiplicity import BETTER
 from ..impact.multiplicity import verdict as impact_verdict
-from .i18n import _
+from . import i18n
+from .i18n import N_, _
 
-TOO_SMALL = "too few to say"
-#: The first words of every verdict that states a reading (see :func:`verdict`).
+TOO_SMALL = N_("too few to say")
+#: The first words of every verdict that states a reading, in English (see :func:`verdict_key`).
 VERDICT_WORDS = ("improved", "no change detected", "worsened", "increased", "decreased")
+NO_CHANGE = N_("no change detected (this cluster could detect changes of about {mde} or more)")
+
+
+def too_small() -> str:
+    """"too few to say" in the report's language."""
+    return _(TOO_SMALL)
 
 
 def num(x, digits: int | None = None) -> str:
-    """A number for reading: 1-2 decimals, a real minus sign; a dash when missing."""
-    if x is None or not np.isfinite(x):
+    """A number for reading: 1-2 decimals, the locale's separators, a real minus sign; a dash when missing."""
+    try:
+        finite = x is not None and np.isfinite(x)
+    except TypeError:
+        finite = False
+    if not finite:
         return "–"
     if digits is None:
         digits = 2 if abs(x) < 10 else 1
-    return f"{x:,.{digits}f}".replace("-", "−")
+    return i18n.decimal(x, digits)
 
 
 def interval(est, lo, hi) -> str:
     if not np.isfinite(est):
-        return TOO_SMALL
-    return f"{num(est)} ({num(lo)} to {num(hi)})"
+        return too_small()
+    return _("{estimate} ({lower} to {upper})").format(estimate=num(est), lower=num(lo), upper=num(hi))
 
 
 def short_title(title: str, n: int = 40) -> str:
     return title if len(title) <= n else title[: n - 1] + "…"
 
 
+def unit_text(kind: str, multiplier: float) -> str:
+    """The unit of a value in the report's language: "%", "per 1,000" / "pr. 1.000" (as the analyse stage's
+    ``indicators`` table writes it in English)."""
+    if kind == "proportion":
+        return "%"
+    return _("per {n}").format(n=i18n.integer(multiplier)) if float(multiplier) != 1 else ""
+
+
 def diff_unit(meta_row) -> str:
-    return "percentage points" if meta_row["unit"] == "%" else meta_row["unit"]
+    return _("percentage points") if meta_row["unit"] == "%" else meta_row["unit"]
+
+
+def _verdict_row(row, better: str):
+    """(key, mde) of an effect row: key "improved", "worsened", "increased", "decreased", "no change detected",
+    "too few" (no interval) or the row's status when it is not estimated."""
+    if row["status"] != "estimated":
+        return str(row["status"]), np.nan
+    lo, hi = row["lower"], row["upper"]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "too few", np.nan
+    mde = row.get("mde", np.nan)
+    if not np.isfinite(mde if mde is not None else np.nan):
+        mde = 2.8 * row.get("se", np.nan)
+    word = str(impact_verdict(lo, hi, mde, better if better in BETTER else "none")[0])
+    return ("no change detected" if word.startswith("no change detected") else word), mde
+
+
+def verdict_key(row, better: str) -> str:
+    """The reading of an effect row, independent of the language: one of :data:`VERDICT_WORDS`, "too few",
+    or the row's status (why it was not estimated)."""
+    return _verdict_row(row, better)[0]
 
 
 def verdict(row, better: str, unit: str = "") -> str:
-    """Plain-language reading of an effect row (:func:`cluster_eval.impact.multiplicity.verdict`).
+    """Plain-language reading of an effect row (:func:`cluster_eval.impact.multiplicity.verdict`), in the
+    report's language.
 
     "improved" / "worsened" by the indicator's better direction when the interval excludes 0 ("increased" /
     "decreased" for ``better = "none"``), otherwise "no change detected (this cluster could detect changes of
     about <MDE> or more)" with the row's ``mde`` (or 2.8 × se where a row has none, e.g. a pooled effect).
     """
-    if row["status"] != "estimated":
-        return str(row["status"])
-    lo, hi = row["lower"], row["upper"]
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return TOO_SMALL
-    mde = row.get("mde", np.nan)
-    if not np.isfinite(mde if mde is not None else np.nan):
-        mde = 2.8 * row.get("se", np.nan)
-    return str(impact_verdict(lo, hi, mde, better if better in BETTER else "none",
-                              fmt=lambda x: f"{num(x)} {unit}".strip())[0])
+    key, mde = _verdict_row(row, better)
+    if key == "too few":
+        return too_small()
+    if key == "no change detected":
+        if not np.isfinite(mde):
+            return _(NO_CHANGE).format(mde=_("unknown size"))
+        return _(NO_CHANGE).format(mde=f"{num(abs(mde))} {unit}".strip())
+    return i18n.translate_value(key)
 
 
 def placebo_flag(row) -> bool:
@@ -67,7 +106,7 @@ def placebo_flag(row) -> bool:
     return bool(np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0))
 
 
-GENERAL_METHODS = (
+GENERAL_METHODS = N_(
     "- **What it is not.** Clusters choose their topics; a cluster that picks a topic where it is doing badly "
     "may improve anyway (regression to the mean). The placebo check (the same calculation inside the months "
     "before the start) and the event study's pre-period show whether the comparison was like-for-like.\n"
@@ -103,6 +142,7 @@ class Settings:
     estimator: str = "premean-placebo"
     estimator_label: str = ""
     estimator_methods: str = ""
+    language: str = i18n.DEFAULT_LANGUAGE
 
     @classmethod
     def from_config(cls, config: dict) -> Settings:
@@ -111,34 +151,42 @@ class Settings:
         keys = ("confidence", "pre", "base", "post", "lag", "comparison", "min_practices", "estimator")
         return cls(**{k: imp[k] for k in keys if k in imp},
                    threshold=(config.get("disclosure") or {}).get("threshold", 4),
-                   estimator_label=est.get("label", ""), estimator_methods=est.get("methods", ""))
+                   estimator_label=est.get("label", ""), estimator_methods=est.get("methods", ""),
+                   language=(config.get("report") or {}).get("language", i18n.DEFAULT_LANGUAGE))
 
     @property
     def base_words(self) -> str:
         """How many months make the base: ``impact.base`` (``"auto"``: chosen per indicator), else ``pre``."""
         if self.base == "auto":
-            return "12, 24, 36 or 48 (per indicator, the length whose placebo estimates vary least)"
+            return _("12, 24, 36 or 48 (per indicator, the length whose placebo estimates vary least)")
         return str(self.pre if self.base is None else self.base)
 
     @property
     def pct(self) -> str:
-        """The interval level as a percentage: '95%', '90%', '97.5%'."""
-        return f"{100 * float(self.confidence):g}%"
+        """The interval level as a percentage: '95%', '90%', '97.5%' (Danish '95 %', '97,5 %')."""
+        return i18n.percent(float(self.confidence))
 
     @property
     def ci(self) -> str:
         """'95% CI' at the run's level."""
-        return f"{self.pct} CI"
+        return _("{pct} CI").format(pct=self.pct)
 
     @property
     def comparison_words(self) -> str:
-        return str(self.comparison).replace("_", " ")
+        return _(str(self.comparison).replace("_", " "))
+
+    @property
+    def label(self) -> str:
+        """The estimator's label (registry) in the report's language."""
+        return _(self.estimator_label) if self.estimator_label else self.estimator
 
     def fill(self, text: str) -> str:
         """``text`` with ``{pre}``, ``{base}``, ``{post}``, ``{lag}``, ``{comparison}``, ``{confidence_pct}``,
         ``{min_practices}`` and ``{threshold}`` replaced by the run's settings (other braces left alone)."""
-        values = {"pre": self.pre, "base": self.base_words, "post": self.post, "lag": self.lag, "comparison": self.comparison_words,
-                  "confidence_pct": self.pct.rstrip("%"), "min_practices": self.min_practices,
+        pct = self.pct
+        values = {"pre": self.pre, "base": self.base_words, "post": self.post, "lag": self.lag,
+                  "comparison": self.comparison_words, "confidence_pct": pct[: pct.rfind("%")].rstrip("\u00a0 "),
+                  "min_practices": self.min_practices,
                   "threshold": self.threshold}
         for key, value in values.items():
             text = text.replace("{" + key + "}", str(value))
@@ -146,16 +194,16 @@ class Settings:
 
     def note(self) -> str:
         """One line stating the estimator and its settings."""
-        label = self.estimator_label or self.estimator
-        return (f"Estimator: {label}. {self.pct} confidence intervals; window {self.pre} months before and "
-                f"{self.post} from the start (lag {self.lag} months); comparison: practices {self.comparison_words} "
-                "on the topic.")
+        return _("Estimator: {label}. {pct} confidence intervals; window {pre} months before and {post} from the "
+                 "start (lag {lag} months); comparison: practices {comparison} on the topic.").format(
+            label=self.label, pct=self.pct, pre=self.pre, post=self.post, lag=self.lag,
+            comparison=self.comparison_words)
 
     def methods_text(self) -> str:
         """The methods and caveats: the estimator's own text (registry), then what holds for every estimator."""
-        head = f"- **Estimator.** {self.estimator_label or self.estimator} (`{self.estimator}`).\n"
-        own = self.fill(self.estimator_methods) + "\n" if self.estimator_methods else ""
-        return head + own + self.fill(GENERAL_METHODS)
+        head = _("- **Estimator.** {label} (`{name}`).").format(label=self.label, name=self.estimator) + "\n"
+        own = self.fill(_(self.estimator_methods)) + "\n" if self.estimator_methods else ""
+        return head + own + self.fill(_(GENERAL_METHODS))
 
 
 # --- descriptive claims (docs/descriptive.md) ----------------------------------------------------------------
@@ -166,29 +214,32 @@ def spc_note(spc: pd.DataFrame) -> str:
 
     standardised = len(spc) > 0 and "measure" in spc and spc["measure"].astype(str).str.startswith(
         "standardised").any()
-    return ("*SPC: each panel's title says whether the cluster's series relative to the nation (observed over "
-            "expected from the nation's rates in the same month"
-            + (", standardised for age and sex where the data allow" if standardised else "")
-            + ") shifted after the start. " + SIGNAL_MEANING.format(rate=FALSE_SIGNAL_RATE) + "*")
+    head = (_("SPC: each panel's title says whether the cluster's series relative to the nation (observed over "
+              "expected from the nation's rates in the same month, standardised for age and sex where the data "
+              "allow) shifted after the start.") if standardised else
+            _("SPC: each panel's title says whether the cluster's series relative to the nation (observed over "
+              "expected from the nation's rates in the same month) shifted after the start."))
+    return "*" + head + " " + _(SIGNAL_MEANING).format(rate=_(FALSE_SIGNAL_RATE)) + "*"
 
 
 def standing_note(st: pd.DataFrame) -> str:
     """How the standing table was made, and whether it is standardised."""
     n_std = int(st["standardised"].astype(bool).sum()) if "standardised" in st else 0
     if n_std == 0:
-        std = ("The data have no age/sex-banded measures: every value is **crude** (not standardised for age "
-               "and sex), so a cluster with an older or younger list can differ for that reason alone.")
+        std = _("The data have no age/sex-banded measures: every value is **crude** (not standardised for age "
+                "and sex), so a cluster with an older or younger list can differ for that reason alone.")
     elif n_std == len(st):
-        std = ("Values are **indirectly standardised** for age and sex: observed over the count expected from "
-               "the nation's age- and sex-specific rates, times the nation's value.")
+        std = _("Values are **indirectly standardised** for age and sex: observed over the count expected from "
+                "the nation's age- and sex-specific rates, times the nation's value.")
     else:
-        std = ("Values marked *standardised* are indirectly standardised for age and sex (observed over the count "
-               "expected from the nation's age- and sex-specific rates, times the nation's value); *crude* values "
-               "are not standardised.")
-    return ("*The last 12 months against the nation. \"Better\" or \"worse than expected\" means outside the "
-            "99.8% limits of a funnel of all clusters over the same 12 months that allows for the spread between "
-            "clusters (random effects); the 95% range is shown. Indicators counting persons count each person "
-            "once in the 12 months (approximated by the persons of an average month). " + std + "*")
+        std = _("Values marked *standardised* are indirectly standardised for age and sex (observed over the count "
+                "expected from the nation's age- and sex-specific rates, times the nation's value); *crude* values "
+                "are not standardised.")
+    return "*" + _("The last 12 months against the nation. \"Better\" or \"worse than expected\" means outside "
+                   "the 99.8% limits of a funnel of all clusters over the same 12 months that allows for the spread "
+                   "between clusters (random effects); the 95% range is shown. Indicators counting persons count "
+                   "each person once in the 12 months (approximated by the persons of an average month).") \
+        + " " + std + "*"
 
 
 def measure_word(standardised: bool) -> str:

@@ -228,7 +228,7 @@ def execute_report(job: dict) -> dict:
         if status == "ok":
             from .render import render
 
-            text = render(nb, job["title"], footer=job.get("footer", ""))
+            text = render(nb, job["title"], footer=job.get("footer", ""), lang=job.get("language", "en"))
             atomic_write(html_path, text)
             out_hash = file_hash(html_path)
         else:

@@ -45,6 +45,12 @@ from ..validation import check_columns, check_whole_number
 from .qic import qic
 from .runs import runs_analysis
 
+
+def N_(message: str) -> str:
+    """Marks a text for the reports' message catalogues (gettext convention; :mod:`cluster_eval.report.i18n`)."""
+    return message
+
+
 RULES = ("beyond_limits", "two_of_three", "runs", "shift_mean")
 SIGMAS = ("moving_range", "baseline_sd", "autocorrelated", "ar1_noise")
 #: Largest AR coefficient of the slow component of :func:`_pooled_ar1_noise`.
@@ -56,12 +62,12 @@ MAX_INV_NEFF = 0.8
 SIGNAL_RULES = ("shift_mean",)
 #: The measured false-signal rate of :data:`SIGNAL_RULES` (benchmarks/README.md, "Calibration of descriptive
 #: claims": topics never taken up and fake starts in the pre-periods).
-FALSE_SIGNAL_RATE = "1.5% (1.3-2.0%)"
+FALSE_SIGNAL_RATE = N_("1.5% (1.3-2.0%)")
 #: One sentence for the report: what a signal means.
-SIGNAL_MEANING = ("A signal means that over the months after the start the cluster's level relative to the "
-                  "nation moved away from its level in the months before by more than its own month-to-month "
-                  "variation explains; on synthetic data without any true change this happened in about "
-                  "{rate} of charts.")
+SIGNAL_MEANING = N_("A signal means that over the months after the start the cluster's level relative to the "
+                    "nation moved away from its level in the months before by more than its own month-to-month "
+                    "variation explains; on synthetic data without any true change this happened in about "
+                    "{rate} of charts.")
 
 
 def expected_from_nation(denominator, national_numerator, national_denominator) -> np.ndarray:

@@ -36,6 +36,7 @@ def test_shipped_catalogue_has_the_eleven_indicators_with_their_metadata():
         assert (ind.id, ind.topic, ind.kind, ind.multiplier, ind.better, ind.standardised) == \
             (iid, topic, kind, mult, better, std)
         assert ind.title and (ind.target is None or isinstance(ind.target, float))
+        assert ind.title_da and ind.title_da != ind.title      # every shipped indicator has its Danish title
     with pytest.raises(dataclasses.FrozenInstanceError):
         cat["abx_rate"].kind = "proportion"
 
@@ -80,7 +81,9 @@ def has(**criterion):
 
 CASES = [
     ({"colour": "red"}, "indicator 'x1', field 'colour': unknown field (allowed: better, denominator, "
-     "description, id, kind, multiplier, numerator, primary, standardised, target, title, topic, unit); got 'colour'"),
+     "description, id, kind, multiplier, numerator, primary, standardised, target, title, title_da, topic, unit); "
+     "got 'colour'"),
+    ({"title_da": 3}, "indicator 'x1', field 'title_da': must be a string; got 3"),
     ({"numerator": has(prescription=["J1"], months=1)},
      "indicator 'x1', field 'numerator.has.prescription.0': is not a valid ATC code; got 'J1'"),
     ({"numerator": has(prescription=["Q01"], months=1)},
@@ -186,11 +189,12 @@ def test_catalogue_table_lists_the_shipped_metadata_in_file_order():
 
     t = catalogue_table()
     assert list(t.columns) == ["indicator_id", "title", "topic", "kind", "multiplier", "better", "target",
-                               "standardised", "unit", "description", "primary"]
+                               "standardised", "unit", "description", "primary", "title_da"]
     assert [tuple(r) for r in t[["indicator_id", "topic", "kind", "multiplier", "better", "standardised"]]
             .itertuples(index=False)] == [tuple(e) for e in EXPECTED]
     row = t.set_index("indicator_id").loc
     assert row["abx_rate", "title"] == "Antibiotic prescriptions per 1,000 listed patients"
+    assert row["abx_rate", "title_da"] == "Antibiotikaordinationer pr. 1.000 tilmeldte patienter"
     assert row["abx_rate", "unit"] == "prescriptions per 1,000 listed per month"   # the catalogue's own text
     assert row["copd_ics", "unit"] == "%"                                          # derived: per cent
 
