@@ -27,6 +27,13 @@ def main(run_dir: str) -> None:
             page.screenshot(path=str(HERE / name), full_page=False)
             print(f"{name} <- {path}")
         browser.close()
+    pdf = cluster.with_suffix(".pdf")   # the demo's A4 PDF (report.pdf; on for the Denmark demo): its first page
+    if pdf.exists():
+        import subprocess
+
+        subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+                        str(HERE / "pdf_page")], check=True)
+        print(f"pdf_page.png <- {pdf}")
 
 
 if __name__ == "__main__":
