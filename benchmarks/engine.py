@@ -82,8 +82,11 @@ def measure(kind: str, folder: Path, periods) -> dict:
         spark.sparkContext.setLogLevel("ERROR")
         out["startup_s"] = time.perf_counter() - t0
         cpu0 = cpu_s() + cpu_s(spark.sparkContext._gateway.proc.pid)
+        steps = _time_steps() if os.environ.get("CE_BENCH_STEPS") else None
         t0 = time.perf_counter()
         m = compute_measures(folder, periods=periods, progress=False, engine="spark", spark=spark)
+        if steps is not None:
+            out["steps"] = steps
         out["measure_rows"] = len(m)
         out["seconds"] = time.perf_counter() - t0
         jvm = spark.sparkContext._gateway.proc.pid
@@ -116,6 +119,35 @@ def measure(kind: str, folder: Path, periods) -> dict:
     out["peak_mib"] = peak_mib()
     out["cpu_s"] = cpu_s()
     return out
+
+
+def _time_steps() -> list:
+    """Record the wall seconds of every statement the Spark connection runs (``--steps``), including the
+    collection of its result (``fetchall``/``df``)."""
+    from cluster_eval.indicators import spark as sp
+
+    steps, execute = [], sp.SparkConnection.execute
+
+    def timed(self, sql):
+        t = time.perf_counter()
+        res = execute(self, sql)
+        steps.append([round(time.perf_counter() - t, 2), " ".join(sql.split())[:90]])
+        return res
+
+    def collecting(method):
+        def wrapper(self, *a):
+            t = time.perf_counter()
+            try:
+                return method(self, *a)
+            finally:
+                if steps:
+                    steps[-1][0] = round(steps[-1][0] + time.perf_counter() - t, 2)
+        return wrapper
+
+    sp.SparkConnection.execute = timed
+    sp._Result.fetchall = collecting(sp._Result.fetchall)
+    sp._Result.df = collecting(sp._Result.df)
+    return steps
 
 
 def cpu_s(pid="self") -> float:
@@ -154,6 +186,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--spark", action="store_true", help="also Spark local[1] and local[2]")
     ap.add_argument("--only-spark", action="store_true", help="Spark only (with the floor)")
+    ap.add_argument("--steps", action="store_true", help="Spark: print the slowest statements")
     ap.add_argument("--child", choices=("floor", "engine", "pandas", "spark1", "spark2"))
     ap.add_argument("--events")
     ap.add_argument("--period-list")
@@ -184,6 +217,8 @@ def main(argv=None) -> int:
     kinds = ("floor",) + (() if args.only_spark else ("engine",)) + \
         (() if args.skip_pandas or args.only_spark else ("pandas",)) + \
         (("spark1", "spark2") if args.spark or args.only_spark else ())
+    if args.steps:
+        os.environ["CE_BENCH_STEPS"] = "1"
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     for kind in kinds:
         results[kind] = r = run_child(kind, folder, periods)
@@ -194,6 +229,8 @@ def main(argv=None) -> int:
         print(f"{kind:7s} {r['seconds']:9.2f} s  {total / r['seconds']:14,.0f} rows/s  peak {r['peak_mib']:8,.0f} MiB"
               f"  CPU {r.get('cpu_s', float('nan')):8.1f} s ({r.get('cpu_s', float('nan')) * 1e6 / total:.2f} µs/row)"
               f"  load {os.getloadavg()[0]:.1f}{extra}")
+        for sec, sql in sorted(r.get("steps", []), reverse=True)[:12]:
+            print(f"    {sec:8.2f} s  {sql}")
     f, e, p = results.get("floor", {}), results.get("engine", {}), results.get("pandas", {})
     if "seconds" in e and "seconds" in f:
         print(f"engine / floor: time x{e['seconds'] / f['seconds']:.2f}, peak memory x{e['peak_mib'] / f['peak_mib']:.2f}")

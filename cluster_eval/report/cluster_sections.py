@@ -109,8 +109,7 @@ class ClusterReport(SectionsBase):
         if self._none_up():
             return
         ids = [self.cid, str(self.cluster["region"]), "nation"]
-        tr = read_table(self.run, "trends")
-        tr = tr[tr["unit_id"].isin(ids) & tr["indicator_id"].isin(self.meta_up.index)]
+        tr = read_table(self.run, "trends", unit_id=ids, indicator_id=list(self.meta_up.index))
         spc = read_table(self.run, "spc", cluster_id=self.cid)
         fig = F.trends(tr, self.meta_up, self.cid, str(self.cluster["region"]), self.starts, spc)
         show_figure(fig, self.dpi, self.fmt)
