@@ -66,9 +66,11 @@ def floor_times(n: int) -> list[float]:
     return out
 
 
-def report_times(run_dir: Path, kind: str = "cluster") -> list[float]:
+def report_times(run_dir: Path, kind: str = "cluster", field: str = "duration") -> list[float]:
+    """Wall seconds (or ``field="cpu_seconds"``: CPU of the worker and its kernel) of each report run."""
     man = json.loads((run_dir / "manifest.json").read_text())
-    return [r["duration"] for r in man["reports"] if r["kind"] == kind and r["status"] == "ok" and not r["skipped"]]
+    return [r[field] for r in man["reports"] if r["kind"] == kind and r["status"] == "ok" and not r["skipped"]
+            and r.get(field) is not None]
 
 
 class TreeMemory:
@@ -144,6 +146,8 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
     if m:
         res["reports_s"], res["parent_cpu_s"] = float(m[-1][0]), float(m[-1][1])
     per = report_times(run_dir)
+    cpu = report_times(run_dir, field="cpu_seconds")
+    res["cpu_per_report"] = statistics.median(cpu) if cpu else float("nan")
     res["n_reports"] = len(all_clusters) + 1
     res["per_report_median"] = statistics.median(per)
     res["overview_s"] = (report_times(run_dir, "overview") or [float("nan")])[0]
@@ -161,14 +165,17 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
     print(f"[{scale}] whole run {res['total_s']:.1f} s ({res['total_s'] / 60:.1f} min), exit {res['status']}, "
           f"{len(per)} cluster reports + overview; analyse {res['analyse_s']:.1f} s; report stage "
           f"{res.get('reports_s', float('nan')):.1f} s with the parent using {res.get('parent_cpu_s', float('nan')):.1f}"
-          f" s CPU; per report (jobs={jobs}) median {res['per_report_median']:.2f} s; peak memory "
+          f" s CPU; per report (jobs={jobs}) median {res['per_report_median']:.2f} s (CPU {res['cpu_per_report']:.2f} s); "
+          f"peak memory "
           f"{res['peak_tree_mib']:,.0f} MiB (all processes), {res['peak_one_mib']:,.0f} MiB (largest); "
           f"CPU of all processes {res['total_cpu_s']:.1f} s; "
           f"load {res['load_before']:.1f} -> {res['load_after']:.1f}", flush=True)
 
     # the floor and the one-job reports right after each other, at about the same machine load
+    c0 = tree_cpu()
     fl = floor_times(n_floor)
     res["floor_s"], res["floor_runs"] = statistics.median(fl), fl
+    res["floor_cpu_s"] = (tree_cpu() - c0) / n_floor
     print(f"[{scale}] floor: papermill, one-cell notebook, fresh kernel, one job: median {res['floor_s']:.2f} s "
           f"over {len(fl)} (min {min(fl):.2f}, max {max(fl):.2f}); {load()}", flush=True)
     clusters = all_clusters[:one_job]
@@ -182,8 +189,12 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
     run(oparams, jobs=1, force=False, quiet=True, only=clusters)
     one = report_times(out / "one_job")
     res["per_report_one_job"] = statistics.median(one)
+    cpu = report_times(out / "one_job", field="cpu_seconds")
+    res["cpu_per_report_one_job"] = statistics.median(cpu) if cpu else float("nan")
     res["one_job_cpu_s"] = tree_cpu() - c0
-    print(f"[{scale}] per report with one job ({len(one)} clusters): median {res['per_report_one_job']:.2f} s; "
+    print(f"[{scale}] per report with one job ({len(one)} clusters): median {res['per_report_one_job']:.2f} s, "
+          f"CPU (worker + kernel) median {res['cpu_per_report_one_job']:.2f} s against the floor's "
+          f"{res['floor_cpu_s']:.2f} s CPU per run: CPU ratio {res['cpu_per_report_one_job'] / res['floor_cpu_s']:.2f}; "
           f"{load()}", flush=True)
     return res
 
@@ -205,7 +216,9 @@ def main(argv=None) -> int:
     for scale in args.scales:
         r = bench_scale(scale, Path(args.out), args.jobs, args.one_job, args.max_reports, args.floor)
         r["ratio_one_job"] = r["per_report_one_job"] / r["floor_s"]
-        print(f"[{scale}] ratio per report (one job) / floor: {r['ratio_one_job']:.2f} (aim <= 2)", flush=True)
+        r["cpu_ratio_one_job"] = r["cpu_per_report_one_job"] / r["floor_cpu_s"]
+        print(f"[{scale}] ratio per report (one job) / floor: {r['ratio_one_job']:.2f} wall, "
+              f"{r['cpu_ratio_one_job']:.2f} CPU (aim <= 2)", flush=True)
         results.append(r)
     print(f"\n| scale | reports | whole run (CPU of all processes) | analyse | report stage (parent CPU) | "
           f"per report, jobs={args.jobs} | per report, 1 job | floor | / floor | peak memory (all / largest) | load |")
@@ -215,7 +228,8 @@ def main(argv=None) -> int:
         print(f"| {r['scale']} | {r['n_reports']} | {r['total_s']:.1f} s{proj} ({r['total_cpu_s']:.0f} s) | "
               f"{r['analyse_s']:.1f} s | {r.get('reports_s', float('nan')):.1f} s{proj} "
               f"({r.get('parent_cpu_s', float('nan')):.1f} s) | {r['per_report_median']:.2f} s | "
-              f"{r['per_report_one_job']:.2f} s | {r['floor_s']:.2f} s | {r['ratio_one_job']:.2f} | "
+              f"{r['per_report_one_job']:.2f} s | {r['floor_s']:.2f} s | {r['ratio_one_job']:.2f} "
+              f"(CPU {r['cpu_ratio_one_job']:.2f}) | "
               f"{r['peak_tree_mib']:,.0f} / {r['peak_one_mib']:,.0f} MiB | {r['load_before']:.1f}-{r['load_after']:.1f} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"results": results}, indent=1))
