@@ -76,9 +76,11 @@ def measure(kind: str, folder: Path, periods) -> dict:
 
         cores = int(kind[-1])
         cpu0 = cpu_s()
-        spark = session(f"local[{cores}]", conf={
-            "spark.ui.enabled": "false", "spark.driver.memory": "3g",
-            "spark.sql.shuffle.partitions": str(4 * cores), "spark.local.dir": str(folder.parent / "spark_tmp")})
+        conf = {"spark.ui.enabled": "false", "spark.driver.memory": "3g",
+                "spark.sql.shuffle.partitions": str(4 * cores), "spark.local.dir": str(folder.parent / "spark_tmp")}
+        if os.environ.get("CE_BENCH_JAVA_OPTS"):
+            conf["spark.driver.extraJavaOptions"] = os.environ["CE_BENCH_JAVA_OPTS"]
+        spark = session(f"local[{cores}]", conf=conf)
         spark.sparkContext.setLogLevel("ERROR")
         out["startup_s"] = time.perf_counter() - t0
         cpu0 = cpu_s() + cpu_s(spark.sparkContext._gateway.proc.pid)
@@ -93,6 +95,7 @@ def measure(kind: str, folder: Path, periods) -> dict:
         out["peak_mib"] = peak_mib() + peak_mib(jvm)
         out["jvm_peak_mib"] = peak_mib(jvm)
         out["cpu_s"] = cpu_s() + cpu_s(jvm) - cpu0
+        out["jvm_threads"] = jvm_threads(jvm)
         spark.stop()
         return out
     elif kind == "pandas":
@@ -150,6 +153,25 @@ def _time_steps() -> list:
     return steps
 
 
+def jvm_threads(pid) -> dict:
+    """CPU seconds of the JVM's threads by kind (JIT compilers, garbage collection, Spark's task threads, the
+    rest: planning, scheduling, py4j), from ``jstack`` (empty when there is no jstack)."""
+    import re
+    import shutil
+
+    jstack = shutil.which("jstack") or str(Path(os.environ.get("JAVA_HOME", "/usr/lib/jvm/default-java")) / "bin" / "jstack")
+    try:
+        text = subprocess.run([jstack, str(pid)], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    out = {"jit": 0.0, "gc": 0.0, "tasks": 0.0, "other": 0.0}
+    for name, ms in re.findall(r'^"([^"]+)".*?cpu=([0-9.]+)ms', text, re.MULTILINE):
+        kind = ("jit" if "CompilerThread" in name else "gc" if re.search(r"GC|G1|VM Thread", name)
+                else "tasks" if name.startswith("Executor task") else "other")
+        out[kind] += float(ms) / 1000
+    return {k: round(v, 1) for k, v in out.items()}
+
+
 def cpu_s(pid="self") -> float:
     """CPU seconds (user + system, all threads) a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -187,6 +209,9 @@ def main(argv=None) -> int:
     ap.add_argument("--spark", action="store_true", help="also Spark local[1] and local[2]")
     ap.add_argument("--only-spark", action="store_true", help="Spark only (with the floor)")
     ap.add_argument("--steps", action="store_true", help="Spark: print the slowest statements")
+    ap.add_argument("--java-opts", default=None,
+                    help="Spark: JVM options of the driver (local mode: the whole engine), e.g. -XX:TieredStopAtLevel=1")
+    ap.add_argument("--cores", nargs="+", type=int, default=[1, 2], help="Spark: local[N] for each N given")
     ap.add_argument("--child", choices=("floor", "engine", "pandas", "spark1", "spark2"))
     ap.add_argument("--events")
     ap.add_argument("--period-list")
@@ -216,9 +241,11 @@ def main(argv=None) -> int:
     results = {}
     kinds = ("floor",) + (() if args.only_spark else ("engine",)) + \
         (() if args.skip_pandas or args.only_spark else ("pandas",)) + \
-        (("spark1", "spark2") if args.spark or args.only_spark else ())
+        (tuple(f"spark{c}" for c in args.cores) if args.spark or args.only_spark else ())
     if args.steps:
         os.environ["CE_BENCH_STEPS"] = "1"
+    if args.java_opts:
+        os.environ["CE_BENCH_JAVA_OPTS"] = args.java_opts
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     for kind in kinds:
         results[kind] = r = run_child(kind, folder, periods)
@@ -226,6 +253,8 @@ def main(argv=None) -> int:
             print(f"{kind:7s} failed: {r['error']}")
             continue
         extra = f"  (JVM start {r['startup_s']:.1f} s, JVM peak {r['jvm_peak_mib']:,.0f} MiB)" if "startup_s" in r else ""
+        if r.get("jvm_threads"):
+            extra += "  JVM thread CPU s: " + ", ".join(f"{k} {v}" for k, v in r["jvm_threads"].items())
         print(f"{kind:7s} {r['seconds']:9.2f} s  {total / r['seconds']:14,.0f} rows/s  peak {r['peak_mib']:8,.0f} MiB"
               f"  CPU {r.get('cpu_s', float('nan')):8.1f} s ({r.get('cpu_s', float('nan')) * 1e6 / total:.2f} µs/row)"
               f"  load {os.getloadavg()[0]:.1f}{extra}")
