@@ -78,7 +78,8 @@ def test_report_notebook_runs_with_its_default_parameters(path, monkeypatch):
     assert 'run_dir = ""' in params.source  # the defaults under test
     NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    shown = "\n".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells for o in c.get("outputs", []))
+    shown = "\n".join(o.get("data", {}).get(kind, "") for c in nb.cells for o in c.get("outputs", [])
+                      for kind in ("text/markdown", "text/html"))
     assert "No run folder given" in shown and "small synthetic demo" in shown
     assert "Cite this report as" in shown and "docs/methods.md" in shown
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]

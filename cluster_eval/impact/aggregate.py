@@ -43,10 +43,17 @@ class AggregateResults(_Results):
         Level of the intervals.
     inf : ndarray
         The overall effect's influence function (one value per unit).
+    cell_weights : ndarray
+        The overall effect's weight on each group-time cell (cells of ``res.table``): its influence function is
+        ``res.inf @ cell_weights`` plus the estimated weights' term.
+    component_cell_weights : ndarray or None
+        The same per component (cells x rows of ``table``); None for "simple".
     """
 
-    def __init__(self, kind, overall, table, confidence, inf, meta):
+    def __init__(self, kind, overall, table, confidence, inf, meta, cell_weights=None, component_cell_weights=None):
         self.kind = kind
+        self.cell_weights = cell_weights
+        self.component_cell_weights = component_cell_weights
         self.overall = overall
         self.table = table
         self.confidence = confidence
@@ -131,11 +138,16 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
     ok = ok & (event >= min_e) & (event <= max_e)
     z = normal_critical_value(confidence)
 
+    cws = []                                    # each call's weights on the cells
+
     def one(keep, weights, with_wif):
         keep = np.flatnonzero(keep)
+        cw = np.zeros(len(att))
+        cws.append(cw)
         if keep.size == 0:
             return np.nan, np.zeros(n)
         wts = np.asarray(weights, float)
+        cw[keep] = wts
         f = _agg_if(att, inf, keep, wts, _wif(unit_ind[:, keep], pg[keep]) if with_wif else None)
         return float(np.sum(att[keep] * wts)), f
 
@@ -190,6 +202,15 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
     if res.draws is not None:
         se_b, _ = multiplier_bootstrap(f[:, None], n, res.draws, confidence, res.cluster)
         overall["se_boot"] = float(se_b[0])
+    comp_w = np.column_stack(cws) if kind != "simple" else None
+    if kind == "simple":
+        cell_w = cws[0]
+    elif kind == "dynamic":
+        cell_w = comp_w[:, pos] @ np.full(pos.sum(), 1 / max(pos.sum(), 1))
+    elif kind == "group":
+        cell_w = comp_w @ (pgg / pgg.sum())
+    else:
+        cell_w = comp_w.mean(axis=1)
     table = None
     if detail is not None:
         table, fs = detail
@@ -204,4 +225,4 @@ def aggregate(res, kind: str = "simple", *, min_e: float = -np.inf, max_e: float
             table["band_upper"] = table["value"] + c * table["se_boot"]
             table.attrs["critical_value"] = c
     return AggregateResults(kind=kind, overall=overall, table=table, confidence=confidence, inf=f,
-                            meta=dict(res.meta))
+                            meta=dict(res.meta), cell_weights=cell_w, component_cell_weights=comp_w)

@@ -63,6 +63,37 @@ from .panel import IndicatorPanel, build_panels
 MIN_PRACTICES = 3
 #: Fewest placebo estimates (of one window shape) for a cluster-level variance component.
 MIN_PLACEBOS = 20
+#: Base lengths (months) among which ``pre="auto"`` chooses, per indicator.
+AUTO_PRE = (12, 24, 36, 48)
+
+
+def _choose_pre(p, w, groups, cluster_start_idx, after, min_pre, stride, min_practices, min_placebos) -> int:
+    """``pre="auto"``: the base length of AUTO_PRE whose placebo estimates have the smallest mean square.
+
+    Every candidate is evaluated on the same pseudo-starts (from the longest candidate that fits on), so the
+    candidates differ only in their base; only pre-start data enter (docs/methods.md, section 1).
+    """
+    nt = p.value.shape[1]
+    lengths = [L for L in AUTO_PRE if L + after + 1 <= nt]
+    if not lengths:
+        return max(2, nt - after - 1)
+    first = max(lengths)
+    mse = {}
+    for L in lengths:
+        th, _, _ = _placebos(p, w, groups, cluster_start_idx, (L, after + 1), min_pre, stride, min_practices,
+                             event_study=False, first=first)
+        t0 = th[:, 0][np.isfinite(th[:, 0])]
+        if len(t0) >= min_placebos:
+            mse[L] = float(np.mean(t0 ** 2))
+    return min(mse, key=mse.get) if mse else 24
+
+
+def _pre_for_start(s: int, pre: int, auto: bool) -> int:
+    """Base length at start ``s``: ``pre``, or with ``auto`` the longest candidate that fits when ``pre`` does not."""
+    if not auto or s >= pre:
+        return pre
+    fits = [L for L in AUTO_PRE if L <= s]
+    return max(fits) if fits else pre
 
 
 class PremeanClusterEffects(ClusterEffects):
@@ -207,16 +238,17 @@ def cluster_variance_component(theta, v) -> float:
 
 
 def _placebos(p: IndicatorPanel, w, groups, cluster_start_idx, shape, min_pre, stride, min_practices,
-              event_study=True):
+              event_study=True, first: int = 0):
     """Placebo estimates of every cluster at pseudo-starts whose window lies before its real start.
 
-    Returns (theta (J, columns), v (J, columns), group code per estimate) for windows of ``shape``.
+    Returns (theta (J, columns), v (J, columns), group code per estimate) for windows of ``shape``, at
+    pseudo-starts from ``max(n_pre, first)`` on.
     """
     n_pre, n_post = shape
     nt = p.value.shape[1]
     thetas, vs, who = [], [], []
     g = p.start_index
-    for s in range(n_pre, nt - n_post + 1, stride):
+    for s in range(max(n_pre, first), nt - n_post + 1, stride):
         x, shp, _ = _window_contrasts(p.value, s, n_pre, n_post - 1, min_pre, event_study)
         if shp != shape:
             continue
@@ -234,7 +266,7 @@ def _placebos(p: IndicatorPanel, w, groups, cluster_start_idx, shape, min_pre, s
 
 
 def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.DataFrame | None = None,
-                            activities: pd.DataFrame | None = None, indicators=None, *, pre: int = 12,
+                            activities: pd.DataFrame | None = None, indicators=None, *, pre: int | str = 12,
                             after: int = 12, lag: int = 0, weight: str | None = None,
                             min_practices: int = MIN_PRACTICES, min_pre_months: int = 3,
                             placebo_stride: int = 3, min_placebos: int = MIN_PLACEBOS,
@@ -247,8 +279,11 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
     measures, practices, activities, indicators
         Contract tables and the indicator -> topic mapping, as :func:`cluster_effects` (not needed when
         ``panels`` is given).
-    pre : int
-        Months in the pre window (the base is their mean).
+    pre : int or "auto"
+        Months in the pre window (the base is their mean). ``"auto"``: per indicator, the length among
+        ``AUTO_PRE`` (12, 24, 36, 48) whose placebo estimates (before every cluster's start, on common
+        pseudo-starts) have the smallest mean square; a start with fewer months before it gets the longest
+        candidate that fits. The row's ``n_pre`` says what was used.
     after : int
         Post window: event times ``0 .. after``.
     lag : int
@@ -284,12 +319,15 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
     check_choice(weight, "weight", (None, "denominator"))
     (confidence,) = check_confidence(confidence)
     (power,) = check_confidence(power)
-    for name, v, lo in (("pre", pre, 2), ("after", after, 0), ("lag", lag, 0), ("placebo_stride", placebo_stride, 1),
-                        ("min_practices", min_practices, 2), ("min_pre_months", min_pre_months, 1)):
-        if isinstance(v, bool) or not float(v).is_integer() or v < lo:
+    auto = isinstance(pre, str) and pre == "auto"
+    checks = (("after", after, 0), ("lag", lag, 0), ("placebo_stride", placebo_stride, 1),
+              ("min_practices", min_practices, 2), ("min_pre_months", min_pre_months, 1))
+    for name, v, lo in checks if auto else (("pre", pre, 2),) + checks:
+        if isinstance(v, bool | str) or not float(v).is_integer() or v < lo:
             from ..errors import ArgumentError
-            raise ArgumentError(f"{name} must be a whole number >= {lo}; got {v!r}")
-    pre, after = int(pre), int(after)
+            raise ArgumentError(f"{name} must be a whole number >= {lo}" + (' or "auto"' if name == "pre" else "")
+                                + f"; got {v!r}")
+    pre, after = (pre if auto else int(pre)), int(after)
     if panels is None:
         panels = build_panels(measures, practices, activities, indicators, lag=lag, only=only)
     eff_rows, es_parts = [], []
@@ -307,10 +345,13 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
         pos = {c: i for i, c in enumerate(names)}
         starts = dict(zip(p.cluster_start["cluster_id"], p.cluster_start["start_index"]))
         cluster_start_idx = np.array([starts.get(c, np.inf) for c in names], float)
+        pre_ind = (_choose_pre(p, w, groups, cluster_start_idx, after, min_pre_months, placebo_stride,
+                               min_practices, min_placebos) if auto else pre)
         # --- real estimates, one start month at a time (all clusters of that month at once)
         real = {}
         for s in sorted({int(v) for v in p.cluster_start["start_index"] if 1 <= v < nt}):
-            x, shape, ev = _window_contrasts(p.value, s, pre, after, min_pre_months, event_study)
+            x, shape, ev = _window_contrasts(p.value, s, _pre_for_start(s, pre_ind, auto), after, min_pre_months,
+                                             event_study)
             control = np.isinf(p.start_index) | (p.start_index > s + shape[1] - 1)
             real[s] = (shape, ev, *_group_differences(x, w, groups, control))
         # --- cluster-level variance components per window shape, from placebos
@@ -381,7 +422,8 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
     es_cols = ["cluster_id", "indicator_id", "event_time", "value", "se", "lower", "upper", "n_treated",
                "n_control"]
     event_study = pd.concat(es_parts, ignore_index=True) if es_parts else pd.DataFrame(columns=es_cols)
-    settings = {"base": f"mean of the {pre} months before the start", "window": f"{-pre} .. {after} months",
+    settings = {"base": ("mean of the months before the start (12, 24, 36 or 48 per indicator: the smallest "
+                         "placebo mean square)" if auto else f"mean of the {pre} months before the start"), "window": f"{-pre if not auto else 'auto'} .. {after} months",
                 "lag": lag, "comparison": "not yet treated by the end of the window, or never",
                 "weights": weight or "equal", "minimum practices": min_practices, "confidence": confidence,
                 "inference": "practice-level variance + cluster-level component from placebo estimates"}

@@ -86,3 +86,69 @@ def multiplier_bootstrap(inf: np.ndarray, n: int, draws: np.ndarray, confidence:
     if not np.isfinite(crit) or crit < z:
         crit = z
     return b_sigma / np.sqrt(n), crit
+
+
+def _by_cluster(a: np.ndarray, codes: np.ndarray, n_codes: int):
+    """Per cluster and column: count of nonzero terms, their sum and their within-cluster sum of squares."""
+    nz = (a != 0).astype(float)
+    m, s, ss = (np.zeros((n_codes, a.shape[1])) for _ in range(3))
+    np.add.at(m, codes, nz)
+    np.add.at(s, codes, a)
+    np.add.at(ss, codes, a * a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(m > 0, np.maximum(ss - s * s / np.maximum(m, 1), 0.0), 0.0)
+    return m, s, w
+
+
+def treated_cluster_variance(treated: np.ndarray, control: np.ndarray, n: int, cluster,
+                             weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    r"""Variance of a DiD aggregate with clustered comparison terms and a modelled treated side.
+
+    The aggregate's influence function is split per unit into the terms where the unit is treated
+    (``treated``), where it is a comparison unit (``control``) and, optionally, the estimated group weights'
+    term (``weights``), each units x k. Without ``weights`` the variance is conditional on the groups (which
+    clusters started when), as the estimand is the ATT of the clusters that did start. A group's treated terms are centred at its own mean, so when one cluster
+    makes up a group (one cluster per start month) their cluster sum is exactly 0 and clustering drops the
+    treated side's variance. Instead, for every cluster ``c`` with ``m_c`` units and within-cluster sum of
+    squares ``W_c`` of its terms,
+
+    .. math:: \hat V_T = \sum_c \frac{m_c}{m_c - 1} W^T_c \, (1 + m_c \hat\lambda), \qquad
+              \hat\lambda = \max\Big(0, \frac{\sum_c (S^C_c{}^2 - \frac{m_c}{m_c-1} W^C_c)}
+                                             {\sum_c \frac{m_c^2}{m_c-1} W^C_c}\Big),
+
+    the practice-level variance of the treated side inflated by the ratio ``lambda = sigma_b^2 / sigma_w^2``
+    of between- to within-cluster variance, estimated by moments from the comparison terms (sums ``S^C_c``)
+    of clusters with at least 2 units: for terms ``b_c + e_i``, ``E[S_c^2] = m_c sigma_w^2 + m_c^2 sigma_b^2``
+    and ``E[W_c] = (m_c - 1) sigma_w^2``. A single unit (``m_c = 1``) adds its squared term times
+    ``1 + lambda``. The comparison terms (plus the weights' term when given) are clustered with the
+    small-sample factor ``G / (G - 1)``:
+
+    .. math:: se = \sqrt{\tfrac{G}{G-1}\sum_c (S^C_c + S^W_c)^2 + \hat V_T} \,/\, n.
+
+    Returns
+    -------
+    se : ndarray (k,)
+    lam : ndarray (k,)
+        ``lambda`` per column.
+    g : int
+        Clusters ``G``.
+    """
+    t, c = (np.asarray(a, float).reshape(len(a), -1) for a in (treated, control))
+    w = 0.0 if weights is None else np.asarray(weights, float).reshape(len(c), -1)
+    codes, uniq = pd.factorize(pd.Series(cluster), use_na_sentinel=False)
+    g = len(uniq)
+    mc, sc, wc = _by_cluster(c, codes, g)
+    ok = mc >= 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        num = np.where(ok, sc * sc - mc / (mc - 1) * wc, 0.0).sum(0)
+        den = np.where(ok, mc * mc / (mc - 1) * wc, 0.0).sum(0)
+        lam = np.where(den > 0, np.maximum(num / den, 0.0), 0.0)
+    mt, st, wt = _by_cluster(t, codes, g)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vt = np.where(mt >= 2, mt / (mt - 1) * wt * (1 + mt * lam), 0.0)
+    vt = vt.sum(0) + np.where(mt == 1, st * st, 0.0).sum(0) * (1 + lam)
+    rest = cluster_sums(c + w, cluster)
+    v = np.einsum("ij,ij->j", rest, rest) * (g / max(g - 1, 1)) + vt
+    se = np.sqrt(v) / n
+    se[se <= _TINY] = np.nan
+    return se, lam, g

@@ -36,8 +36,10 @@ from ..validation import hint
 PROJECT_ROOT = project_root()   # what {root} means (cluster_eval/resources.py)
 NOTEBOOK_DIR = notebook_dir()   # shipped with the package (cluster_eval/resources.py)
 
+#: ``events`` maps register extracts for ``cluster-eval convert`` (cluster_eval/extracts); the run ignores it, so
+#: one params file can describe both steps.
 TOP_KEYS = {"run_name", "data", "output", "jobs", "indicators", "topics", "periods", "impact",
-            "disclosure", "report"}
+            "disclosure", "report", "events"}
 DEFAULTS = {
     "run_name": "run",
     "output": None,

@@ -18,7 +18,14 @@ def _display(obj):
     display(obj)
 
 
-def show_markdown(text: str):
+def show_markdown(text: str, css_class: str | None = None):
+    """Markdown into the notebook; with ``css_class``, rendered here (mistune, as nbconvert does) inside a
+    ``<div class="css_class">`` so the report's stylesheet can set it apart (e.g. smaller print)."""
+    if css_class:
+        import mistune
+
+        show_html(f'<div class="{css_class}">{mistune.html(text)}</div>')
+        return
     from IPython.display import Markdown
 
     _display(Markdown(text))

@@ -1,6 +1,8 @@
 """Drawing helpers of the report notebooks: small, fast matplotlib figures (no pyplot state, Agg only).
 
-Each function takes slices of the run's tables and returns a :class:`matplotlib.figure.Figure`;
+Each function takes slices of the run's tables and returns a :class:`matplotlib.figure.Figure` (given
+``axes``, one per indicator, the panel-drawing functions draw into them instead of a grid of their own: the
+cluster report's rows per indicator, :mod:`.topic_figures`);
 :func:`png` turns a figure into PNG bytes for display (embedded in the HTML as a data URI).
 """
 from __future__ import annotations
@@ -60,6 +62,15 @@ def _grid(n: int, ncols: int = 3, w: float = 3.6, h: float = 2.4, sharex: bool =
     return fig, np.array(axes, dtype=object)
 
 
+def _given(axes):
+    """(figure, axes) for a drawing function given the axes to draw into (one per indicator) instead of a grid:
+    the figure (or subfigure) they belong to, each axis made light as :func:`_grid` does."""
+    axes = list(axes)
+    for ax in axes:
+        _light(ax)
+    return axes[0].figure, axes
+
+
 def _light(ax, nx: int = 3, ny: int = 3):
     """Few ticks, small labels: tick objects and text dominate drawing time."""
     ax.xaxis.set_major_locator(MaxNLocator(nx))
@@ -93,11 +104,11 @@ def _signal_word(direction: str, better: str) -> str:
 
 
 def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str, starts: dict,
-           spc: pd.DataFrame) -> Figure:
+           spc: pd.DataFrame, axes=None) -> Figure:
     """Cluster vs region vs nation, month by month, one panel per indicator; the start marked and, in the title,
     the SPC verdict relative to the nation (``spc`` table: ``ce.spc.relative`` rules of the cluster)."""
     inds = list(meta.index)
-    fig, axes = _grid(len(inds), sharex=True)
+    fig, axes = _grid(len(inds), sharex=True) if axes is None else _given(axes)
     spc = spc.set_index("indicator_id") if len(spc) else spc
     for ax, iid in zip(axes, inds):
         t = trend[trend["indicator_id"] == iid]
@@ -124,11 +135,11 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
     return fig
 
 
-def spc_relative(chart: pd.DataFrame, rules: pd.DataFrame, meta: pd.DataFrame) -> Figure:
+def spc_relative(chart: pd.DataFrame, rules: pd.DataFrame, meta: pd.DataFrame, axes=None) -> Figure:
     """The cluster's O/E against the nation around its start, one panel per indicator: points, the frozen
     centre line and the 3-sigma limits (``spc_chart`` and ``spc`` tables; ``ce.spc.relative``)."""
     inds = [i for i in meta.index if i in set(chart["indicator_id"])]
-    fig, axes = _grid(max(len(inds), 1))
+    fig, axes = _grid(max(len(inds), 1)) if axes is None else _given(axes)
     rules = rules.set_index("indicator_id") if len(rules) else rules
     for ax, iid in zip(axes, inds):
         c = chart[chart["indicator_id"] == iid].sort_values("event_time")
@@ -154,14 +165,14 @@ def spc_relative(chart: pd.DataFrame, rules: pd.DataFrame, meta: pd.DataFrame) -
     return fig
 
 
-def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame) -> tuple[Figure, dict]:
+def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame, axes=None) -> tuple[Figure, dict]:
     """The cluster's practices against national funnel limits (95% dashed, 99.8% solid) after the start,
     with each practice's position before the start (grey, joined to its position after).
 
     Returns the figure and {(indicator, phase): number of practices not plotted (suppressed)}.
     """
     inds = list(meta.index)
-    fig, axes = _grid(len(inds))
+    fig, axes = _grid(len(inds)) if axes is None else _given(axes)
     hidden = {}
     # the columns drawn only, split by indicator once (row selections on the whole table were a third of the time)
     keep = [c for c in ("indicator_id", "phase", "practice", "value", "denominator", "target", "window_start",
@@ -212,10 +223,10 @@ def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame) -> t
     return fig, hidden
 
 
-def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | None = None) -> Figure:
+def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | None = None, axes=None) -> Figure:
     """Effect by month since the start with intervals; month -1 is the reference (zero)."""
     inds = list(meta.index)
-    fig, axes = _grid(len(inds), sharex=True)
+    fig, axes = _grid(len(inds), sharex=True) if axes is None else _given(axes)
     for ax, iid in zip(axes, inds):
         s = es[es["indicator_id"] == iid].sort_values("event_time")
         if pooled is not None and len(pooled):

@@ -127,3 +127,21 @@ def test_contract_tables_and_arguments(tiny):
         cluster_effects_premean(meas, prac, act, {"ind_a": "abx"}, pre=1)
     with pytest.raises(ArgumentError, match="weight must be one of"):
         cluster_effects_premean(meas, prac, act, {"ind_a": "abx"}, weight="list")
+
+
+@pytest.mark.parametrize("walk, expected", [(False, 48), (True, 12)])
+def test_auto_base_length_follows_the_placebo_mean_square(walk, expected):
+    """Independent practice noise: the longest base is the most precise; a random walk: the shortest."""
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(4, 10, 30)
+    cl = list(np.repeat([f"C{i:02d}" for i in range(30)], sizes)) + [None] * 20
+    months = 100
+    noise = rng.standard_normal((len(cl), months))
+    v = 50 + (np.cumsum(noise, axis=1) if walk else noise)
+    starts = {f"C{i:02d}": int(s) for i, s in enumerate(rng.integers(75, 95, 30))}
+    e = cluster_effects_premean(panels={"ind": _panel(v, cl, starts)}, pre="auto", after=6).effects
+    assert (e.loc[e["estimable"], "n_pre"] == expected).all()
+    assert "auto" in cluster_effects_premean(panels={"ind": _panel(v, cl, starts)}, pre="auto",
+                                             after=6).settings["window"]
+    with pytest.raises(ArgumentError, match='"auto"'):
+        cluster_effects_premean(panels={"ind": _panel(v, cl, starts)}, pre="long")

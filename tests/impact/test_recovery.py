@@ -28,7 +28,7 @@ def test_recovery_two_replications(recovery):
     ratio = recovery.mde_ratio(rows)
     assert ratio["median of ratios"].iloc[0] < 1                   # the pre-period mean base is more precise
     nat = recovery.main(["--part", "national", "--reps", "1", "--quiet"])
-    assert set(nat["estimator"]) == {"practice_se", "cluster_se", "cluster_se_cr1_t"}
+    assert set(nat["estimator"]) == {"practice_se", "cluster_se", "cluster_se_cr1_t", "cluster_modelled_t"}
 
 
 def test_national_truth_of_a_constant_effect(recovery):

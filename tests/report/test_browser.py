@@ -36,10 +36,7 @@ def test_positive_control_external_image_is_seen(tmp_path):
     assert any("example.invalid" in u for u in requests)
 
 
-CLUSTER_SECTIONS = ["Key messages", "Profile", "Trends", "Practices before and after: funnel plots",
-                    "Estimated effect", "Month by month: event study", "Among all clusters: forest plot",
-                    "Change in variation between practices", "Topics not taken up: standing against the nation",
-                    "Methods and caveats"]
+CLUSTER_SECTIONS = ["Key messages", "For the meeting", "Details by topic", "Methods and caveats"]
 OVERVIEW_SECTIONS = ["Key messages", "Every cluster: status and effects", "Pooled effects per topic",
                      "Heterogeneity between clusters", "Trends in variation between practices"]
 
@@ -53,3 +50,55 @@ def test_reports_make_no_request_and_show_every_section(shared_run, cluster_ids,
         assert requests == [], (path.name, requests)
         for s in sections:
             assert s in dom, (path.name, s)
+
+
+SCREEN = 900        # the first screen at 1100 px wide (issue 17)
+AIM = 6000          # every cluster report at most this tall at 1100 px wide
+FIRST_SCREEN_JS = """() => {
+  const box = e => e ? e.getBoundingClientRect().bottom + scrollY : null;
+  const rows = Array.from(document.querySelectorAll('.ce-topics tbody tr')).map(
+      r => [Array.from(r.children).map(c => c.textContent.trim()), box(r)]);
+  return {rows: rows, next: box(document.querySelector('.ce-next')),
+          meeting: box(document.querySelector('.ce-meeting')),
+          questions: document.querySelectorAll('.ce-meeting li').length,
+          height: document.documentElement.scrollHeight};
+}"""
+
+
+def test_first_screen_answers_and_reports_are_short(shared_run, cluster_ids, record_property):
+    """At 1100 px wide, within the first 900 px: every topic taken up with its month, its primary indicator
+    (the catalogue's) and a calibrated reading; the look-next line; the meeting box with 2-3 questions. Prints
+    each report's height and holds it to the aim (6,000 px)."""
+    import pandas as pd
+
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    from cluster_eval.report.wording import TOO_SMALL, VERDICT_WORDS
+
+    out, _ = shared_run
+    acts = pd.read_parquet(out / "tables" / "activities.parquet").sort_values("start")
+    ind = pd.read_parquet(out / "tables" / "indicators.parquet")
+    primary = dict(zip(ind.loc[ind["primary"].astype(bool), "topic"], ind.loc[ind["primary"].astype(bool), "title"]))
+    heights = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1100, "height": SCREEN})
+        for cid in cluster_ids:
+            page.goto((out / "clusters" / f"{cid}.html").as_uri())
+            got = page.evaluate(FIRST_SCREEN_JS)
+            heights[cid] = got["height"]
+            mine = acts[acts["cluster_id"] == cid]
+            assert len(got["rows"]) == len(mine), cid
+            for (cells, bottom), a in zip(got["rows"], mine.itertuples()):
+                topic, when, title, reading = cells[:4]
+                assert topic == a.topic and f"{pd.Timestamp(a.start):%B %Y}" in when, (cid, cells)
+                assert title == primary[a.topic], (cid, cells)
+                assert reading.startswith(VERDICT_WORDS) or reading.startswith(TOO_SMALL), (cid, cells)
+                assert bottom <= SCREEN, (cid, topic, bottom)
+            assert got["next"] is None or got["next"] <= SCREEN, (cid, got["next"])
+            assert got["meeting"] is not None and got["meeting"] <= SCREEN, (cid, got["meeting"])
+            assert 2 <= got["questions"] <= 3, cid
+        browser.close()
+    record_property("report_heights_px", heights)   # in the junit XML; printed with -s
+    print("\ncluster report heights at 1100 px wide (small demo): "
+          + ", ".join(f"{c} {h:,} px" for c, h in heights.items()))
+    assert max(heights.values()) <= AIM, heights

@@ -81,6 +81,18 @@ def test_notebook_without_parameters_cell(tmp_path):
         check_notebook_parameters(path, ["run_dir"])
 
 
+def test_events_section_is_accepted_and_ignored_by_the_run(small_data, params_for, tmp_path):
+    """One params file serves `cluster-eval convert` (its events: section) and `cluster-eval run`."""
+    params = params_for(small_data, tmp_path / "out")
+    params["events"] = {"folder": str(tmp_path), "tables": {}}
+    cfg = load_params(params)
+    assert cfg.output == tmp_path / "out"
+    del params["events"]
+    params["event"] = {}
+    with pytest.raises(ConfigError, match="unknown key 'event' in params; did you mean 'events'"):
+        load_params(params)
+
+
 def test_bad_params_refused_before_any_work(small_data, params_for, tmp_path):
     out = tmp_path / "never-created"
     params = params_for(small_data, out, impact={"windw": 3})

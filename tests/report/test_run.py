@@ -12,10 +12,8 @@ import pytest
 
 from cluster_eval.report import run
 
-CLUSTER_SECTIONS = ["Key messages", "Profile", "Topics the cluster took up", "Trends",
-                    "Practices before and after: funnel plots", "Estimated effect", "Month by month: event study",
-                    "Among all clusters: forest plot", "Change in variation between practices",
-                    "Topics not taken up: standing against the nation", "Methods and caveats"]
+#: every cluster report; one that took up a topic adds "Details by topic" and one heading per topic taken up
+CLUSTER_SECTIONS = ["Key messages", "For the meeting", "Methods and caveats", "How to cite"]
 OVERVIEW_SECTIONS = ["Key messages", "Every cluster: status and effects", "Pooled effects per topic",
                      "Forest plots", "Event studies", "Heterogeneity between clusters",
                      "Trends in variation between practices", "Check against the true effects (synthetic data only)",
@@ -49,12 +47,22 @@ def test_run_succeeds_and_writes_the_layout(shared_run, cluster_ids):
 
 def test_cluster_report_shows_every_section(shared_run, cluster_ids):
     out, _ = shared_run
+    acts = pd.read_parquet(out / "tables" / "activities.parquet")
+    n_topics = pd.read_parquet(out / "tables" / "indicators.parquet")["topic"].nunique()
     for cid in cluster_ids:
         html = (out / "clusters" / f"{cid}.html").read_text()
         heads = headings(html)
-        missing = [s for s in CLUSTER_SECTIONS if s not in heads]
+        topics = list(acts[acts["cluster_id"] == cid].sort_values("start")["topic"])
+        want = CLUSTER_SECTIONS + (["Details by topic"] if topics else [])
+        if len(set(topics)) < n_topics:
+            want.append("Topics not taken up: standing against the nation")
+        missing = [s for s in want if s not in heads]
         assert not missing, (cid, missing)
-        assert html.count("data:image/svg+xml;base64,") >= 4  # the four figures, embedded
+        # details grouped by topic: one heading per topic taken up, in the order of the starts
+        topic_heads = [h.split(" (")[0] for h in heads if h.split(" (")[0] in set(topics)]
+        assert topic_heads == topics, (cid, topic_heads, topics)
+        figures = html.count("data:image/svg+xml;base64,") + html.count("<svg ")   # embedded or inline
+        assert figures >= 2 * len(topics)  # per topic: the forest strips and the rows of panels
 
 
 def test_overview_shows_every_section(shared_run):
