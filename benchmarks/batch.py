@@ -11,10 +11,17 @@ For each scale (the synthetic data are written once under ``--out/<scale>/data``
    and the peak memory of the whole process tree (parent, workers, kernels; sampled every 0.2 s) and of the
    largest single process;
 2. per-report time **with one job**: the same runner with ``jobs=1`` on ``--one-job`` clusters (``only=``);
-3. the **floor**, with one job: papermill executing a one-cell notebook in a fresh kernel, ``--floor`` times
-   in a row (the reference of issue 14: what any papermill-based report pays at least);
+3. the **floor**, with one job, measured just before (2) at about the same machine load: papermill executing a
+   one-cell notebook in a fresh kernel, ``--floor`` times in a row (the reference of issue 14: what any
+   papermill-based report pays at least);
 
-and prints the ratio of (2) to (3). Machine load (``os.getloadavg``) is printed before and after each part.
+and prints the ratio of (2) to (3). Machine load (``os.getloadavg``) is printed before and after each part, and the
+CPU seconds of the whole process tree (this process and every reaped descendant: pool workers and kernels) beside
+each wall time, as the machine may be shared.
+
+``--max-reports N`` (for a scale too large to run in full on a loaded machine): the whole job runs the analyse
+stage in full but only the first N cluster reports (``only=``); the report stage of all reports is then
+**projected** from the sample (report-stage wall time / N x the number of clusters) and printed as such.
 
 With ``--pdf``, (2) is measured twice side by side in the same invocation: without PDFs, then with
 ``report.pdf`` on (the same clusters, a fresh output folder); the per-report time with PDF is the median
@@ -27,6 +34,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -64,9 +72,11 @@ def floor_times(n: int) -> list[float]:
     return out
 
 
-def report_times(run_dir: Path, kind: str = "cluster") -> list[float]:
+def report_times(run_dir: Path, kind: str = "cluster", field: str = "duration") -> list[float]:
+    """Wall seconds (or ``field="cpu_seconds"``: CPU of the worker and its kernel) of each report run."""
     man = json.loads((run_dir / "manifest.json").read_text())
-    return [r["duration"] for r in man["reports"] if r["kind"] == kind and r["status"] == "ok" and not r["skipped"]]
+    return [r[field] for r in man["reports"] if r["kind"] == kind and r["status"] == "ok" and not r["skipped"]
+            and r.get(field) is not None]
 
 
 class TreeMemory:
@@ -103,11 +113,18 @@ class TreeMemory:
         self._t.join()
 
 
+def tree_cpu() -> float:
+    """CPU seconds (user + system) of this process and of its reaped descendants so far."""
+    me, ch = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
+
+
 def load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def bench_scale(scale: str, base: Path, jobs: int, one_job: int, pdf: bool = False) -> dict:
+def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: int | None = None,
+                n_floor: int = 12, pdf: bool = False) -> dict:
     from cluster_eval.report.demo_run import demo_params, ensure_data
     from cluster_eval.report.runner import run
 
@@ -116,11 +133,16 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, pdf: bool = Fal
     ensure_data(out, scale=scale, quiet=True)
     print(f"[{scale}] synthetic data: {time.time() - t0:.1f} s (not counted); {load()}", flush=True)
     params = demo_params(out, scale, pdf=False)
-    res = {"scale": scale, "load_before": os.getloadavg()[0]}
+    import pandas as pd
+
+    all_clusters = sorted(pd.read_csv(out / "data" / "clusters.csv", dtype=str)["cluster_id"])
+    sample = all_clusters[:max_reports] if max_reports and max_reports < len(all_clusters) else None
+    res = {"scale": scale, "load_before": os.getloadavg()[0], "clusters": len(all_clusters),
+           "sample": len(sample) if sample else None}
     with TreeMemory() as mem:
-        t0 = time.time()
-        res["status"] = run(params, jobs=jobs, force=True, quiet=True)
-        res["total_s"] = time.time() - t0
+        t0, c0 = time.time(), tree_cpu()
+        res["status"] = run(params, jobs=jobs, force=True, quiet=True, only=sample)
+        res["total_s"], res["total_cpu_s"] = time.time() - t0, tree_cpu() - c0
     res["peak_tree_mib"], res["peak_one_mib"] = mem.peak_sum / 2**20, mem.peak_one / 2**20
     run_dir = Path(params["output"])
     log = (run_dir / "logs" / "run.log").read_text()
@@ -130,25 +152,55 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, pdf: bool = Fal
     if m:
         res["reports_s"], res["parent_cpu_s"] = float(m[-1][0]), float(m[-1][1])
     per = report_times(run_dir)
-    res["n_reports"] = len(per) + 1
+    cpu = report_times(run_dir, field="cpu_seconds")
+    res["cpu_per_report"] = statistics.median(cpu) if cpu else float("nan")
+    res["n_reports"] = len(all_clusters) + 1
     res["per_report_median"] = statistics.median(per)
     res["overview_s"] = (report_times(run_dir, "overview") or [float("nan")])[0]
     res["load_after"] = os.getloadavg()[0]
+    if sample:
+        # the sample's report stage, scaled to every cluster report (the overview is not in the sample)
+        res["reports_sample_s"] = res.get("reports_s", float("nan"))
+        res["reports_s"] = res["reports_sample_s"] / len(sample) * len(all_clusters)
+        res["total_sample_s"] = res["total_s"]
+        res["total_s"] = res["total_sample_s"] - res["reports_sample_s"] + res["reports_s"]
+        print(f"[{scale}] SAMPLE: analyse stage in full, {len(per)} of {len(all_clusters)} cluster reports run in "
+              f"{res['reports_sample_s']:.1f} s (whole job {res['total_sample_s']:.1f} s, CPU of all processes "
+              f"{res['total_cpu_s']:.1f} s); PROJECTED report stage {res['reports_s']:.1f} s, whole run "
+              f"{res['total_s']:.1f} s ({res['total_s'] / 60:.1f} min)", flush=True)
     print(f"[{scale}] whole run {res['total_s']:.1f} s ({res['total_s'] / 60:.1f} min), exit {res['status']}, "
           f"{len(per)} cluster reports + overview; analyse {res['analyse_s']:.1f} s; report stage "
           f"{res.get('reports_s', float('nan')):.1f} s with the parent using {res.get('parent_cpu_s', float('nan')):.1f}"
-          f" s CPU; per report (jobs={jobs}) median {res['per_report_median']:.2f} s; peak memory "
+          f" s CPU; per report (jobs={jobs}) median {res['per_report_median']:.2f} s (CPU {res['cpu_per_report']:.2f} s); "
+          f"peak memory "
           f"{res['peak_tree_mib']:,.0f} MiB (all processes), {res['peak_one_mib']:,.0f} MiB (largest); "
+          f"CPU of all processes {res['total_cpu_s']:.1f} s; "
           f"load {res['load_before']:.1f} -> {res['load_after']:.1f}", flush=True)
 
-    import pandas as pd
-
-    clusters = sorted(pd.read_csv(out / "data" / "clusters.csv", dtype=str)["cluster_id"])[:one_job]
+    # the floor and the one-job reports right after each other, at about the same machine load
+    c0 = tree_cpu()
+    fl = floor_times(n_floor)
+    res["floor_s"], res["floor_runs"] = statistics.median(fl), fl
+    res["floor_cpu_s"] = (tree_cpu() - c0) / n_floor
+    print(f"[{scale}] floor: papermill, one-cell notebook, fresh kernel, one job: median {res['floor_s']:.2f} s "
+          f"over {len(fl)} (min {min(fl):.2f}, max {max(fl):.2f}); {load()}", flush=True)
+    clusters = all_clusters[:one_job]
     oparams = dict(params, output=str(out / "one_job"))
-    run(oparams, jobs=1, force=True, quiet=True, only=clusters)
+    import shutil
+
+    # the same tables (and stamp): the one-job run skips the analyse stage
+    shutil.copytree(run_dir / "tables", out / "one_job" / "tables", dirs_exist_ok=True)
+    res["load_one_job"] = os.getloadavg()[0]
+    c0 = tree_cpu()
+    run(oparams, jobs=1, force=False, quiet=True, only=clusters)
     one = report_times(out / "one_job")
     res["per_report_one_job"] = statistics.median(one)
-    print(f"[{scale}] per report with one job ({len(one)} clusters): median {res['per_report_one_job']:.2f} s; "
+    cpu = report_times(out / "one_job", field="cpu_seconds")
+    res["cpu_per_report_one_job"] = statistics.median(cpu) if cpu else float("nan")
+    res["one_job_cpu_s"] = tree_cpu() - c0
+    print(f"[{scale}] per report with one job ({len(one)} clusters): median {res['per_report_one_job']:.2f} s, "
+          f"CPU (worker + kernel) median {res['cpu_per_report_one_job']:.2f} s against the floor's "
+          f"{res['floor_cpu_s']:.2f} s CPU per run: CPU ratio {res['cpu_per_report_one_job'] / res['floor_cpu_s']:.2f}; "
           f"{load()}", flush=True)
     if pdf:
         pparams = dict(params, output=str(out / "one_job_pdf"), report={**params["report"], "pdf": True})
@@ -175,30 +227,32 @@ def main(argv=None) -> int:
     ap.add_argument("--floor", type=int, default=12, help="papermill runs of the one-cell notebook")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--pdf", action="store_true", help="also the per-report time with report.pdf on, side by side")
+    ap.add_argument("--max-reports", type=int, default=None,
+                    help="run only this many cluster reports per scale and project the report stage (see above)")
     args = ap.parse_args(argv)
 
     print(f"{os.cpu_count()} CPUs; {load()}", flush=True)
-    fl = floor_times(args.floor)
-    floor = statistics.median(fl)
-    print(f"floor: papermill, one-cell notebook, fresh kernel, one job: median {floor:.2f} s over {len(fl)} "
-          f"(min {min(fl):.2f}, max {max(fl):.2f}); {load()}", flush=True)
     results = []
     for scale in args.scales:
-        r = bench_scale(scale, Path(args.out), args.jobs, args.one_job, args.pdf)
-        r["floor_s"] = floor
-        r["ratio_one_job"] = r["per_report_one_job"] / floor
-        print(f"[{scale}] ratio per report (one job) / floor: {r['ratio_one_job']:.2f} (aim <= 2)", flush=True)
+        r = bench_scale(scale, Path(args.out), args.jobs, args.one_job, args.max_reports, args.floor, args.pdf)
+        r["ratio_one_job"] = r["per_report_one_job"] / r["floor_s"]
+        r["cpu_ratio_one_job"] = r["cpu_per_report_one_job"] / r["floor_cpu_s"]
+        print(f"[{scale}] ratio per report (one job) / floor: {r['ratio_one_job']:.2f} wall, "
+              f"{r['cpu_ratio_one_job']:.2f} CPU (aim <= 2)", flush=True)
         results.append(r)
-    print(f"\n| scale | reports | whole run | analyse | report stage (parent CPU) | per report, jobs={args.jobs} | "
-          "per report, 1 job | / floor | peak memory (all / largest) | load |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"\n| scale | reports | whole run (CPU of all processes) | analyse | report stage (parent CPU) | "
+          f"per report, jobs={args.jobs} | per report, 1 job | floor | / floor | peak memory (all / largest) | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        print(f"| {r['scale']} | {r['n_reports']} | {r['total_s']:.1f} s | {r['analyse_s']:.1f} s | "
-              f"{r.get('reports_s', float('nan')):.1f} s ({r.get('parent_cpu_s', float('nan')):.1f} s) | "
-              f"{r['per_report_median']:.2f} s | {r['per_report_one_job']:.2f} s | {r['ratio_one_job']:.2f} | "
+        proj = f" (projected from {r['sample']} reports)" if r.get("sample") else ""
+        print(f"| {r['scale']} | {r['n_reports']} | {r['total_s']:.1f} s{proj} ({r['total_cpu_s']:.0f} s) | "
+              f"{r['analyse_s']:.1f} s | {r.get('reports_s', float('nan')):.1f} s{proj} "
+              f"({r.get('parent_cpu_s', float('nan')):.1f} s) | {r['per_report_median']:.2f} s | "
+              f"{r['per_report_one_job']:.2f} s | {r['floor_s']:.2f} s | {r['ratio_one_job']:.2f} "
+              f"(CPU {r['cpu_ratio_one_job']:.2f}) | "
               f"{r['peak_tree_mib']:,.0f} / {r['peak_one_mib']:,.0f} MiB | {r['load_before']:.1f}-{r['load_after']:.1f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"floor": fl, "results": results}, indent=1))
+        Path(args.json).write_text(json.dumps({"results": results}, indent=1))
     return 0
 
 

@@ -76,20 +76,26 @@ def measure(kind: str, folder: Path, periods) -> dict:
 
         cores = int(kind[-1])
         cpu0 = cpu_s()
-        spark = session(f"local[{cores}]", conf={
-            "spark.ui.enabled": "false", "spark.driver.memory": "3g",
-            "spark.sql.shuffle.partitions": str(4 * cores), "spark.local.dir": str(folder.parent / "spark_tmp")})
+        conf = {"spark.ui.enabled": "false", "spark.driver.memory": "3g",
+                "spark.sql.shuffle.partitions": str(4 * cores), "spark.local.dir": str(folder.parent / "spark_tmp")}
+        if os.environ.get("CE_BENCH_JAVA_OPTS"):
+            conf["spark.driver.extraJavaOptions"] = os.environ["CE_BENCH_JAVA_OPTS"]
+        spark = session(f"local[{cores}]", conf=conf)
         spark.sparkContext.setLogLevel("ERROR")
         out["startup_s"] = time.perf_counter() - t0
         cpu0 = cpu_s() + cpu_s(spark.sparkContext._gateway.proc.pid)
+        steps = _time_steps() if os.environ.get("CE_BENCH_STEPS") else None
         t0 = time.perf_counter()
         m = compute_measures(folder, periods=periods, progress=False, engine="spark", spark=spark)
+        if steps is not None:
+            out["steps"] = steps
         out["measure_rows"] = len(m)
         out["seconds"] = time.perf_counter() - t0
         jvm = spark.sparkContext._gateway.proc.pid
         out["peak_mib"] = peak_mib() + peak_mib(jvm)
         out["jvm_peak_mib"] = peak_mib(jvm)
         out["cpu_s"] = cpu_s() + cpu_s(jvm) - cpu0
+        out["jvm_threads"] = jvm_threads(jvm)
         spark.stop()
         return out
     elif kind == "pandas":
@@ -116,6 +122,54 @@ def measure(kind: str, folder: Path, periods) -> dict:
     out["peak_mib"] = peak_mib()
     out["cpu_s"] = cpu_s()
     return out
+
+
+def _time_steps() -> list:
+    """Record the wall seconds of every statement the Spark connection runs (``--steps``), including the
+    collection of its result (``fetchall``/``df``)."""
+    from cluster_eval.indicators import spark as sp
+
+    steps, execute = [], sp.SparkConnection.execute
+
+    def timed(self, sql):
+        t = time.perf_counter()
+        res = execute(self, sql)
+        steps.append([round(time.perf_counter() - t, 2), " ".join(sql.split())[:90]])
+        return res
+
+    def collecting(method):
+        def wrapper(self, *a):
+            t = time.perf_counter()
+            try:
+                return method(self, *a)
+            finally:
+                if steps:
+                    steps[-1][0] = round(steps[-1][0] + time.perf_counter() - t, 2)
+        return wrapper
+
+    sp.SparkConnection.execute = timed
+    sp._Result.fetchall = collecting(sp._Result.fetchall)
+    sp._Result.df = collecting(sp._Result.df)
+    return steps
+
+
+def jvm_threads(pid) -> dict:
+    """CPU seconds of the JVM's threads by kind (JIT compilers, garbage collection, Spark's task threads, the
+    rest: planning, scheduling, py4j), from ``jstack`` (empty when there is no jstack)."""
+    import re
+    import shutil
+
+    jstack = shutil.which("jstack") or str(Path(os.environ.get("JAVA_HOME", "/usr/lib/jvm/default-java")) / "bin" / "jstack")
+    try:
+        text = subprocess.run([jstack, str(pid)], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    out = {"jit": 0.0, "gc": 0.0, "tasks": 0.0, "other": 0.0}
+    for name, ms in re.findall(r'^"([^"]+)".*?cpu=([0-9.]+)ms', text, re.MULTILINE):
+        kind = ("jit" if "CompilerThread" in name else "gc" if re.search(r"GC|G1|VM Thread", name)
+                else "tasks" if name.startswith("Executor task") else "other")
+        out[kind] += float(ms) / 1000
+    return {k: round(v, 1) for k, v in out.items()}
 
 
 def cpu_s(pid="self") -> float:
@@ -154,6 +208,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--spark", action="store_true", help="also Spark local[1] and local[2]")
     ap.add_argument("--only-spark", action="store_true", help="Spark only (with the floor)")
+    ap.add_argument("--steps", action="store_true", help="Spark: print the slowest statements")
+    ap.add_argument("--java-opts", default=None,
+                    help="Spark: JVM options of the driver (local mode: the whole engine), e.g. -XX:TieredStopAtLevel=1")
+    ap.add_argument("--cores", nargs="+", type=int, default=[1, 2], help="Spark: local[N] for each N given")
     ap.add_argument("--child", choices=("floor", "engine", "pandas", "spark1", "spark2"))
     ap.add_argument("--events")
     ap.add_argument("--period-list")
@@ -183,7 +241,11 @@ def main(argv=None) -> int:
     results = {}
     kinds = ("floor",) + (() if args.only_spark else ("engine",)) + \
         (() if args.skip_pandas or args.only_spark else ("pandas",)) + \
-        (("spark1", "spark2") if args.spark or args.only_spark else ())
+        (tuple(f"spark{c}" for c in args.cores) if args.spark or args.only_spark else ())
+    if args.steps:
+        os.environ["CE_BENCH_STEPS"] = "1"
+    if args.java_opts:
+        os.environ["CE_BENCH_JAVA_OPTS"] = args.java_opts
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     for kind in kinds:
         results[kind] = r = run_child(kind, folder, periods)
@@ -191,9 +253,13 @@ def main(argv=None) -> int:
             print(f"{kind:7s} failed: {r['error']}")
             continue
         extra = f"  (JVM start {r['startup_s']:.1f} s, JVM peak {r['jvm_peak_mib']:,.0f} MiB)" if "startup_s" in r else ""
+        if r.get("jvm_threads"):
+            extra += "  JVM thread CPU s: " + ", ".join(f"{k} {v}" for k, v in r["jvm_threads"].items())
         print(f"{kind:7s} {r['seconds']:9.2f} s  {total / r['seconds']:14,.0f} rows/s  peak {r['peak_mib']:8,.0f} MiB"
               f"  CPU {r.get('cpu_s', float('nan')):8.1f} s ({r.get('cpu_s', float('nan')) * 1e6 / total:.2f} µs/row)"
               f"  load {os.getloadavg()[0]:.1f}{extra}")
+        for sec, sql in sorted(r.get("steps", []), reverse=True)[:12]:
+            print(f"    {sec:8.2f} s  {sql}")
     f, e, p = results.get("floor", {}), results.get("engine", {}), results.get("pandas", {})
     if "seconds" in e and "seconds" in f:
         print(f"engine / floor: time x{e['seconds'] / f['seconds']:.2f}, peak memory x{e['peak_mib'] / f['peak_mib']:.2f}")

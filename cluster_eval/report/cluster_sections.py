@@ -144,8 +144,7 @@ class ClusterReport(SectionsBase):
                    "by month with all clusters pooled behind it (orange)."), self.settings.note()]
         show_html('<div class="ce-note"><ul>' + "".join(f"<li>{_e(x)}</li>" for x in notes) + "</ul></div>")
         ids = [self.cid, str(self.cluster["region"]), "nation"]
-        tr = read_table(self.run, "trends")
-        tr = tr[tr["unit_id"].isin(ids) & tr["indicator_id"].isin(self.meta_up.index)]
+        tr = read_table(self.run, "trends", unit_id=ids, indicator_id=list(self.meta_up.index))
         data = {"trend": tr, "spc": spc, "chart": read_table(self.run, "spc_chart", cluster_id=self.cid),
                 "funnel": self.funnel, "limits": read_table(self.run, "funnel_limits", cluster_id=self.cid),
                 "es": read_table(self.run, "event_study", cluster_id=self.cid),

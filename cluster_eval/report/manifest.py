@@ -67,6 +67,7 @@ class Manifest:
                 out = Path(job["html"])
                 rows.append({"id": job["id"], "kind": job["kind"], "status": r.get("status", "not run"),
                              "skipped": bool(r.get("skipped")), "duration": r.get("duration"),
+                             "cpu_seconds": r.get("cpu_seconds"),
                              "error": r.get("error"),
                              "output": str(out.relative_to(self.folder)) if out.exists() else None,
                              "output_sha256": r.get("output_hash") if out.exists() else None,

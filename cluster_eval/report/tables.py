@@ -5,6 +5,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..disclosure import suppress_table
@@ -82,32 +83,55 @@ def write_table(df: pd.DataFrame, path: Path) -> Path:
 #: Whole tables already read by this process, keyed by (path, modification time, size): a report kernel is
 #: reused across reports (report/worker.py), so each table file is decoded once per kernel, not per report.
 _TABLES: dict = {}
+#: Row positions of each value of a column of a cached table, keyed by (table key, column): a report selects
+#: its cluster's rows by lookup instead of comparing every row of a national table (1,250 clusters in England).
+_INDEX: dict = {}
 _MAX_CACHED = 64
 
 
-def _whole(path: Path) -> pd.DataFrame:
+def _whole(path: Path) -> tuple[tuple, pd.DataFrame]:
     st = path.stat()
     key = (str(path), st.st_mtime_ns, st.st_size)
     df = _TABLES.get(key)
     if df is None:
         if len(_TABLES) >= _MAX_CACHED:
             _TABLES.clear()
+            _INDEX.clear()
         df = _TABLES[key] = pd.read_parquet(path)
-    return df
+    return key, df
+
+
+def _positions(key: tuple, df: pd.DataFrame, column: str, values) -> np.ndarray:
+    """Sorted row positions of ``df`` whose ``column`` equals one of ``values`` (a cached group index)."""
+    index = _INDEX.get((key, column))
+    if index is None:
+        codes, uniques = pd.factorize(df[column], use_na_sentinel=True)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+        index = _INDEX[(key, column)] = {v: order[bounds[i]:bounds[i + 1]] for i, v in enumerate(uniques)}
+    parts = [index[v] for v in values if v in index]
+    return np.sort(np.concatenate(parts)) if len(parts) > 1 else (parts[0] if parts else np.empty(0, np.intp))
 
 
 def read_table(run_dir, name: str, **equal) -> pd.DataFrame:
-    """Read ``<run_dir>/tables/<name>.parquet``, keeping only rows where each given column equals its value.
+    """Read ``<run_dir>/tables/<name>.parquet``, keeping only rows where each given column equals its value
+    (or one of its values, given a list, tuple or set).
 
-    Returns a new frame (a copy; index 0..n-1); the whole file is read once per process and kept while the
-    file is unchanged."""
-    df = _whole(Path(run_dir) / "tables" / f"{name}.parquet")
-    keep = None
+    Returns a new frame (a copy; index 0..n-1) in the file's row order; the whole file is read once per process
+    and kept while the file is unchanged, and the rows of each value of a filtered column are found through an
+    index built once per file and column."""
+    key, df = _whole(Path(run_dir) / "tables" / f"{name}.parquet")
+    rows = None
     for k, v in equal.items():
-        if k in df:
-            hit = (df[k] == v).to_numpy()
-            keep = hit if keep is None else keep & hit
-    out = df[keep] if keep is not None else df
+        if k not in df:
+            continue
+        values = list(v) if isinstance(v, list | tuple | set | frozenset) else [v]
+        if rows is None:
+            rows = _positions(key, df, k, values)
+        else:
+            col = df[k].to_numpy()[rows]
+            rows = rows[pd.Series(col).isin(values).to_numpy()]
+    out = df.iloc[rows] if rows is not None else df
     return out.reset_index(drop=True).copy()
 
 

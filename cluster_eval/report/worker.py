@@ -143,6 +143,21 @@ def _drop_kernel() -> None:
         k.shutdown()
 
 
+def _proc_cpu(pid) -> float | None:
+    """CPU seconds (user + system) a process has used so far, from ``/proc`` (None where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _kernel_cpu() -> tuple:
+    """(pid, CPU seconds) of this worker's kernel, or (None, 0)."""
+    pid = getattr(getattr(_KERNEL.km, "provisioner", None), "pid", None) if _KERNEL is not None else None
+    return pid, (_proc_cpu(pid) or 0.0) if pid else 0.0
+
+
 def _classify(exc: BaseException) -> tuple[str, str]:
     name = type(exc).__name__
     text = str(exc).strip().splitlines()
@@ -205,7 +220,7 @@ def execute_report(job: dict) -> dict:
     """
     import nbformat
 
-    t0 = time.time()
+    t0, cpu0, (kpid0, kcpu0) = time.time(), time.process_time(), _kernel_cpu()
     html_path, nb_path = Path(job["html"]), Path(job["ipynb"])
     tmp_nb = nb_path.with_name(f".{nb_path.stem}.{os.getpid()}.tmp.ipynb")
     status, error, out_hash = "ok", None, None
@@ -239,5 +254,10 @@ def execute_report(job: dict) -> dict:
         status, error = "failed", f"rendering failed: {type(exc).__name__}: {exc}"
         Path(job["log"]).write_text(f"{job['id']}: {status}\n{error}\n\n{traceback.format_exc()}")
         tmp_nb.unlink(missing_ok=True)
+    # CPU seconds of this report: the worker's and its kernel's (a kernel started for it counts whole; one
+    # killed during it is not counted); None where /proc is missing
+    kpid, kcpu = _kernel_cpu()
+    cpu = time.process_time() - cpu0 + (kcpu - kcpu0 if kpid == kpid0 else kcpu)
+    cpu = round(cpu, 3) if _proc_cpu("self") is not None else None
     return {"id": job["id"], "kind": job["kind"], "status": status, "error": error,
-            "duration": round(time.time() - t0, 3), "output_hash": out_hash, "key": job["key"]}
+            "duration": round(time.time() - t0, 3), "cpu_seconds": cpu, "output_hash": out_hash, "key": job["key"]}
