@@ -69,7 +69,8 @@ REPORT_NOTEBOOKS = [ROOT / "notebooks" / "cluster_report.ipynb", ROOT / "noteboo
 
 @pytest.mark.parametrize("path", REPORT_NOTEBOOKS, ids=[p.stem for p in REPORT_NOTEBOOKS])
 def test_report_notebook_runs_with_its_default_parameters(path, monkeypatch):
-    """Opened in JupyterLab and run as it is (run_dir = ""), a report notebook shows the small synthetic demo."""
+    """Opened in JupyterLab and run as it is (run_dir = ""), a report notebook shows the small synthetic demo,
+    in the demo's language (params/demo.yaml: Danish)."""
     from nbclient import NotebookClient
 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
@@ -80,6 +81,6 @@ def test_report_notebook_runs_with_its_default_parameters(path, monkeypatch):
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     shown = "\n".join(o.get("data", {}).get(kind, "") for c in nb.cells for o in c.get("outputs", [])
                       for kind in ("text/markdown", "text/html"))
-    assert "No run folder given" in shown and "small synthetic demo" in shown
-    assert "Cite this report as" in shown and "docs/methods.md" in shown
+    assert "Ingen kørselsmappe angivet" in shown and "lille syntetiske demo" in shown   # "No run folder given"
+    assert "Henvis til denne rapport" in shown and "docs/methods.md" in shown       # "Cite this report as"
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
