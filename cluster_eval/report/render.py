@@ -32,10 +32,10 @@ TH = re.compile(r"<th\b(?![^>]*\bscope=)", re.IGNORECASE)
 
 # the cluster report's first screen (report/first_screen.py) and its small print
 CSS += """.ce-sub{margin:.2em 0;color:#444}.ce-intro,.ce-note,.ce-small{font-size:.85em;color:#555;margin:.3em 0}
-.ce-note ul{margin:.3em 0;padding-left:1.2em}.ce-lead{margin:.6em 0 .2em}.ce-topics td,.ce-topics th{font-size:.95em}
+.ce-note ul{margin:.3em 0;padding-left:1.2em}.ce-lead{margin:.6em 0 .2em}.ce-topics td,.ce-topics th{font-size:.9em;line-height:1.3}
 .ce-next{margin:.5em 0}.ce-next ul{margin:.2em 0;padding-left:1.2em}.ce-when{font-weight:normal;color:#555}
 .ce-meeting{border-left:4px solid #2166ac;background:#f2f6fb;padding:.3em 1em .4em;margin:.6em 0}
-.ce-meeting h2{font-size:1.1em;margin:.3em 0;border:0}.ce-meeting ol{margin:.2em 0;padding-left:1.3em}
+.ce-meeting h2{font-size:1.1em;margin:.3em 0;border:0}.ce-meeting ol{margin:.2em 0;padding-left:1.3em;line-height:1.35}
 """
 
 # print (the A4 PDFs, report/pdf.py): no figure or table row split across pages, headings kept with what follows,
