@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import i18n
-from .i18n import _
+from .i18n import N_, _
 from .wording import diff_unit, num, placebo_flag, verdict, verdict_key
 
 PRACTICE = "Practice "
@@ -163,14 +163,8 @@ def look_next(out: pd.DataFrame, meta: pd.DataFrame, topics: list, eff: pd.DataF
     the 99.8% limits (primary indicators first), else an indicator that moved, else an indicator of a topic not
     taken up that is worse than expected, else an SPC signal relative to the nation (``spc`` table), else
     practices outside the 95% limits (``out95``, said to be expected by chance for about 1 in 20)."""
-    lines = []
-    for iid in _order(meta, list(dict.fromkeys(out["indicator_id"])), topics)[:n]:
-        o = out[out["indicator_id"] == iid]
-        parts = [_("{practices} {reading}").format(practices=practice_phrase(g["practice"]), reading=i18n.translate_value(word))
-                 for word, g in sorted(o.groupby("standing"), key=lambda kv: kv[0] != WORSE)]
-        lines.append((meta.loc[iid, "topic"], _("{indicator} ({topic}): {parts}, outside the 99.8% limits after "
-                                                "the start.").format(
-            indicator=meta.loc[iid, "title"], topic=topic_text(meta.loc[iid, "topic"]), parts="; ".join(parts))))
+    lines = _outside_lines(out, meta, topics, n, N_("{indicator} ({topic}): {parts}, outside the 99.8% limits after "
+                                                    "the start."))
     if len(lines) < n and len(eff):
         moved = []
         for r in eff.to_dict("records"):
@@ -201,13 +195,23 @@ def look_next(out: pd.DataFrame, meta: pd.DataFrame, topics: list, eff: pd.DataF
                                         "shift after the start ({reading}).").format(
                 indicator=m["title"], topic=topic_text(m["topic"]), reading=i18n.translate_value(word))))
     if len(lines) < n and out95 is not None and len(out95):
-        for iid in _order(meta, list(dict.fromkeys(out95["indicator_id"])), topics)[: n - len(lines)]:
-            o = out95[out95["indicator_id"] == iid]
-            parts = [_("{practices} {reading}").format(practices=practice_phrase(g["practice"]), reading=i18n.translate_value(word))
-                     for word, g in sorted(o.groupby("standing"), key=lambda kv: kv[0] != WORSE)]
-            lines.append((meta.loc[iid, "topic"], _("{indicator} ({topic}): {parts}, outside the 95% limits after "
-                                                    "the start (about 1 practice in 20 is, by chance).").format(
-                indicator=meta.loc[iid, "title"], topic=topic_text(meta.loc[iid, "topic"]), parts="; ".join(parts))))
+        lines += _outside_lines(out95, meta, topics, n - len(lines), N_(
+            "{indicator} ({topic}): {parts}, outside the 95% limits after the start (about 1 practice in 20 is, "
+            "by chance)."))
+    return lines
+
+
+def _outside_lines(out: pd.DataFrame, meta: pd.DataFrame, topics: list, n: int, template: str):
+    """Up to ``n`` (topic, text) lines naming the practices of ``out`` outside a funnel's limits, worse first,
+    with ``template`` (a message marked with ``N_``, translated here)."""
+    lines = []
+    for iid in _order(meta, list(dict.fromkeys(out["indicator_id"])), topics)[:n]:
+        o = out[out["indicator_id"] == iid]
+        parts = [_("{practices} {reading}").format(practices=practice_phrase(g["practice"]),
+                                                   reading=i18n.translate_value(word))
+                 for word, g in sorted(o.groupby("standing"), key=lambda kv: kv[0] != WORSE)]
+        lines.append((meta.loc[iid, "topic"], _(template).format(
+            indicator=meta.loc[iid, "title"], topic=topic_text(meta.loc[iid, "topic"]), parts="; ".join(parts))))
     return lines
 
 
