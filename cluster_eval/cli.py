@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ClusterEvalError
+from .report.i18n import LANGUAGES
 
 SCALES = ("small", "denmark", "england")
 
@@ -30,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=None,
                    help="also write an A4 PDF beside every report (default: on for the denmark scale, off for "
                         "the others; needs Debian's chromium)")
+    d.add_argument("--language", choices=LANGUAGES, default=None,
+                   help="language of the reports: da (Danish, the demo's default) or en (English)")
     d.add_argument("--quiet", action="store_true", help="no progress display")
 
     s = sub.add_parser("synth", help="write a synthetic data folder with its ground truth (truth.csv)")
@@ -72,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=None,
                    help="also write an A4 PDF beside every report (default: the params' report.pdf; needs "
                         "Debian's chromium)")
+    r.add_argument("--language", choices=LANGUAGES, default=None,
+                   help="language of the reports, overriding the params' report.language: da (Danish) or en (English)")
     r.add_argument("--quiet", action="store_true")
 
     a = sub.add_parser("audit", help="scan written outputs for cells that break disclosure rules")
@@ -160,14 +165,16 @@ def cmd_convert(args) -> int:
 def cmd_run(args) -> int:
     from .report import run
 
-    return run(args.params, jobs=args.jobs, only=args.only, force=args.force, quiet=args.quiet, pdf=args.pdf)
+    return run(args.params, jobs=args.jobs, only=args.only, force=args.force, quiet=args.quiet, pdf=args.pdf,
+               language=args.language)
 
 
 def cmd_demo(args) -> int:
     from .report import demo
 
     _check_out(args.out)
-    return demo(out_dir=args.out, scale=args.scale, quiet=args.quiet, jobs=args.jobs, pdf=args.pdf)
+    return demo(out_dir=args.out, scale=args.scale, quiet=args.quiet, jobs=args.jobs, pdf=args.pdf,
+                language=args.language)
 
 
 def cmd_audit(args) -> int:

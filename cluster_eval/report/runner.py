@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import ClusterEvalError, ConfigError, OutputError
 from ..impact.estimators import get_estimator
-from ..validation import did_you_mean
+from ..validation import did_you_mean, hint
 from .config import RunConfig, load_params
 from .i18n import _, language
 from .kernel import provide_kernel, worker_init
@@ -287,9 +287,10 @@ def _pdf_stage(cfg, reports: Reports, results: dict) -> list[str]:
     return failed
 
 
-def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False, pdf=None) -> int:
+def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False, pdf=None, language=None) -> int:
     """Run the scheduled job. Returns 0 (all well) or 1 (a report or its PDF failed, or the audit found
-    something). ``pdf`` (true/false) overrides the params' ``report.pdf``.
+    something). ``pdf`` (true/false) overrides the params' ``report.pdf``, ``language`` ("da" or "en") the
+    params' ``report.language``.
 
     Raises ConfigError / InputError / RunLockedError / OutputError (exit status 2) before any work starts,
     among them a ConfigError when PDFs are asked for and Chromium or playwright is missing.
@@ -301,6 +302,13 @@ def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False, pdf
     cfg = load_params(params_path_or_dict)
     if pdf is not None:
         cfg.report["pdf"] = bool(pdf)
+    if language is not None:
+        from .i18n import LANGUAGES
+
+        if language not in LANGUAGES:
+            raise ConfigError(f"language must be one of {', '.join(LANGUAGES)}; got {language!r}"
+                              f"{hint(str(language), LANGUAGES)}")
+        cfg.report["language"] = language
     if cfg.report["pdf"]:
         from .pdf import check_available
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cluster_eval.errors import ConfigError
 from cluster_eval.report import i18n
@@ -139,8 +140,6 @@ def test_report_language_is_validated(small_data, tmp_path, params_for):
 
 
 def test_demo_params_are_danish_and_manchester_english():
-    import yaml
-
     from cluster_eval.report.demo_run import DEMO_PARAMS
 
     root = Path(__file__).resolve().parents[2]
@@ -189,11 +188,31 @@ def _reader_text(page: str, names: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def danish_run(small_data, tmp_path_factory, params_for):
-    from cluster_eval.report import run
+    """An English params file (the default) run with ``cluster-eval run --language da``: the flag reaches
+    every page."""
+    from cluster_eval.cli import main
 
     out = tmp_path_factory.mktemp("runs") / "danish"
-    status = run(params_for(small_data, out, report={"language": "da"}), quiet=True)
+    params = out.parent / "danish.yaml"
+    cfg = params_for(small_data, out)
+    assert cfg.get("report", {}).get("language", "en") == "en"
+    params.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    status = main(["run", str(params), "--language", "da", "--quiet"])
     return out, status
+
+
+def test_language_flag_is_checked(small_data, tmp_path, params_for, capsys):
+    from cluster_eval.cli import main
+    from cluster_eval.report import run
+
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml.safe_dump(params_for(small_data, tmp_path / "o")), encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(params), "--language", "dk"])
+    assert exc.value.code == 2 and "invalid choice: 'dk'" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"language must be one of en, da; got 'dan'; did you mean 'da'"):
+        run(str(params), language="dan")
+    assert not (tmp_path / "o").exists()
 
 
 def test_danish_run_has_no_english_words(danish_run):
