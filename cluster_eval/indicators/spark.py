@@ -42,8 +42,9 @@ SESSION_DEFAULTS = {
 
 #: JVM options of the driver when :func:`session` starts Spark in local mode (``local``, ``local[N]``,
 #: ``local[*]``), where the driver JVM is the whole engine: HotSpot's quick JIT tier only (C1, no C2).
-#: In local mode most of Spark's CPU on 10 M event rows was fixed cost, C2 compiling the planner and
-#: every stage's generated code the largest part (benchmarks/README.md, "Spark against DuckDB").
+#: C2 compiling the planner and every stage's generated code was the largest fixed cost in local mode:
+#: C1 only cut the CPU by a third on 2 M event rows, with no measurable difference on 10 M
+#: (benchmarks/README.md, "Spark against DuckDB", third session).
 #: ``conf={"spark.driver.extraJavaOptions": ...}`` overrides it ("" for the JVM's defaults); a cluster
 #: master (``yarn``, ``spark://``, ``k8s://``) or an existing session is left alone.
 LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
