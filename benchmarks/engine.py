@@ -161,7 +161,8 @@ def _time_steps() -> list:
 
 def jvm_threads(pid) -> dict:
     """CPU seconds of the JVM's threads by kind (JIT compilers, garbage collection, Spark's task threads, the
-    rest: planning, scheduling, py4j), from ``jstack`` (empty when there is no jstack)."""
+    rest: planning, scheduling, py4j), from ``jstack`` (empty when there is no jstack). Only threads alive
+    now are seen: Spark's task threads exit after a minute idle, so ``tasks`` is a lower bound."""
     import re
     import shutil
 
