@@ -15,8 +15,14 @@ patients); ``--periods N`` restricts every run to the last N months (the pandas 
     .venv/bin/python benchmarks/engine.py --scale-factor 0.02 --periods 12
     .venv/bin/python benchmarks/engine.py --scale-factor 0.26 --skip-pandas     # ~100 million prescriptions
     .venv/bin/python benchmarks/engine.py --scale-factor 0.023 --skip-pandas --spark   # ~10 M rows, both engines
+    .venv/bin/python benchmarks/engine.py --scale-factor 0.005 --only-spark --steps --cores 2 --java-opts=
 
-Ratios are printed against the floor and against pandas. Results are recorded in benchmarks/README.md.
+Ratios are printed against the floor and against pandas, and with ``--spark`` Spark local[2] / DuckDB,
+local[1] / DuckDB and local[1] / local[2], each in wall clock and in CPU seconds (all threads of the
+process, the JVM's included: the fair figure on a shared machine). ``--java-opts=...`` (with ``=``: the
+value starts with a dash) sets the driver JVM's options; ``--java-opts=`` gives none, i.e. HotSpot's
+defaults instead of the C1-only default of a local session (``spark.LOCAL_JAVA_OPTIONS``). Results are
+recorded in benchmarks/README.md.
 """
 from __future__ import annotations
 
@@ -78,7 +84,7 @@ def measure(kind: str, folder: Path, periods) -> dict:
         cpu0 = cpu_s()
         conf = {"spark.ui.enabled": "false", "spark.driver.memory": "3g",
                 "spark.sql.shuffle.partitions": str(4 * cores), "spark.local.dir": str(folder.parent / "spark_tmp")}
-        if os.environ.get("CE_BENCH_JAVA_OPTS"):
+        if "CE_BENCH_JAVA_OPTS" in os.environ:   # "" = none (the JVM's defaults, C2 included)
             conf["spark.driver.extraJavaOptions"] = os.environ["CE_BENCH_JAVA_OPTS"]
         spark = session(f"local[{cores}]", conf=conf)
         spark.sparkContext.setLogLevel("ERROR")
@@ -155,7 +161,8 @@ def _time_steps() -> list:
 
 def jvm_threads(pid) -> dict:
     """CPU seconds of the JVM's threads by kind (JIT compilers, garbage collection, Spark's task threads, the
-    rest: planning, scheduling, py4j), from ``jstack`` (empty when there is no jstack)."""
+    rest: planning, scheduling, py4j), from ``jstack`` (empty when there is no jstack). Only threads alive
+    now are seen: Spark's task threads exit after a minute idle, so ``tasks`` is a lower bound."""
     import re
     import shutil
 
@@ -244,7 +251,7 @@ def main(argv=None) -> int:
         (tuple(f"spark{c}" for c in args.cores) if args.spark or args.only_spark else ())
     if args.steps:
         os.environ["CE_BENCH_STEPS"] = "1"
-    if args.java_opts:
+    if args.java_opts is not None:
         os.environ["CE_BENCH_JAVA_OPTS"] = args.java_opts
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     for kind in kinds:
@@ -265,10 +272,14 @@ def main(argv=None) -> int:
         print(f"engine / floor: time x{e['seconds'] / f['seconds']:.2f}, peak memory x{e['peak_mib'] / f['peak_mib']:.2f}")
     s1, s2 = results.get("spark1", {}), results.get("spark2", {})
     if "seconds" in e and "seconds" in s2:
-        print(f"spark local[2] / duckdb (2 threads): time x{s2['seconds'] / e['seconds']:.2f}, "
+        print(f"spark local[2] / duckdb (2 threads): wall clock x{s2['seconds'] / e['seconds']:.2f}, "
               f"CPU x{s2['cpu_s'] / e['cpu_s']:.2f}, peak memory x{s2['peak_mib'] / e['peak_mib']:.2f}")
+    if "seconds" in e and "seconds" in s1:
+        print(f"spark local[1] / duckdb (2 threads): wall clock x{s1['seconds'] / e['seconds']:.2f}, "
+              f"CPU x{s1['cpu_s'] / e['cpu_s']:.2f}, peak memory x{s1['peak_mib'] / e['peak_mib']:.2f}")
     if "seconds" in s1 and "seconds" in s2:
-        print(f"spark local[1] / local[2]: time x{s1['seconds'] / s2['seconds']:.2f}")
+        print(f"spark local[1] / local[2]: wall clock x{s1['seconds'] / s2['seconds']:.2f}, "
+              f"CPU x{s1['cpu_s'] / s2['cpu_s']:.2f}, peak memory x{s1['peak_mib'] / s2['peak_mib']:.2f}")
     if "seconds" in e and "seconds" in p:
         print(f"pandas / engine: time x{p['seconds'] / e['seconds']:.2f}, peak memory x{p['peak_mib'] / e['peak_mib']:.2f}")
     return 0

@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--master", default=None, metavar="URL",
                    help="Spark master for --engine spark (e.g. local[4], spark://host:7077, yarn); "
                         "default: the active session's, or local[*]")
+    m.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="Spark setting of the session made for --engine spark (repeatable), e.g. "
+                        "spark.sql.shuffle.partitions=400, or spark.driver.extraJavaOptions= for the JVM's "
+                        "own JIT defaults instead of local mode's C1-only default")
     m.add_argument("--quiet", action="store_true")
 
     c = sub.add_parser("convert", help="convert register extracts (SAS, Stata, Parquet, CSV) mapped in params "
@@ -141,10 +145,17 @@ def cmd_measures(args) -> int:
     kw = {}
     if args.engine == "spark":
         from .indicators.spark import session
-        kw = {"engine": "spark", "spark": session(args.master)}
-    elif args.master:
+        conf = {}
+        for item in args.conf:
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                from .errors import ArgumentError
+                raise ArgumentError(f"--conf takes KEY=VALUE (e.g. spark.sql.shuffle.partitions=400); got {item!r}")
+            conf[key.strip()] = value
+        kw = {"engine": "spark", "spark": session(args.master, conf=conf or None)}
+    elif args.master or args.conf:
         from .errors import ArgumentError
-        raise ArgumentError("--master is for --engine spark")
+        raise ArgumentError(f"{'--master' if args.master else '--conf'} is for --engine spark")
     df = compute_measures(args.events, out_dir=args.out, catalogue=catalogue, progress=not args.quiet, **kw)
     written = f"{args.out.rstrip('/')}/measures/" if args.engine == "spark" else Path(args.out) / "measures.parquet"
     _say(args, f"wrote {len(df):,} measure rows to {written}")

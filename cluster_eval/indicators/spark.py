@@ -5,8 +5,12 @@ The catalogue is compiled once (:mod:`.sql`) and every statement the engine runs
 :class:`SparkConnection` gives a SparkSession the small part of DuckDB's connection interface the
 engine uses (``execute(sql)`` with ``fetchone``/``fetchall``/``df``) and transpiles each statement with
 ``sqlglot.transpile(sql, read="duckdb", write="spark")``; there is no second compiler. A
-``CREATE TEMP TABLE name AS SELECT ...`` becomes a persisted DataFrame (memory, spilling to disk) under a
-temporary view, so each interval step is computed once, as on DuckDB.
+``CREATE TEMP TABLE name AS SELECT ...`` is computed at once and kept (memory, spilling to disk) under a
+temporary view, so each interval step is computed once, as on DuckDB. In local mode it is kept as a local
+checkpoint: later statements are planned over the stored rows rather than over the whole lineage of the
+step (back to the file scans), which keeps Spark's planning and JIT costs per statement small. On a
+cluster it is persisted (the lineage kept, so rows lost with an executor are recomputed); the session
+setting :data:`TEMP_TABLES_CONF` chooses either way.
 
 Files are found through Hadoop's FileSystem API of the session, so an events folder may be any path
 Spark reads: local, ``hdfs://``, ``s3a://``, ``abfss://``, ``gs://``. The measures are written by Spark
@@ -36,6 +40,22 @@ SESSION_DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
 }
 
+#: JVM options of the driver when :func:`session` starts Spark in local mode (``local``, ``local[N]``,
+#: ``local[*]``), where the driver JVM is the whole engine: HotSpot's quick JIT tier only (C1, no C2).
+#: C2 compiling the planner and every stage's generated code was the largest fixed cost in local mode:
+#: C1 only cut the CPU by a third on 2 M event rows, with no measurable difference on 10 M
+#: (benchmarks/README.md, "Spark against DuckDB", third session).
+#: ``conf={"spark.driver.extraJavaOptions": ...}`` overrides it ("" for the JVM's defaults); a cluster
+#: master (``yarn``, ``spark://``, ``k8s://``) or an existing session is left alone.
+LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+#: Session setting choosing how temp tables are kept: ``checkpoint`` (a local checkpoint: lineage cut, rows
+#: kept on the executors and lost with one) or ``persist`` (cached, lineage kept). Unset: ``checkpoint``
+#: for a local master, ``persist`` otherwise.
+TEMP_TABLES_CONF = "spark.cluster_eval.tempTables"
+
+_LOCAL = re.compile(r"local(\[[^\]]*\])?")
+
 _CREATE = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TEMP(?:ORARY)?\s+(TABLE|VIEW)\s+(\w+)\s+AS\s+(.*)$",
                      re.IGNORECASE | re.DOTALL)
 _DESCRIBE = re.compile(r"^\s*DESCRIBE\s+(.*)$", re.IGNORECASE | re.DOTALL)
@@ -51,11 +71,21 @@ def to_spark_sql(sql: str) -> str:
     return out[0]
 
 
+def session_settings(master: str | None, conf: dict | None = None) -> dict:
+    """The settings :func:`session` gives a session it makes: :data:`SESSION_DEFAULTS`, then ``conf``,
+    and for a local master :data:`LOCAL_JAVA_OPTIONS` unless ``conf`` sets the driver's JVM options."""
+    settings = {**SESSION_DEFAULTS, **(conf or {})}
+    if master and _LOCAL.fullmatch(master.strip()):
+        settings.setdefault("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
+    return settings
+
+
 def session(master: str | None = None, app_name: str = "cluster_eval", conf: dict | None = None):
     """The active SparkSession, or a new one (``master``, e.g. ``local[2]`` or ``spark://host:7077``).
 
     Under ``spark-submit`` (or a notebook of a managed service) the existing session is returned
-    unchanged; a session made here gets :data:`SESSION_DEFAULTS` and ``conf``.
+    unchanged; a session made here gets :data:`SESSION_DEFAULTS` and ``conf``, and in local mode the
+    driver JVM options :data:`LOCAL_JAVA_OPTIONS` unless ``conf`` sets ``spark.driver.extraJavaOptions``.
     """
     try:
         from pyspark.sql import SparkSession
@@ -68,7 +98,7 @@ def session(master: str | None = None, app_name: str = "cluster_eval", conf: dic
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
-    for k, v in {**SESSION_DEFAULTS, **(conf or {})}.items():
+    for k, v in session_settings(master, conf).items():
         builder = builder.config(k, v)
     return builder.getOrCreate()
 
@@ -95,16 +125,28 @@ class _Result:
 class SparkConnection:
     """A SparkSession behind DuckDB's ``execute`` interface (the statements are transpiled by sqlglot).
 
-    ``CREATE TEMP TABLE t AS q`` persists ``q`` (``storage_level``, default memory and disk) and runs it
-    at once; ``CREATE TEMP VIEW v AS q`` registers ``q`` lazily; ``DESCRIBE q`` gives DuckDB's type
-    names. :meth:`close` unpersists and drops everything made here.
+    ``CREATE TEMP TABLE t AS q`` computes ``q`` at once and keeps its rows (``storage_level``, default
+    memory and disk): as a local checkpoint (``temp_tables="checkpoint"``), which cuts the lineage, so
+    statements reading ``t`` are analysed and optimised over a scan of the stored rows and not over every
+    step before it; or persisted (``"persist"``), keeping the lineage. Default: the session's
+    :data:`TEMP_TABLES_CONF`, else ``checkpoint`` for a local master and ``persist`` on a cluster (a local
+    checkpoint lost with an executor cannot be recomputed). ``CREATE TEMP VIEW v AS q`` registers ``q``
+    lazily; ``DESCRIBE q`` gives DuckDB's type names. :meth:`close` frees the stored rows and drops every
+    view made here.
     """
 
-    def __init__(self, spark, storage_level: str = "MEMORY_AND_DISK"):
+    def __init__(self, spark, storage_level: str = "MEMORY_AND_DISK", temp_tables: str | None = None):
         self.spark = spark
         self.storage_level = storage_level
+        if temp_tables is None:
+            temp_tables = spark.conf.get(TEMP_TABLES_CONF, None) or (
+                "checkpoint" if _LOCAL.fullmatch(spark.sparkContext.master.strip()) else "persist")
+        if temp_tables not in ("checkpoint", "persist"):
+            raise ArgumentError(f"{TEMP_TABLES_CONF} must be 'checkpoint' or 'persist'; got {temp_tables!r}")
+        self.temp_tables = temp_tables
         self._views: list[str] = []
         self._cached: list = []
+        self._rdds: list = []
 
     def _persist(self, df):
         from pyspark import StorageLevel
@@ -112,6 +154,22 @@ class SparkConnection:
         df = df.persist(getattr(StorageLevel, self.storage_level))
         self._cached.append(df)
         return df
+
+    def _checkpoint(self, df):
+        """``df`` computed now and kept (a local checkpoint: its rows on the executors, its plan a scan of
+        them). The stored RDD is remembered so that :meth:`close` frees it at once (otherwise Spark's
+        cleaner frees it only when the JVM collects it)."""
+        from pyspark import StorageLevel
+
+        try:
+            out = df.localCheckpoint(eager=True, storageLevel=getattr(StorageLevel, self.storage_level))
+        except TypeError:   # PySpark 3.5: no storageLevel (a local checkpoint is kept in memory and disk)
+            out = df.localCheckpoint(eager=True)
+        try:
+            self._rdds.append(out._jdf.queryExecution().logical().rdd())
+        except Exception:   # pragma: no cover - another plan shape (e.g. Spark Connect): left to the cleaner
+            pass
+        return out
 
     def register(self, name: str, df, cache: bool = False) -> None:
         """Register a DataFrame under a temporary view (persisted, lazily, when ``cache``)."""
@@ -126,8 +184,11 @@ class SparkConnection:
             kind, name, query = m.groups()
             df = self.spark.sql(to_spark_sql(query))
             if kind.upper() == "TABLE":
-                df = self._persist(df)
-                df.count()
+                if self.temp_tables == "checkpoint":
+                    df = self._checkpoint(df)
+                else:
+                    df = self._persist(df)
+                    df.count()
             self.register(name, df)
             return _Result(rows=[])
         m = _DESCRIBE.match(sql)
@@ -141,9 +202,11 @@ class SparkConnection:
     def close(self) -> None:
         for df in self._cached:
             df.unpersist()
+        for rdd in self._rdds:
+            rdd.unpersist(False)
         for name in self._views:
             self.spark.catalog.dropTempView(name)
-        self._cached, self._views = [], []
+        self._cached, self._rdds, self._views = [], [], []
 
 
 # ---------------------------------------------------------------------------------------------

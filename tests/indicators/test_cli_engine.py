@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from cluster_eval.cli import main
 from cluster_eval.indicators import read_measures
@@ -34,3 +35,32 @@ def test_measures_command_on_both_engines(tmp_path, spark_session):
 def test_master_without_spark_is_refused(tmp_path, capsys):
     assert main(["measures", str(tmp_path), "--out", str(tmp_path / "o"), "--master", "local[2]"]) == 2
     assert "--master is for --engine spark" in capsys.readouterr().err
+
+
+def test_conf_without_spark_is_refused(tmp_path, capsys):
+    assert main(["measures", str(tmp_path), "--out", str(tmp_path / "o"), "--conf", "a=b"]) == 2
+    assert "--conf is for --engine spark" in capsys.readouterr().err
+
+
+def test_spark_conf_reaches_the_session_and_must_be_key_value(tmp_path, capsys, monkeypatch):
+    """--conf KEY=VALUE is handed to the session cluster_eval makes (no JVM started here: ``session``
+    is replaced by a recorder that stops the command)."""
+    from cluster_eval.indicators import spark as sp
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def record(master=None, app_name="cluster_eval", conf=None):
+        seen.append((master, conf))
+        raise Stop
+
+    monkeypatch.setattr(sp, "session", record)
+    with pytest.raises(Stop):
+        main(["measures", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "spark", "--master", "local[2]",
+              "--conf", "spark.driver.extraJavaOptions=", "--conf", "spark.sql.shuffle.partitions=7"])
+    assert seen == [("local[2]", {"spark.driver.extraJavaOptions": "", "spark.sql.shuffle.partitions": "7"})]
+    assert main(["measures", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "spark",
+                 "--conf", "spark.sql.shuffle.partitions"]) == 2
+    assert "--conf takes KEY=VALUE" in capsys.readouterr().err
