@@ -176,7 +176,7 @@ def cluster_replication(seed: int, scale: str, nz: Nuisance, pre: int, after: in
                 "placebo_p_value", "pre_p_value", "truth", "shrunk_value", "shrunk_lower", "shrunk_upper",
                 "verdict", "verdict_shrunk", "dip"]
         if name == "new":
-            keep += ["se_practice", "var_cluster", "df"]
+            keep += ["se_practice", "var_cluster", "df", "base"]
         part = e.reindex(columns=keep).assign(seed=seed, estimator=name, seconds=secs,
                                               k=nz.cluster_shock, region=nz.region_shock, rho=nz.shock_rho,
                                               dip_scenario=nz.dip)
@@ -311,7 +311,8 @@ def main(argv=None):
     ap.add_argument("--k", type=float, default=0.12, help="cluster-shock SD, multiple of the residual SD")
     ap.add_argument("--region", type=float, default=0.06, help="region-shock SD, multiple of the residual SD")
     ap.add_argument("--rho", type=float, default=0.6)
-    ap.add_argument("--pre", default="auto", help="base months, or auto (default: chosen per indicator)")
+    ap.add_argument("--pre", default="auto", help="base months, auto (default: the length chosen per indicator) or weighted (block weights "
+                         "fitted per indicator)")
     ap.add_argument("--after", type=int, default=12)
     ap.add_argument("--current-every", type=int, default=1,
                     help="run the current estimator on every N-th replication (1 = all)")
@@ -324,7 +325,7 @@ def main(argv=None):
         return None
     scale = a.scale or ("small" if a.part == "national" else "denmark")
     nz = Nuisance(cluster_shock=a.k, region_shock=a.region, shock_rho=a.rho, dip=a.part == "dip")
-    pre = a.pre if a.pre == "auto" else int(a.pre)
+    pre = a.pre if a.pre in ("auto", "weighted") else int(a.pre)
     rows = run(a.part, a.reps, scale, a.first_seed, Path(a.out) if a.out else None, nz, pre, a.after,
                max(1, a.current_every), a.quiet)
     if not a.quiet and len(rows):
