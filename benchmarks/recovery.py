@@ -19,6 +19,7 @@ an interrupted run resumes where it stopped: seeds already in the file are skipp
     python benchmarks/recovery.py --part national --reps 200 --out benchmarks/results/national.csv
     python benchmarks/recovery.py --summarise benchmarks/results/*.csv      # the tables of benchmarks/README.md
     python benchmarks/recovery.py --reps 2 --scale small --quiet            # a quick check
+    python benchmarks/recovery.py --part cluster --pre weighted ...         # the weighted base (pre="weighted")
 
 Run long parts with ``nice -n 10`` and ``OPENBLAS_NUM_THREADS=1`` on a shared machine.
 """

@@ -140,7 +140,7 @@ def _fit_base_weights(p, w, groups, cluster_start_idx, shape, min_pre, stride, m
     return simplex_weights(th.T @ th / len(th)), len(th)
 
 
-def describe_base(weights, n_pre: int) -> str:
+def _describe_base(weights, n_pre: int) -> str:
     """``"-1: 0.21; -3..-2: 0.30; ..."``: the block weights of a weighted base (months before the start)."""
     parts = []
     for (lo, hi), wb in zip(_blocks_for(n_pre), weights):
@@ -519,7 +519,7 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
                     "lower": val[2:] - tq[2:] * se[2:], "upper": val[2:] + tq[2:] * se[2:],
                     "n_treated": mt[2:].astype(int), "n_control": mc[2:].astype(int)}))
             v0, se0, df0, t0 = float(val[0]), float(se[0]), float(df[0]), float(tq[0])
-            base_txt = (f"weighted mean of {shape[0]} months ({describe_base(base_w[shape][0], shape[0])})"
+            base_txt = (f"weighted mean of {shape[0]} months ({_describe_base(base_w[shape][0], shape[0])})"
                         if weighted else f"mean of {shape[0]} months")
             out = {**row, "n_control": int(mc[0]), "n_pre": shape[0], "n_post": shape[1], "base": base_txt,
                    "value": v0, "se": se0,
