@@ -279,6 +279,32 @@ def mde_ratio(d: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def mde_ratio_by_indicator(d: pd.DataFrame) -> pd.DataFrame:
+    """Median of the per-estimate MDE ratios new / current, by indicator (rows) and k (columns)."""
+    out = {}
+    for k, g in d[~d["dip_scenario"].astype(bool)].groupby("k"):
+        a = g[g["estimator"] == "new"].set_index(["seed", "cluster_id", "indicator_id"])["mde"]
+        b = g[g["estimator"] == "current"].set_index(["seed", "cluster_id", "indicator_id"])["mde"]
+        r = (a / b).dropna()
+        if len(r):
+            out[f"k={k}"] = r.groupby(level="indicator_id").median()
+    return pd.DataFrame(out)
+
+
+def base_weights_summary(d: pd.DataFrame) -> pd.DataFrame:
+    """Weighted base (``pre="weighted"``): median block weight per indicator over the estimates with a 48-month
+    base (parsed from the ``base`` column, e.g. "weighted mean of 48 months (-1: 0.21; -3..-2: 0.05; ...)")."""
+    if "base" not in d:
+        return pd.DataFrame()
+    e = d[(d["estimator"] == "new") & d["base"].astype(str).str.startswith("weighted mean of 48 months")]
+    e = e.drop_duplicates(["seed", "k", "indicator_id", "base"])
+    rows = []
+    for ind, text in zip(e["indicator_id"], e["base"]):
+        inner = text[text.index("(") + 1:-1]
+        rows.append({"indicator_id": ind, **{p.split(": ")[0]: float(p.split(": ")[1]) for p in inner.split("; ")}})
+    return pd.DataFrame(rows).groupby("indicator_id").median() if rows else pd.DataFrame()
+
+
 def summarise_national(d: pd.DataFrame) -> pd.DataFrame:
     d = d.assign(covered=_covered(d))
     return d.groupby("estimator").agg(reps=("seed", "nunique"), estimates=("covered", "size"),
@@ -301,6 +327,13 @@ def summarise(files) -> None:
         print(summarise_cluster(d).T.to_string(**fmt))
         print("\nMDE, new vs current (same estimates)")
         print(mde_ratio(d).to_string(index=False, **fmt))
+        print("\nMedian MDE ratio new / current by indicator")
+        print(mde_ratio_by_indicator(d).to_string(**fmt))
+        bw = base_weights_summary(d)
+        if len(bw):
+            print("\nWeighted base: median block weight (48-month windows; one row per replication, k, indicator "
+                  "and distinct base)")
+            print(bw.to_string(**fmt))
 
 
 def main(argv=None):
