@@ -90,15 +90,15 @@ def mde_bound(sigma: np.ndarray, k: np.ndarray, m: np.ndarray, n_post: np.ndarra
 def table(d: pd.DataFrame, sd: dict) -> pd.DataFrame:
     d = d[~d["dip_scenario"].astype(bool)]
     cur = d[d["estimator"] == "current"].copy()
-    new = d[d["estimator"] == "new"].set_index(["seed", "cluster_id", "indicator_id"])["mde"]
+    key = ["k", "seed", "cluster_id", "indicator_id"]
+    new = d[d["estimator"] == "new"].set_index(key)["mde"]
     cur["bound"] = mde_bound(cur["indicator_id"].map(sd).to_numpy(float), cur["k"].to_numpy(float),
                              cur["n_practices"].to_numpy(float), cur["n_post"].to_numpy(float))
     cur["ratio"] = cur["bound"] / cur["mde"]
     cur["ratio48"] = mde_bound(cur["indicator_id"].map(sd).to_numpy(float), cur["k"].to_numpy(float),
                                cur["n_practices"].to_numpy(float), cur["n_post"].to_numpy(float), 48,
                                cur["indicator_id"].map(AUTOCORR).to_numpy(float)) / cur["mde"]
-    cur["new_over_bound"] = new.reindex(pd.MultiIndex.from_frame(cur[["seed", "cluster_id", "indicator_id"]])
-                                        ).to_numpy() / cur["bound"].to_numpy()
+    cur["new_over_bound"] = new.reindex(pd.MultiIndex.from_frame(cur[key])).to_numpy() / cur["bound"].to_numpy()
     cur["band"] = np.select([cur["n_practices"] <= 9, cur["n_practices"] <= 20], ["<=9", "10-20"], ">20")
     rows = []
     for k, g in cur.groupby("k"):
