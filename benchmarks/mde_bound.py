@@ -29,6 +29,11 @@ independent part's ``1/n + 1/L``; the persistent part alone keeps at least ``c(a
 (normal quantiles: Student's t would only make it larger). ``sigma_k`` is the generator's residual SD (the
 square root of the MEDIAN practice-month model variance at baseline; ``diagnostics["residual_sd"]``), so the
 practice part is approximate (practices with larger variance than the median make the true bound larger).
+``--practices`` adds a tighter bound from each cluster's own practices (the generator's parameters for
+every seed, :func:`practice_parts`): the independent part ``vb / n`` (``+ vb / L`` with a base of at most
+L months), the persistent part ``vod · c(autocorr_k, n)`` (what an oracle that knew the practices' past
+over-dispersion terms could not predict; the copula's normal scores are AR(1), the terms themselves only
+approximately), and the shock scaled by the practices' mean shock scale.
 The bound is compared, estimate by estimate, with the MDE the current estimator reports on the same
 replications (rows ``estimator == "current"`` of ``benchmarks/recovery.py --part cluster`` CSVs) and with
 the new estimator's.
@@ -87,7 +92,67 @@ def mde_bound(sigma: np.ndarray, k: np.ndarray, m: np.ndarray, n_post: np.ndarra
     return (stats.norm.ppf(0.975) + stats.norm.ppf(0.80)) * np.sqrt(v)
 
 
-def table(d: pd.DataFrame, sd: dict) -> pd.DataFrame:
+def practice_parts(seed: int) -> pd.DataFrame:
+    """Per cluster and indicator of one Denmark replication, from the generator's own parameters: ``vb`` and
+    ``vod``, the variance of the cluster's equally weighted practice mean in one month from the independent
+    (binomial / Poisson) and the persistent (beta / gamma over-dispersion, AR(autocorr)) parts, and
+    ``a``, the mean shock scale of its practices (:func:`cluster_eval.synthetic.nuisance.shock_scale`).
+
+    Beta-binomial value num/n with q ~ Beta(mu, ICC rho): ``Var = mu(1-mu)(1-rho)/n + mu(1-mu) rho``;
+    gamma-Poisson value num·mult/n with mean m = mu n / mult: ``Var = (m + m²/shape)(mult/n)²``. Averaged
+    over each practice's months with a denominator; quinolones treated as a plain share of J01 (approximate).
+    """
+    from cluster_eval.synthetic.nuisance import shock_scale
+
+    ds, diag = simulate("denmark", seed, Nuisance())
+    pids = ds.practices["practice_id"].astype(str).to_numpy()
+    cl = ds.practices["cluster_id"].astype(object).to_numpy()
+    rows = []
+    for k, spec in enumerate(INDICATORS):
+        meas = ds.measures[ds.measures["indicator_id"] == spec.id]
+        den = meas.pivot_table(index="practice_id", columns="period", values="denominator", aggfunc="first")
+        den = den.reindex(index=pids).to_numpy(float)
+        mu = diag["baseline"][k][:, :den.shape[1]]
+        m_ = spec.model
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ok = np.isfinite(den) & (den > 0)
+            if spec.kind == "rate":
+                mean = mu * den / spec.multiplier
+                vb = mean * (spec.multiplier / den) ** 2
+                vod = mean ** 2 / m_.dispersion * (spec.multiplier / den) ** 2
+            else:
+                p = np.clip(mu, 1e-9, 1 - 1e-9)
+                vb = p * (1 - p) * (1 - m_.dispersion) / den
+                vod = p * (1 - p) * m_.dispersion
+            scale = SCALE[spec.id] ** 2
+            vb_i = np.nanmean(np.where(ok, vb, np.nan), axis=1) * scale
+            vod_i = np.nanmean(np.where(ok, vod, np.nan), axis=1) * scale
+            a_i = np.nanmean(np.where(ok, shock_scale(spec.kind, mu, m_.level), np.nan), axis=1)
+        f = pd.DataFrame({"cluster_id": cl, "vb": vb_i, "vod": vod_i, "a": a_i}).dropna()
+        f = f[f["cluster_id"].notna()]
+        g = f.groupby("cluster_id").agg(m=("vb", "size"), vb=("vb", "sum"), vod=("vod", "sum"), a=("a", "mean"))
+        g["vb"] /= g["m"] ** 2
+        g["vod"] /= g["m"] ** 2
+        rows.append(g.reset_index().assign(indicator_id=spec.id, seed=seed))
+    return pd.concat(rows, ignore_index=True)
+
+
+def practice_bound(cur: pd.DataFrame, sd: dict, base_months=np.inf) -> np.ndarray:
+    """MDE bound per current-estimator row with the practice parts of :func:`practice_parts` (oracle: the
+    independent part's ``1/n``, plus ``1/L`` with a base of at most L months; the persistent part's
+    ``c(autocorr, n)``; the shock scaled by the cluster's mean shock scale)."""
+    parts = pd.concat([practice_parts(int(sd_)) for sd_ in sorted(cur["seed"].unique())], ignore_index=True)
+    j = cur[["seed", "cluster_id", "indicator_id", "k", "n_post"]].merge(
+        parts, on=["seed", "cluster_id", "indicator_id"], how="left")
+    n = j["n_post"].to_numpy(int)
+    c_shock = np.array([ar1_post_mean_conditional_variance(SHOCK_RHO, x) for x in n])
+    c_od = np.array([ar1_post_mean_conditional_variance(AUTOCORR[i], x) for i, x in zip(j["indicator_id"], n)])
+    sig = j["indicator_id"].map(sd).to_numpy(float)
+    v = ((j["k"] * sig * j["a"]) ** 2 * c_shock + j["vb"] * (1.0 / n + 1.0 / base_months) + j["vod"] * c_od)
+    return (stats.norm.ppf(0.975) + stats.norm.ppf(0.80)) * np.sqrt(v.to_numpy(float))
+
+
+def table(d: pd.DataFrame, sd: dict, practices: bool = False) -> pd.DataFrame:
     d = d[~d["dip_scenario"].astype(bool)]
     cur = d[d["estimator"] == "current"].copy()
     key = ["k", "seed", "cluster_id", "indicator_id"]
@@ -99,6 +164,11 @@ def table(d: pd.DataFrame, sd: dict) -> pd.DataFrame:
                                cur["n_practices"].to_numpy(float), cur["n_post"].to_numpy(float), 48,
                                cur["indicator_id"].map(AUTOCORR).to_numpy(float)) / cur["mde"]
     cur["new_over_bound"] = new.reindex(pd.MultiIndex.from_frame(cur[key])).to_numpy() / cur["bound"].to_numpy()
+    if practices:      # the bounds with each cluster's own practices (generator parameters per seed)
+        pb = practice_bound(cur, sd)
+        cur["ratio_p"] = pb / cur["mde"].to_numpy()
+        cur["new_over_p"] = new.reindex(pd.MultiIndex.from_frame(cur[key])).to_numpy() / pb
+        cur["ratio_p48"] = practice_bound(cur, sd, 48) / cur["mde"].to_numpy()
     cur["band"] = np.select([cur["n_practices"] <= 9, cur["n_practices"] <= 20], ["<=9", "10-20"], ">20")
     rows = []
     for k, g in cur.groupby("k"):
@@ -112,6 +182,16 @@ def table(d: pd.DataFrame, sd: dict) -> pd.DataFrame:
         r["median new MDE / bound"] = np.nanmedian(g["new_over_bound"])
         r["median of ratios, bound with a 48-month base"] = g["ratio48"].median()
         r[f"share > {TARGET}, 48-month base"] = (g["ratio48"] > TARGET).mean()
+        if practices:
+            r["PRACTICE-LEVEL BOUND: median of ratios"] = g["ratio_p"].median()
+            for name in ("<=9", "10-20", ">20"):
+                r[f"  median ratio {name}"] = g.loc[g["band"] == name, "ratio_p"].median()
+            r[f"  share > {TARGET}"] = (g["ratio_p"] > TARGET).mean()
+            r["  median of ratios, 48-month base"] = g["ratio_p48"].median()
+            r[f"  share > {TARGET}, 48-month base"] = (g["ratio_p48"] > TARGET).mean()
+            by = g.groupby("indicator_id")["ratio_p"].median()
+            r["  by indicator"] = f"{by.min():.2f}-{by.max():.2f}"
+            r["  median new MDE / this bound"] = np.nanmedian(g["new_over_p"])
         rows.append(r)
     return pd.DataFrame(rows)
 
@@ -120,13 +200,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("csv", nargs="+", help="benchmarks/recovery.py --part cluster outputs")
     ap.add_argument("--sigma-seed", type=int, default=0, help="seed of the Denmark whose sigma_k are used")
+    ap.add_argument("--practices", action="store_true",
+                    help="also the bound from each cluster's own practices (simulates every seed: ~5 s each)")
     a = ap.parse_args(argv)
     d = pd.concat([pd.read_csv(f) for f in a.csv], ignore_index=True)
     sd = residual_sds(a.sigma_seed)
     pd.set_option("display.width", 250)
     print("c(0.6, 13) =", round(ar1_post_mean_conditional_variance(SHOCK_RHO, 13), 4), "; 1/13 =", round(1 / 13, 4))
     print("sigma_k:", {k: round(v, 3) for k, v in sd.items()})
-    out = table(d, sd)
+    out = table(d, sd, a.practices)
     print(out.T.to_string(float_format=lambda v: f"{v:.3f}"))
     return out
 
