@@ -12,6 +12,11 @@ weighted by each practice's mean denominator:
 
 .. math:: \hat\theta_c = \bar D_c - \bar D_{C_s}.
 
+**Weighted base** (``pre="weighted"``). The pre mean becomes ``sum_b lambda_b mean_{t in B_b} Y_it`` over
+the blocks ``BASE_BLOCKS`` of months before the start, with ``lambda >= 0``, ``sum lambda = 1`` minimising
+the mean square of the placebo estimates (below) of that base, per indicator and window shape: the time
+weights of synthetic difference-in-differences (Arkhangelsky, Athey, Hirshberg, Imbens & Wager 2021).
+
 **Variance.** ``v_c = \hat V(\bar D_c) + \hat V(\bar D_{C_s})`` is the practice-level part (each group's
 weighted variance of the mean with the ``m/(m-1)`` correction). Shocks shared by a cluster's practices
 (and by a region's) are invisible to it, so a cluster-level component ``sigma^2`` is added, estimated
