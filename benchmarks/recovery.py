@@ -19,6 +19,7 @@ an interrupted run resumes where it stopped: seeds already in the file are skipp
     python benchmarks/recovery.py --part national --reps 200 --out benchmarks/results/national.csv
     python benchmarks/recovery.py --summarise benchmarks/results/*.csv      # the tables of benchmarks/README.md
     python benchmarks/recovery.py --reps 2 --scale small --quiet            # a quick check
+    python benchmarks/recovery.py --part cluster --pre weighted ...         # the weighted base (pre="weighted")
 
 Run long parts with ``nice -n 10`` and ``OPENBLAS_NUM_THREADS=1`` on a shared machine.
 """
@@ -176,7 +177,7 @@ def cluster_replication(seed: int, scale: str, nz: Nuisance, pre: int, after: in
                 "placebo_p_value", "pre_p_value", "truth", "shrunk_value", "shrunk_lower", "shrunk_upper",
                 "verdict", "verdict_shrunk", "dip"]
         if name == "new":
-            keep += ["se_practice", "var_cluster", "df"]
+            keep += ["se_practice", "var_cluster", "df", "base"]
         part = e.reindex(columns=keep).assign(seed=seed, estimator=name, seconds=secs,
                                               k=nz.cluster_shock, region=nz.region_shock, rho=nz.shock_rho,
                                               dip_scenario=nz.dip)
@@ -278,6 +279,32 @@ def mde_ratio(d: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def mde_ratio_by_indicator(d: pd.DataFrame) -> pd.DataFrame:
+    """Median of the per-estimate MDE ratios new / current, by indicator (rows) and k (columns)."""
+    out = {}
+    for k, g in d[~d["dip_scenario"].astype(bool)].groupby("k"):
+        a = g[g["estimator"] == "new"].set_index(["seed", "cluster_id", "indicator_id"])["mde"]
+        b = g[g["estimator"] == "current"].set_index(["seed", "cluster_id", "indicator_id"])["mde"]
+        r = (a / b).dropna()
+        if len(r):
+            out[f"k={k}"] = r.groupby(level="indicator_id").median()
+    return pd.DataFrame(out)
+
+
+def base_weights_summary(d: pd.DataFrame) -> pd.DataFrame:
+    """Weighted base (``pre="weighted"``): median block weight per indicator over the estimates with a 48-month
+    base (parsed from the ``base`` column, e.g. "weighted mean of 48 months (-1: 0.21; -3..-2: 0.05; ...)")."""
+    if "base" not in d:
+        return pd.DataFrame()
+    e = d[(d["estimator"] == "new") & d["base"].astype(str).str.startswith("weighted mean of 48 months")]
+    e = e.drop_duplicates(["seed", "k", "indicator_id", "base"])
+    rows = []
+    for ind, text in zip(e["indicator_id"], e["base"]):
+        inner = text[text.index("(") + 1:-1]
+        rows.append({"indicator_id": ind, **{p.split(": ")[0]: float(p.split(": ")[1]) for p in inner.split("; ")}})
+    return pd.DataFrame(rows).groupby("indicator_id").median() if rows else pd.DataFrame()
+
+
 def summarise_national(d: pd.DataFrame) -> pd.DataFrame:
     d = d.assign(covered=_covered(d))
     return d.groupby("estimator").agg(reps=("seed", "nunique"), estimates=("covered", "size"),
@@ -300,6 +327,13 @@ def summarise(files) -> None:
         print(summarise_cluster(d).T.to_string(**fmt))
         print("\nMDE, new vs current (same estimates)")
         print(mde_ratio(d).to_string(index=False, **fmt))
+        print("\nMedian MDE ratio new / current by indicator")
+        print(mde_ratio_by_indicator(d).to_string(**fmt))
+        bw = base_weights_summary(d)
+        if len(bw):
+            print("\nWeighted base: median block weight (48-month windows; one row per replication, k, indicator "
+                  "and distinct base)")
+            print(bw.to_string(**fmt))
 
 
 def main(argv=None):
@@ -311,7 +345,8 @@ def main(argv=None):
     ap.add_argument("--k", type=float, default=0.12, help="cluster-shock SD, multiple of the residual SD")
     ap.add_argument("--region", type=float, default=0.06, help="region-shock SD, multiple of the residual SD")
     ap.add_argument("--rho", type=float, default=0.6)
-    ap.add_argument("--pre", default="auto", help="base months, or auto (default: chosen per indicator)")
+    ap.add_argument("--pre", default="auto", help="base months, auto (default: the length chosen per indicator) or weighted (block weights "
+                         "fitted per indicator)")
     ap.add_argument("--after", type=int, default=12)
     ap.add_argument("--current-every", type=int, default=1,
                     help="run the current estimator on every N-th replication (1 = all)")
@@ -324,7 +359,7 @@ def main(argv=None):
         return None
     scale = a.scale or ("small" if a.part == "national" else "denmark")
     nz = Nuisance(cluster_shock=a.k, region_shock=a.region, shock_rho=a.rho, dip=a.part == "dip")
-    pre = a.pre if a.pre == "auto" else int(a.pre)
+    pre = a.pre if a.pre in ("auto", "weighted") else int(a.pre)
     rows = run(a.part, a.reps, scale, a.first_seed, Path(a.out) if a.out else None, nz, pre, a.after,
                max(1, a.current_every), a.quiet)
     if not a.quiet and len(rows):

@@ -12,6 +12,11 @@ weighted by each practice's mean denominator:
 
 .. math:: \hat\theta_c = \bar D_c - \bar D_{C_s}.
 
+**Weighted base** (``pre="weighted"``). The pre mean becomes ``sum_b lambda_b mean_{t in B_b} Y_it`` over
+the blocks ``BASE_BLOCKS`` of months before the start, with ``lambda >= 0``, ``sum lambda = 1`` minimising
+the mean square of the placebo estimates (below) of that base, per indicator and window shape: the time
+weights of synthetic difference-in-differences (Arkhangelsky, Athey, Hirshberg, Imbens & Wager 2021).
+
 **Variance.** ``v_c = \hat V(\bar D_c) + \hat V(\bar D_{C_s})`` is the practice-level part (each group's
 weighted variance of the mean with the ``m/(m-1)`` correction). Shocks shared by a cluster's practices
 (and by a region's) are invisible to it, so a cluster-level component ``sigma^2`` is added, estimated
@@ -65,6 +70,88 @@ MIN_PRACTICES = 3
 MIN_PLACEBOS = 20
 #: Base lengths (months) among which ``pre="auto"`` chooses, per indicator.
 AUTO_PRE = (12, 24, 36, 48)
+#: ``pre="weighted"``: blocks of months before the start (first, last month back) that share one weight.
+BASE_BLOCKS = ((1, 1), (2, 3), (4, 6), (7, 12), (13, 24), (25, 36), (37, 48))
+
+
+def simplex_weights(a) -> np.ndarray:
+    r"""The weights ``w >= 0``, ``sum(w) = 1`` that minimise ``w' A w`` (exact, by enumerating supports).
+
+    For every support ``S`` the equality-constrained minimum is ``w_S = A_SS^+ 1 / (1' A_SS^+ 1)``; the
+    minimum over the simplex is the smallest objective among the supports whose solution is non-negative
+    (a convex QP's optimum is the equality-constrained optimum of the face it lies in). Ties go to the
+    support with more blocks (the flatter weights). Meant for a handful of blocks (``2^n`` supports).
+
+    Parameters
+    ----------
+    a : array-like, (n, n)
+        A symmetric positive semi-definite matrix (here: the mean cross-products of the block contrasts of
+        the placebo estimates, so ``w' A w`` is the placebo mean square of the weighted base).
+
+    Returns
+    -------
+    numpy.ndarray
+        The weights (length n).
+
+    References
+    ----------
+    Arkhangelsky, Athey, Hirshberg, Imbens & Wager (2021), Synthetic difference-in-differences, *American
+    Economic Review* 111(12): time weights on the simplex chosen from pre-period data.
+    """
+    a = np.asarray(a, float)
+    n = a.shape[0]
+    best, best_obj, best_size = None, np.inf, 0
+    scale = max(float(np.trace(a)) / max(n, 1), 1e-300)
+    for mask in range(1, 2 ** n):
+        idx = [i for i in range(n) if mask >> i & 1]
+        sub = a[np.ix_(idx, idx)]
+        u = np.linalg.pinv(sub) @ np.ones(len(idx))
+        tot = u.sum()
+        if not np.isfinite(tot) or abs(tot) < 1e-12 / scale:
+            continue
+        ws = u / tot
+        if (ws < -1e-10).any():
+            continue
+        w = np.zeros(n)
+        w[idx] = np.maximum(ws, 0.0)
+        w /= w.sum()
+        obj = float(w @ a @ w)
+        tol = 1e-9 * scale
+        if obj < best_obj - tol or (obj <= best_obj + tol and len(idx) > best_size):
+            best, best_obj, best_size = w, obj, len(idx)
+    return best if best is not None else np.full(n, 1.0 / n)
+
+
+def _blocks_for(n_pre: int) -> list[tuple[int, int]]:
+    """The blocks of BASE_BLOCKS inside a pre window of ``n_pre`` months (the last one cut to it)."""
+    return [(lo, min(hi, n_pre)) for lo, hi in BASE_BLOCKS if lo <= n_pre]
+
+
+def _fit_base_weights(p, w, groups, cluster_start_idx, shape, min_pre, stride, min_practices, min_placebos):
+    """``pre="weighted"``: block weights for window ``shape`` from the placebo estimates (pre-start data only).
+
+    Each placebo estimate of the post mean minus block ``b``'s mean is ``theta_jb``; the weighted base's
+    placebo estimate is ``sum_b w_b theta_jb``, so its mean square is ``w' A w`` with ``A = Theta' Theta / J``.
+    Returns (weights per block, number of placebo estimates); equal weights per month when there are fewer
+    than ``min_placebos``.
+    """
+    blocks = _blocks_for(shape[0])
+    th, _, _ = _placebos(p, w, groups, cluster_start_idx, shape, min_pre, stride, min_practices,
+                         event_study=False, blocks=True)
+    th = th[np.isfinite(th).all(axis=1)] if len(th) else th
+    if len(th) < min_placebos:
+        sizes = np.array([hi - lo + 1 for lo, hi in blocks], float)
+        return sizes / sizes.sum(), len(th)
+    return simplex_weights(th.T @ th / len(th)), len(th)
+
+
+def _describe_base(weights, n_pre: int) -> str:
+    """``"-1: 0.21; -3..-2: 0.30; ..."``: the block weights of a weighted base (months before the start)."""
+    parts = []
+    for (lo, hi), wb in zip(_blocks_for(n_pre), weights):
+        name = f"-{lo}" if lo == hi else f"-{hi}..-{lo}"
+        parts.append(f"{name}: {wb:.2f}")
+    return "; ".join(parts)
 
 
 def _choose_pre(p, w, groups, cluster_start_idx, after, min_pre, stride, min_practices, min_placebos) -> int:
@@ -106,6 +193,8 @@ class PremeanClusterEffects(ClusterEffects):
         ``df``, interval, MDE and the placebo test (docs/methods.md).
     event_study : pandas.DataFrame
         One row per cluster, indicator and event time.
+    base_weights : pandas.DataFrame
+        The block weights of a weighted base (``pre="weighted"``), see :func:`cluster_effects_premean`.
     """
 
     title = "Per-cluster effects (pre-period mean base; practice + cluster-level variance)"
@@ -119,11 +208,15 @@ class PremeanClusterEffects(ClusterEffects):
                              "confidence": level})
 
 
-def _window_contrasts(value: np.ndarray, s: int, pre: int, after: int, min_pre: int, event_study: bool = True):
+def _window_contrasts(value: np.ndarray, s: int, pre: int, after: int, min_pre: int, event_study: bool = True,
+                      base_w=None, blocks: bool = False):
     """Per-practice contrasts for a start ``s``: (X (P, 2 + E), window shape (n_pre, n_post), event times).
 
     Columns: 0 = post mean - pre mean; 1 = second half of the pre window - first half; 2.. = the event-time
     values ``Y_{s+e} - pre mean`` for ``e = -n_pre .. n_post - 1``. NaN where a practice lacks the months.
+    ``base_w`` (weights of the blocks ``_blocks_for(n_pre)``): the base is the weighted mean of the block
+    means (renormalised over the blocks a practice has values in) instead of the plain pre mean.
+    ``blocks``: instead, one column per block, post mean - block mean (for fitting the weights).
     """
     nt = value.shape[1]
     lo, hi = max(s - pre, 0), min(s + after, nt - 1)
@@ -136,6 +229,16 @@ def _window_contrasts(value: np.ndarray, s: int, pre: int, after: int, min_pre: 
         base[cnt_pre < min(min_pre, n_pre)] = np.nan
         cnt_post = np.isfinite(post_block).sum(1)
         post = np.nansum(post_block, 1) / cnt_post
+        if base_w is not None or blocks:
+            bl = _blocks_for(n_pre)
+            bm = np.column_stack([np.nansum(value[:, s - hi:s - lo + 1], 1)
+                                  / np.isfinite(value[:, s - hi:s - lo + 1]).sum(1) for lo, hi in bl])
+            if blocks:
+                bm[cnt_pre < min(min_pre, n_pre)] = np.nan
+                return post[:, None] - bm, (n_pre, n_post), None
+            wb = np.where(np.isfinite(bm), np.asarray(base_w, float)[None, :], 0.0)
+            base = (np.where(np.isfinite(bm), bm, 0.0) * wb).sum(1) / wb.sum(1)
+            base[cnt_pre < min(min_pre, n_pre)] = np.nan
         h = n_pre // 2
         early, late = pre_block[:, :n_pre - h], pre_block[:, n_pre - h:]
         ce, cl = np.isfinite(early).sum(1), np.isfinite(late).sum(1)
@@ -238,18 +341,18 @@ def cluster_variance_component(theta, v) -> float:
 
 
 def _placebos(p: IndicatorPanel, w, groups, cluster_start_idx, shape, min_pre, stride, min_practices,
-              event_study=True, first: int = 0):
+              event_study=True, first: int = 0, base_w=None, blocks: bool = False):
     """Placebo estimates of every cluster at pseudo-starts whose window lies before its real start.
 
     Returns (theta (J, columns), v (J, columns), group code per estimate) for windows of ``shape``, at
-    pseudo-starts from ``max(n_pre, first)`` on.
+    pseudo-starts from ``max(n_pre, first)`` on. ``base_w``, ``blocks``: as :func:`_window_contrasts`.
     """
     n_pre, n_post = shape
     nt = p.value.shape[1]
     thetas, vs, who = [], [], []
     g = p.start_index
     for s in range(max(n_pre, first), nt - n_post + 1, stride):
-        x, shp, _ = _window_contrasts(p.value, s, n_pre, n_post - 1, min_pre, event_study)
+        x, shp, _ = _window_contrasts(p.value, s, n_pre, n_post - 1, min_pre, event_study, base_w, blocks)
         if shp != shape:
             continue
         control = np.isinf(g) | (g > s + n_post - 1)
@@ -260,7 +363,7 @@ def _placebos(p: IndicatorPanel, w, groups, cluster_start_idx, shape, min_pre, s
             vs.append(vt[ok] + vc[ok])
             who.append(np.flatnonzero(ok))
     if not thetas:
-        k = 2 + (n_pre + n_post if event_study else 0)
+        k = len(_blocks_for(n_pre)) if blocks else 2 + (n_pre + n_post if event_study else 0)
         return np.empty((0, k)), np.empty((0, k)), np.empty(0, int)
     return np.concatenate(thetas), np.concatenate(vs), np.concatenate(who)
 
@@ -279,11 +382,17 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
     measures, practices, activities, indicators
         Contract tables and the indicator -> topic mapping, as :func:`cluster_effects` (not needed when
         ``panels`` is given).
-    pre : int or "auto"
+    pre : int, "auto" or "weighted"
         Months in the pre window (the base is their mean). ``"auto"``: per indicator, the length among
         ``AUTO_PRE`` (12, 24, 36, 48) whose placebo estimates (before every cluster's start, on common
         pseudo-starts) have the smallest mean square; a start with fewer months before it gets the longest
-        candidate that fits. The row's ``n_pre`` says what was used.
+        candidate that fits. ``"weighted"``: the base is a weighted mean of the 48 months before the start
+        (36, 24 or 12 where fewer precede it) with non-negative weights summing to 1 on the blocks
+        ``BASE_BLOCKS`` (months -1, -3..-2, -6..-4, -12..-7, -24..-13, -36..-25, -48..-37; a block's months
+        share its weight), chosen per indicator and window shape to minimise the mean square of the placebo
+        estimates (:func:`simplex_weights`; the time weights of synthetic DiD, Arkhangelsky et al. 2021);
+        the cluster-level variance component is then estimated for those weights. The row's ``n_pre`` and
+        ``base`` say what was used.
     after : int
         Post window: event times ``0 .. after``.
     lag : int
@@ -313,24 +422,28 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
         ``effects``: the columns of :func:`cluster_effects` (value, se, lower, upper, pre_* = the pre-trend
         placebo contrast, placebo_statistic = its t, placebo_df, placebo_p_value, mde, ...) plus
         se_practice, pre_se_practice (the practice-level parts of se and pre_se), var_cluster, df, n_placebos,
-        se_basis. ``event_study``: cluster_id, indicator_id,
-        event_time, value, se, lower, upper, n_treated, n_control.
+        se_basis, base (the base in words, with the block weights of ``"weighted"``). ``event_study``:
+        cluster_id, indicator_id, event_time, value, se, lower, upper, n_treated, n_control.
+        ``base_weights`` (attribute): with ``pre="weighted"`` one row per indicator, window shape and block:
+        indicator_id, n_pre, n_post, first_month, last_month (months relative to the start), weight,
+        n_placebos (the placebo estimates the weights were fitted on); empty otherwise.
     """
     check_choice(weight, "weight", (None, "denominator"))
     (confidence,) = check_confidence(confidence)
     (power,) = check_confidence(power)
+    weighted = isinstance(pre, str) and pre == "weighted"
     auto = isinstance(pre, str) and pre == "auto"
     checks = (("after", after, 0), ("lag", lag, 0), ("placebo_stride", placebo_stride, 1),
               ("min_practices", min_practices, 2), ("min_pre_months", min_pre_months, 1))
-    for name, v, lo in checks if auto else (("pre", pre, 2),) + checks:
+    for name, v, lo in checks if auto or weighted else (("pre", pre, 2),) + checks:
         if isinstance(v, bool | str) or not float(v).is_integer() or v < lo:
             from ..errors import ArgumentError
-            raise ArgumentError(f"{name} must be a whole number >= {lo}" + (' or "auto"' if name == "pre" else "")
-                                + f"; got {v!r}")
-    pre, after = (pre if auto else int(pre)), int(after)
+            raise ArgumentError(f"{name} must be a whole number >= {lo}"
+                                + (' or "auto" or "weighted"' if name == "pre" else "") + f"; got {v!r}")
+    pre, after = (pre if auto or weighted else int(pre)), int(after)
     if panels is None:
         panels = build_panels(measures, practices, activities, indicators, lag=lag, only=only)
-    eff_rows, es_parts = [], []
+    eff_rows, es_parts, weight_rows = [], [], []
     for ind, p in panels.items():
         nt = p.value.shape[1]
         if weight == "denominator":
@@ -345,20 +458,36 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
         pos = {c: i for i, c in enumerate(names)}
         starts = dict(zip(p.cluster_start["cluster_id"], p.cluster_start["start_index"]))
         cluster_start_idx = np.array([starts.get(c, np.inf) for c in names], float)
-        pre_ind = (_choose_pre(p, w, groups, cluster_start_idx, after, min_pre_months, placebo_stride,
-                               min_practices, min_placebos) if auto else pre)
+        if weighted:
+            pre_ind = BASE_BLOCKS[-1][1]
+        elif auto:
+            pre_ind = _choose_pre(p, w, groups, cluster_start_idx, after, min_pre_months, placebo_stride,
+                                  min_practices, min_placebos)
+        else:
+            pre_ind = pre
         # --- real estimates, one start month at a time (all clusters of that month at once)
-        real = {}
+        real, base_w = {}, {}
         for s in sorted({int(v) for v in p.cluster_start["start_index"] if 1 <= v < nt}):
-            x, shape, ev = _window_contrasts(p.value, s, _pre_for_start(s, pre_ind, auto), after, min_pre_months,
-                                             event_study)
+            pre_s = _pre_for_start(s, pre_ind, auto or weighted)
+            bw = None
+            if weighted:      # block weights per window shape, from that shape's placebos
+                shape = (s - max(s - pre_s, 0), min(s + after, nt - 1) - s + 1)
+                if shape not in base_w:
+                    base_w[shape] = _fit_base_weights(p, w, groups, cluster_start_idx, shape, min_pre_months,
+                                                      placebo_stride, min_practices, min_placebos)
+                    weight_rows += [{"indicator_id": ind, "n_pre": shape[0], "n_post": shape[1],
+                                     "first_month": -hi, "last_month": -lo, "weight": float(wb),
+                                     "n_placebos": base_w[shape][1]}
+                                    for (lo, hi), wb in zip(_blocks_for(shape[0]), base_w[shape][0])]
+                bw = base_w[shape][0]
+            x, shape, ev = _window_contrasts(p.value, s, pre_s, after, min_pre_months, event_study, bw)
             control = np.isinf(p.start_index) | (p.start_index > s + shape[1] - 1)
             real[s] = (shape, ev, *_group_differences(x, w, groups, control))
-        # --- cluster-level variance components per window shape, from placebos
+        # --- cluster-level variance components per window shape, from placebos (with the shape's base)
         comp = {}
         for shape in {r[0] for r in real.values()}:
             th, v, who = _placebos(p, w, groups, cluster_start_idx, shape, min_pre_months, placebo_stride,
-                                   min_practices, event_study)
+                                   min_practices, event_study, base_w=base_w[shape][0] if weighted else None)
             s2, n_pl = _sigma2(th, v)
             comp[shape] = (s2, n_pl, len(np.unique(who)))
         for cid, sidx, start in zip(p.cluster_start["cluster_id"], p.cluster_start["start_index"],
@@ -395,7 +524,10 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
                     "lower": val[2:] - tq[2:] * se[2:], "upper": val[2:] + tq[2:] * se[2:],
                     "n_treated": mt[2:].astype(int), "n_control": mc[2:].astype(int)}))
             v0, se0, df0, t0 = float(val[0]), float(se[0]), float(df[0]), float(tq[0])
-            out = {**row, "n_control": int(mc[0]), "n_pre": shape[0], "n_post": shape[1], "value": v0, "se": se0,
+            base_txt = (f"weighted mean of {shape[0]} months ({_describe_base(base_w[shape][0], shape[0])})"
+                        if weighted else f"mean of {shape[0]} months")
+            out = {**row, "n_control": int(mc[0]), "n_pre": shape[0], "n_post": shape[1], "base": base_txt,
+                   "value": v0, "se": se0,
                    "lower": v0 - t0 * se0, "upper": v0 + t0 * se0,
                    "mde": (t0 + special.stdtrit(df0, power)) * se0, "se_practice": float(np.sqrt(vt0[0] + vc0[0])),
                    "var_cluster": float(s2[0]) if enough[0] else np.nan, "df": df0, "n_placebos": int(n_pl[0]),
@@ -410,7 +542,8 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
                            placebo_df=df1, placebo_df2=np.nan, pre_se_practice=float(np.sqrt(vt0[1] + vc0[1])),
                            placebo_p_value=p1)
             eff_rows.append(out)
-    cols = ["cluster_id", "topic", "indicator_id", "start", "n_practices", "n_control", "n_pre", "n_post", "value",
+    cols = ["cluster_id", "topic", "indicator_id", "start", "n_practices", "n_control", "n_pre", "n_post", "base",
+            "value",
             "se", "lower", "upper", "pre_value", "pre_se", "pre_lower", "pre_upper", "pre_p_value",
             "placebo_statistic", "placebo_df", "placebo_df2", "placebo_p_value", "mde", "se_practice",
             "pre_se_practice",
@@ -422,12 +555,24 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
     es_cols = ["cluster_id", "indicator_id", "event_time", "value", "se", "lower", "upper", "n_treated",
                "n_control"]
     event_study = pd.concat(es_parts, ignore_index=True) if es_parts else pd.DataFrame(columns=es_cols)
-    settings = {"base": ("mean of the months before the start (12, 24, 36 or 48 per indicator: the smallest "
-                         "placebo mean square)" if auto else f"mean of the {pre} months before the start"), "window": f"{-pre if not auto else 'auto'} .. {after} months",
+    if weighted:
+        base_set = ("weighted mean of the 48 months before the start (36, 24 or 12 where fewer precede it): "
+                    "non-negative weights summing to 1 on the blocks of months -1, -3..-2, -6..-4, -12..-7, "
+                    "-24..-13, -36..-25, -48..-37, per indicator and window shape the smallest placebo mean "
+                    "square (synthetic DiD time weights)")
+    elif auto:
+        base_set = ("mean of the months before the start (12, 24, 36 or 48 per indicator: the smallest "
+                    "placebo mean square)")
+    else:
+        base_set = f"mean of the {pre} months before the start"
+    settings = {"base": base_set, "window": f"{pre if isinstance(pre, str) else -pre} .. {after} months",
                 "lag": lag, "comparison": "not yet treated by the end of the window, or never",
                 "weights": weight or "equal", "minimum practices": min_practices, "confidence": confidence,
                 "inference": "practice-level variance + cluster-level component from placebo estimates"}
-    return PremeanClusterEffects(effects, event_study, settings)
+    res = PremeanClusterEffects(effects, event_study, settings)
+    res.base_weights = pd.DataFrame(weight_rows, columns=["indicator_id", "n_pre", "n_post", "first_month",
+                                                          "last_month", "weight", "n_placebos"])
+    return res
 
 
 @register_estimator(

@@ -90,10 +90,11 @@ class EstimatorInput:
     confidence : float
         Interval level.
     weight : {None, "denominator"}
-    base : int, "auto" or None
+    base : int, "auto", "weighted" or None
         Months averaged into the base of a pre-period-mean estimator (``None``: ``before``; ``"auto"``: chosen
-        per indicator from placebo windows, :func:`cluster_eval.impact.cluster_effects_premean`). Estimators
-        with another base ignore it.
+        per indicator from placebo windows; ``"weighted"``: a weighted mean of up to 48 months with block
+        weights fitted per indicator on placebo windows; :func:`cluster_eval.impact.cluster_effects_premean`).
+        Estimators with another base ignore it.
     """
 
     panels: dict

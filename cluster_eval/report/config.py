@@ -188,8 +188,9 @@ def load_params(params_path_or_dict) -> RunConfig:
     imp["lag"] = _int(imp["lag"], "params 'impact.lag'", low=0)
     imp["pre"] = _int(imp["pre"], "params 'impact.pre'", low=2)
     imp["post"] = _int(imp["post"], "params 'impact.post'", low=1)
-    if imp["base"] != "auto":
-        imp["base"] = _int(imp["base"], "params 'impact.base' (or \"auto\")", low=2, allow_none=True)
+    if imp["base"] not in ("auto", "weighted"):
+        imp["base"] = _int(imp["base"], "params 'impact.base' (or \"auto\" or \"weighted\")", low=2,
+                           allow_none=True)
     imp["min_practices"] = _int(imp["min_practices"], "params 'impact.min_practices'", low=1)
     for key in ("national", "its"):
         if not isinstance(imp[key], bool):

@@ -156,9 +156,15 @@ class Settings:
 
     @property
     def base_words(self) -> str:
-        """How many months make the base: ``impact.base`` (``"auto"``: chosen per indicator), else ``pre``."""
+        """How many months make the base: ``impact.base`` (``"auto"``: chosen per indicator; ``"weighted"``: a
+        weighted mean with block weights fitted per indicator), else ``pre``."""
         if self.base == "auto":
             return _("12, 24, 36 or 48 (per indicator, the length whose placebo estimates vary least)")
+        if self.base == "weighted":
+            return _("48 (36, 24 or 12 where fewer precede the start; a weighted mean: per indicator the "
+                     "non-negative weights summing to 1 on blocks of months -1, -3..-2, -6..-4, -12..-7, -24..-13, "
+                     "-36..-25 and -48..-37 whose placebo estimates vary least, the time weights of synthetic "
+                     "difference-in-differences, Arkhangelsky et al. 2021)")
         return str(self.pre if self.base is None else self.base)
 
     @property

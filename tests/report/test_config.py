@@ -118,7 +118,10 @@ def test_impact_base_accepts_auto_or_months(small_data, params_for, tmp_path):
     assert load_params(params_for(small_data, tmp_path / "o1")).impact["base"] is None
     assert load_params(params_for(small_data, tmp_path / "o2", impact={"base": "auto"})).impact["base"] == "auto"
     assert load_params(params_for(small_data, tmp_path / "o3", impact={"base": 36})).impact["base"] == 36
-    with pytest.raises(ConfigError, match=r"params 'impact.base' \(or \"auto\"\) must be a whole number; got 'automatic'"):
+    assert load_params(params_for(small_data, tmp_path / "o5", impact={"base": "weighted"})
+                       ).impact["base"] == "weighted"
+    with pytest.raises(ConfigError, match=r"params 'impact.base' \(or \"auto\" or \"weighted\"\) must be a whole "
+                                          r"number; got 'automatic'"):
         load_params(params_for(small_data, tmp_path / "o4", impact={"base": "automatic"}))
 
 
