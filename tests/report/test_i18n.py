@@ -194,7 +194,7 @@ def danish_run(small_data, tmp_path_factory, params_for):
 
     out = tmp_path_factory.mktemp("runs") / "danish"
     params = out.parent / "danish.yaml"
-    cfg = params_for(small_data, out)
+    cfg = params_for(small_data, out, impact={"base": "weighted"})     # the demo's base, in Danish too
     assert cfg.get("report", {}).get("language", "en") == "en"
     params.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     status = main(["run", str(params), "--language", "da", "--quiet"])
