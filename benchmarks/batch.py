@@ -124,7 +124,7 @@ def load() -> str:
 
 
 def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: int | None = None,
-                n_floor: int = 12, pdf: bool = False) -> dict:
+                n_floor: int = 12, pdf: bool = False, one_job_only: bool = False) -> dict:
     from cluster_eval.report.demo_run import demo_params, ensure_data
     from cluster_eval.report.runner import run
 
@@ -139,6 +139,11 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
     sample = all_clusters[:max_reports] if max_reports and max_reports < len(all_clusters) else None
     res = {"scale": scale, "load_before": os.getloadavg()[0], "clusters": len(all_clusters),
            "sample": len(sample) if sample else None}
+    if one_job_only:   # (2) and (3) only, on the tables of an earlier whole run of this scale
+        run_dir = Path(params["output"])
+        if not (run_dir / "tables").is_dir():
+            raise SystemExit(f"--one-job-only: no earlier run's tables in {run_dir}; run without it first")
+        return res | one_job_part(scale, out, params, run_dir, all_clusters, one_job, n_floor, pdf)
     with TreeMemory() as mem:
         t0, c0 = time.time(), tree_cpu()
         res["status"] = run(params, jobs=jobs, force=True, quiet=True, only=sample)
@@ -177,6 +182,17 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
           f"CPU of all processes {res['total_cpu_s']:.1f} s; "
           f"load {res['load_before']:.1f} -> {res['load_after']:.1f}", flush=True)
 
+    return res | one_job_part(scale, out, params, run_dir, all_clusters, one_job, n_floor, pdf)
+
+
+def one_job_part(scale: str, out: Path, params: dict, run_dir: Path, all_clusters: list, one_job: int,
+                 n_floor: int, pdf: bool) -> dict:
+    """(3) the floor, then (2) the cluster reports with one job on the tables of ``run_dir``."""
+    import shutil
+
+    from cluster_eval.report.runner import run
+
+    res = {}
     # the floor and the one-job reports right after each other, at about the same machine load
     c0 = tree_cpu()
     fl = floor_times(n_floor)
@@ -186,8 +202,7 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
           f"over {len(fl)} (min {min(fl):.2f}, max {max(fl):.2f}); {load()}", flush=True)
     clusters = all_clusters[:one_job]
     oparams = dict(params, output=str(out / "one_job"))
-    import shutil
-
+    shutil.rmtree(out / "one_job", ignore_errors=True)   # no report of an earlier invocation is reused
     # the same tables (and stamp): the one-job run skips the analyse stage
     shutil.copytree(run_dir / "tables", out / "one_job" / "tables", dirs_exist_ok=True)
     res["load_one_job"] = os.getloadavg()[0]
@@ -229,12 +244,16 @@ def main(argv=None) -> int:
     ap.add_argument("--pdf", action="store_true", help="also the per-report time with report.pdf on, side by side")
     ap.add_argument("--max-reports", type=int, default=None,
                     help="run only this many cluster reports per scale and project the report stage (see above)")
+    ap.add_argument("--one-job-only", action="store_true",
+                    help="only the floor and the one-job reports, on the tables of an earlier whole run under --out "
+                         "(e.g. to compare two source trees side by side)")
     args = ap.parse_args(argv)
 
     print(f"{os.cpu_count()} CPUs; {load()}", flush=True)
     results = []
     for scale in args.scales:
-        r = bench_scale(scale, Path(args.out), args.jobs, args.one_job, args.max_reports, args.floor, args.pdf)
+        r = bench_scale(scale, Path(args.out), args.jobs, args.one_job, args.max_reports, args.floor, args.pdf,
+                        args.one_job_only)
         r["ratio_one_job"] = r["per_report_one_job"] / r["floor_s"]
         r["cpu_ratio_one_job"] = r["cpu_per_report_one_job"] / r["floor_cpu_s"]
         print(f"[{scale}] ratio per report (one job) / floor: {r['ratio_one_job']:.2f} wall, "
@@ -244,6 +263,11 @@ def main(argv=None) -> int:
           f"per report, jobs={args.jobs} | per report, 1 job | floor | / floor | peak memory (all / largest) | load |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
+        if args.one_job_only:
+            print(f"| {r['scale']} | one job only: {r['per_report_one_job']:.2f} s (CPU {r['cpu_per_report_one_job']:.2f} s)"
+                  f" against the floor {r['floor_s']:.2f} s (CPU {r['floor_cpu_s']:.2f} s): {r['ratio_one_job']:.2f} "
+                  f"(CPU {r['cpu_ratio_one_job']:.2f}) | load {r['load_one_job']:.1f} |")
+            continue
         proj = f" (projected from {r['sample']} reports)" if r.get("sample") else ""
         print(f"| {r['scale']} | {r['n_reports']} | {r['total_s']:.1f} s{proj} ({r['total_cpu_s']:.0f} s) | "
               f"{r['analyse_s']:.1f} s | {r.get('reports_s', float('nan')):.1f} s{proj} "

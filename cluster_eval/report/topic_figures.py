@@ -50,7 +50,7 @@ def forest_strips(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFram
             ax.axvspan(p["lower"], p["upper"], color=F.POOLED, alpha=0.45, lw=0)
             ax.axvline(p["estimate"], color=F.POOLED, lw=1.4)
         ax.axvline(0, color=F.NATION, lw=0.8)
-        ax.scatter(others["estimate"], np.zeros(len(others)), marker="|", s=40, color=F.OTHER, alpha=0.6, lw=0.8)
+        _marks(ax, others["estimate"].to_numpy(dtype=float))
         label = F._short(str(meta.loc[iid, "title"]), 60)
         if len(mine):
             r = mine.iloc[0]
@@ -76,6 +76,21 @@ def forest_strips(effects: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFram
                Line2D([], [], color=F.NATION, lw=0.8, label=_("no effect"))]
     fig.legend(handles=handles, loc="upper right", ncol=4, fontsize=7, frameon=False, bbox_to_anchor=(0.98, 1.0))
     return fig
+
+
+def _marks(ax, x: np.ndarray) -> None:
+    """The other clusters' estimates as short grey vertical marks, all in ONE path broken by NaN: one element
+    whatever the number of clusters (a marker per cluster was one SVG element each: 1,250 per strip in England),
+    each mark as tall as the ``|`` marker of 40 points² it replaces (6.3 pt, centred on the strip's line)."""
+    if not len(x):
+        return
+    fig = ax.figure
+    height_in = ax.get_position().height * fig.get_figheight()   # the strip's height in inches (layout is set)
+    half = (40 ** 0.5 / 2 / 72) / height_in * 2                   # half a mark in data units (ylim -1..1)
+    gap = np.full(len(x), np.nan)
+    xs = np.column_stack([x, x, gap]).ravel()
+    ys = np.column_stack([np.full(len(x), -half), np.full(len(x), half), gap]).ravel()
+    ax.plot(xs, ys, color=F.OTHER, alpha=0.6, lw=0.8, solid_capstyle="butt")
 
 
 #: the columns of a row, in order: (key, title of the panel)
