@@ -112,6 +112,13 @@ def _retitle(ax, head: str, join: str | None) -> None:
     ax.set_title(join.format(panel=head, reading=second) if second else head, fontsize=7, pad=3, y=1.0)
 
 
+def _by_indicator(df: pd.DataFrame) -> dict:
+    """{indicator: its rows, in the table's order}."""
+    if df is None or not len(df) or "indicator_id" not in df:
+        return {}
+    return dict(tuple(df.groupby("indicator_id", sort=False)))
+
+
 @style.styled
 def indicator_rows(meta: pd.DataFrame, *, trend, cluster_id, region, starts, spc, chart, funnel, limits, es,
                    pooled_es) -> tuple[Figure, dict]:
@@ -127,7 +134,14 @@ def indicator_rows(meta: pd.DataFrame, *, trend, cluster_id, region, starts, spc
     rows = fig.subfigures(n, 1, squeeze=False)[:, 0]
     hidden = {}
     cols = _columns()
+    # each table split by indicator once: the drawing functions select an indicator's rows of what they are
+    # given, and doing that on the cluster's whole tables for every row was a tenth of the figure's time
+    tables = {"trend": trend, "spc": spc, "chart": chart, "funnel": funnel, "limits": limits, "es": es,
+              "pooled_es": pooled_es}
+    split = {name: _by_indicator(df) for name, df in tables.items()}
     for k, (sub, iid) in enumerate(zip(rows, inds)):
+        trend, spc, chart, funnel, limits, es, pooled_es = (
+            split[name].get(iid, tables[name].iloc[:0]) for name in tables)
         axes = sub.subplots(1, 4)
         sub.subplots_adjust(left=0.06, right=0.99, top=1 - 0.42 / ROW, bottom=0.3 / ROW, wspace=0.42)
         one = meta.loc[[iid]]
