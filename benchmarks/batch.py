@@ -193,6 +193,25 @@ def one_job_part(scale: str, out: Path, params: dict, run_dir: Path, all_cluster
     from cluster_eval.report.runner import run
 
     res = {}
+    clusters = all_clusters[:one_job]
+    # a folder per source tree (the tables are current for the code that wrote them: runner.code_hash); its
+    # reports of an earlier invocation go, so every report is run
+    from cluster_eval.report.runner import code_hash
+
+    oj = out / f"one_job_{code_hash()[:10]}"
+    for p in (oj.iterdir() if oj.is_dir() else []):
+        if p.name != "tables":
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    if not (oj / "tables").is_dir():
+        # the main run's tables (and stamp): the one-job run skips the analyse stage when that run was of this
+        # tree; after a code change it analyses once, here, untimed, and keeps the tables for the next time
+        shutil.copytree(run_dir / "tables", oj / "tables")
+    oparams = dict(params, output=str(oj))
+    # one report first, untimed: the tables are analysed here if they are not current for this tree
+    run(oparams, jobs=1, force=False, quiet=True, only=clusters[:1])
+    for p in oj.iterdir():
+        if p.name != "tables":
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
     # the floor and the one-job reports right after each other, at about the same machine load
     c0 = tree_cpu()
     fl = floor_times(n_floor)
@@ -200,17 +219,12 @@ def one_job_part(scale: str, out: Path, params: dict, run_dir: Path, all_cluster
     res["floor_cpu_s"] = (tree_cpu() - c0) / n_floor
     print(f"[{scale}] floor: papermill, one-cell notebook, fresh kernel, one job: median {res['floor_s']:.2f} s "
           f"over {len(fl)} (min {min(fl):.2f}, max {max(fl):.2f}); {load()}", flush=True)
-    clusters = all_clusters[:one_job]
-    oparams = dict(params, output=str(out / "one_job"))
-    shutil.rmtree(out / "one_job", ignore_errors=True)   # no report of an earlier invocation is reused
-    # the same tables (and stamp): the one-job run skips the analyse stage
-    shutil.copytree(run_dir / "tables", out / "one_job" / "tables", dirs_exist_ok=True)
     res["load_one_job"] = os.getloadavg()[0]
     c0 = tree_cpu()
     run(oparams, jobs=1, force=False, quiet=True, only=clusters)
-    one = report_times(out / "one_job")
+    one = report_times(oj)
     res["per_report_one_job"] = statistics.median(one)
-    cpu = report_times(out / "one_job", field="cpu_seconds")
+    cpu = report_times(oj, field="cpu_seconds")
     res["cpu_per_report_one_job"] = statistics.median(cpu) if cpu else float("nan")
     res["one_job_cpu_s"] = tree_cpu() - c0
     print(f"[{scale}] per report with one job ({len(one)} clusters): median {res['per_report_one_job']:.2f} s, "
