@@ -146,12 +146,12 @@ def indicator_rows(meta: pd.DataFrame, *, trend, cluster_id, region, starts, spc
         sub.subplots_adjust(left=0.06, right=0.99, top=1 - 0.42 / ROW, bottom=0.3 / ROW, wspace=0.42)
         one = meta.loc[[iid]]
         sub.suptitle(str(meta.loc[iid, "title"]), x=0.01, y=0.99, ha="left", va="top", fontsize=8.5, fontweight="bold")
-        F.trends(trend, one, cluster_id, region, starts, spc, axes=[axes[0]])
+        F.trends(trend, one, cluster_id, region, starts, spc, axes=[axes[0]], legend=k == 0)
         F.spc_relative(chart, spc, one, axes=[axes[1]])
-        h = F.funnels(funnel, limits, one, axes=[axes[2]])[1]
+        h = F.funnels(funnel, limits, one, axes=[axes[2]], legend=k == 0)[1]
         hidden.update(h)
         if len(es[es["indicator_id"] == iid]):
-            F.event_study(es, one, pooled_es, axes=[axes[3]])
+            F.event_study(es, one, pooled_es, axes=[axes[3]], legend=k == 0)
         else:
             axes[3].text(0.5, 0.5, too_small(), ha="center", va="center", fontsize=7,
                          transform=axes[3].transAxes)
