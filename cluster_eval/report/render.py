@@ -59,10 +59,10 @@ IMG_NO_ALT = re.compile(r"<img\b(?![^>]*\salt\s*=)", re.IGNORECASE)
 def _exporter_class():
     """nbconvert's HTMLExporter without its last step, which re-parses the whole page with BeautifulSoup to add
     ``alt`` to images without one and ``tabindex`` to the lab template's cells, then re-serialises it: with a
-    report's inline SVG figures that pass was most of the rendering (0.5 s CPU for a Denmark cluster report, half
-    a second per report of the batch). The basic template has no such cells, and :func:`render` gives images
-    without ``alt`` one in the report's language; the page is the same HTML (tests/report/test_render_fast.py
-    compares the two after parsing both)."""
+    report's inline SVG figures that pass was 95 % of the rendering (0.4 s CPU for a Denmark cluster report). The
+    basic template has no such cells, and :func:`render` gives images without ``alt`` one in the report's
+    language; the page is the same HTML (tests/report/test_report_cost.py passes it through the same re-parse
+    and compares)."""
     from nbconvert import HTMLExporter
     from nbconvert.exporters.templateexporter import TemplateExporter
     from nbconvert.filters.highlight import Highlight2HTML
@@ -142,7 +142,8 @@ def render(nb_or_path, title: str, footer: str = "", lang: str = "en") -> str:
     nb = nbformat.read(str(nb_or_path), as_version=4) if not hasattr(nb_or_path, "cells") else nb_or_path
     nb = strip_cells(nb)
     body, _resources = _get_exporter().from_notebook_node(nb)
-    # nbconvert's English placeholder for an image without a description: a word in the report's language
+    # an image without a description (nbconvert's exporter would add an English placeholder): a word in the
+    # report's language
     with language(lang):
         alt = html.escape(_("Figure"))
     body = IMG_NO_ALT.sub(f'<img alt="{alt}"', body)
