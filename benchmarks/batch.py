@@ -124,7 +124,7 @@ def load() -> str:
 
 
 def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: int | None = None,
-                n_floor: int = 12, pdf: bool = False) -> dict:
+                n_floor: int = 12, pdf: bool = False, one_job_only: bool = False) -> dict:
     from cluster_eval.report.demo_run import demo_params, ensure_data
     from cluster_eval.report.runner import run
 
@@ -139,6 +139,11 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
     sample = all_clusters[:max_reports] if max_reports and max_reports < len(all_clusters) else None
     res = {"scale": scale, "load_before": os.getloadavg()[0], "clusters": len(all_clusters),
            "sample": len(sample) if sample else None}
+    if one_job_only:   # (2) and (3) only, on the tables of an earlier whole run of this scale
+        run_dir = Path(params["output"])
+        if not (run_dir / "tables").is_dir():
+            raise SystemExit(f"--one-job-only: no earlier run's tables in {run_dir}; run without it first")
+        return res | one_job_part(scale, out, params, run_dir, all_clusters, one_job, n_floor, pdf)
     with TreeMemory() as mem:
         t0, c0 = time.time(), tree_cpu()
         res["status"] = run(params, jobs=jobs, force=True, quiet=True, only=sample)
@@ -177,6 +182,36 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
           f"CPU of all processes {res['total_cpu_s']:.1f} s; "
           f"load {res['load_before']:.1f} -> {res['load_after']:.1f}", flush=True)
 
+    return res | one_job_part(scale, out, params, run_dir, all_clusters, one_job, n_floor, pdf)
+
+
+def one_job_part(scale: str, out: Path, params: dict, run_dir: Path, all_clusters: list, one_job: int,
+                 n_floor: int, pdf: bool) -> dict:
+    """(3) the floor, then (2) the cluster reports with one job on the tables of ``run_dir``."""
+    import shutil
+
+    from cluster_eval.report.runner import run
+
+    res = {}
+    clusters = all_clusters[:one_job]
+    # a folder per source tree (the tables are current for the code that wrote them: runner.code_hash); its
+    # reports of an earlier invocation go, so every report is run
+    from cluster_eval.report.runner import code_hash
+
+    oj = out / f"one_job_{code_hash()[:10]}"
+    for p in (oj.iterdir() if oj.is_dir() else []):
+        if p.name != "tables":
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    if not (oj / "tables").is_dir():
+        # the main run's tables (and stamp): the one-job run skips the analyse stage when that run was of this
+        # tree; after a code change it analyses once, here, untimed, and keeps the tables for the next time
+        shutil.copytree(run_dir / "tables", oj / "tables")
+    oparams = dict(params, output=str(oj))
+    # one report first, untimed: the tables are analysed here if they are not current for this tree
+    run(oparams, jobs=1, force=False, quiet=True, only=clusters[:1])
+    for p in oj.iterdir():
+        if p.name != "tables":
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
     # the floor and the one-job reports right after each other, at about the same machine load
     c0 = tree_cpu()
     fl = floor_times(n_floor)
@@ -184,18 +219,12 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
     res["floor_cpu_s"] = (tree_cpu() - c0) / n_floor
     print(f"[{scale}] floor: papermill, one-cell notebook, fresh kernel, one job: median {res['floor_s']:.2f} s "
           f"over {len(fl)} (min {min(fl):.2f}, max {max(fl):.2f}); {load()}", flush=True)
-    clusters = all_clusters[:one_job]
-    oparams = dict(params, output=str(out / "one_job"))
-    import shutil
-
-    # the same tables (and stamp): the one-job run skips the analyse stage
-    shutil.copytree(run_dir / "tables", out / "one_job" / "tables", dirs_exist_ok=True)
     res["load_one_job"] = os.getloadavg()[0]
     c0 = tree_cpu()
     run(oparams, jobs=1, force=False, quiet=True, only=clusters)
-    one = report_times(out / "one_job")
+    one = report_times(oj)
     res["per_report_one_job"] = statistics.median(one)
-    cpu = report_times(out / "one_job", field="cpu_seconds")
+    cpu = report_times(oj, field="cpu_seconds")
     res["cpu_per_report_one_job"] = statistics.median(cpu) if cpu else float("nan")
     res["one_job_cpu_s"] = tree_cpu() - c0
     print(f"[{scale}] per report with one job ({len(one)} clusters): median {res['per_report_one_job']:.2f} s, "
@@ -229,12 +258,16 @@ def main(argv=None) -> int:
     ap.add_argument("--pdf", action="store_true", help="also the per-report time with report.pdf on, side by side")
     ap.add_argument("--max-reports", type=int, default=None,
                     help="run only this many cluster reports per scale and project the report stage (see above)")
+    ap.add_argument("--one-job-only", action="store_true",
+                    help="only the floor and the one-job reports, on the tables of an earlier whole run under --out "
+                         "(e.g. to compare two source trees side by side)")
     args = ap.parse_args(argv)
 
     print(f"{os.cpu_count()} CPUs; {load()}", flush=True)
     results = []
     for scale in args.scales:
-        r = bench_scale(scale, Path(args.out), args.jobs, args.one_job, args.max_reports, args.floor, args.pdf)
+        r = bench_scale(scale, Path(args.out), args.jobs, args.one_job, args.max_reports, args.floor, args.pdf,
+                        args.one_job_only)
         r["ratio_one_job"] = r["per_report_one_job"] / r["floor_s"]
         r["cpu_ratio_one_job"] = r["cpu_per_report_one_job"] / r["floor_cpu_s"]
         print(f"[{scale}] ratio per report (one job) / floor: {r['ratio_one_job']:.2f} wall, "
@@ -244,6 +277,11 @@ def main(argv=None) -> int:
           f"per report, jobs={args.jobs} | per report, 1 job | floor | / floor | peak memory (all / largest) | load |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
+        if args.one_job_only:
+            print(f"| {r['scale']} | one job only: {r['per_report_one_job']:.2f} s (CPU {r['cpu_per_report_one_job']:.2f} s)"
+                  f" against the floor {r['floor_s']:.2f} s (CPU {r['floor_cpu_s']:.2f} s): {r['ratio_one_job']:.2f} "
+                  f"(CPU {r['cpu_ratio_one_job']:.2f}) | load {r['load_one_job']:.1f} |")
+            continue
         proj = f" (projected from {r['sample']} reports)" if r.get("sample") else ""
         print(f"| {r['scale']} | {r['n_reports']} | {r['total_s']:.1f} s{proj} ({r['total_cpu_s']:.0f} s) | "
               f"{r['analyse_s']:.1f} s | {r.get('reports_s', float('nan')):.1f} s{proj} "

@@ -270,8 +270,7 @@ class ClusterReport(SectionsBase):
         if self.topics_up:  # how the details' SPC and funnel panels are made
             spc = read_table(self.run, "spc", cluster_id=self.cid)
             ids = [self.cid, str(self.cluster["region"]), "nation"]
-            tr = read_table(self.run, "trends")
-            tr = tr[tr["unit_id"].isin(ids) & tr["indicator_id"].isin(self.meta_up.index)]
+            tr = read_table(self.run, "trends", unit_id=ids, indicator_id=list(self.meta_up.index))
             text += ("\n- " + trends_note(tr).strip("*") + "\n- " + spc_note(spc).strip("*") + "\n- "
                      + funnel_note("99.8%", self.funnel).strip("*"))
         small = self.eff[self.eff["status"] != "estimated"]

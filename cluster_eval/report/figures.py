@@ -139,10 +139,25 @@ def _given(axes):
     return axes[0].figure, axes
 
 
+class InView(MaxNLocator):
+    """:class:`~matplotlib.ticker.MaxNLocator`'s ticks, only those within the view limits.
+
+    Matplotlib makes a tick object (two lines and two texts, copied from the first tick) for every location its
+    locator returns, and MaxNLocator returns one beyond each limit for autoscaling, which is never drawn; tick
+    objects were a sixth of a report's figure time. The drawn ticks are the same (the same tolerance as
+    matplotlib's own test for a tick within the view)."""
+
+    def __call__(self):
+        locs = np.asarray(super().__call__())
+        lo, hi = sorted(self.axis.get_view_interval())
+        tol = (hi - lo) * 1e-10
+        return locs[(locs >= lo - tol) & (locs <= hi + tol)]
+
+
 def _light(ax, nx: int = 3, ny: int = 3):
     """Few ticks, small labels: tick objects and text dominate drawing time. Danish: decimal commas."""
-    ax.xaxis.set_major_locator(MaxNLocator(nx))
-    ax.yaxis.set_major_locator(MaxNLocator(ny))
+    ax.xaxis.set_major_locator(InView(nx))
+    ax.yaxis.set_major_locator(InView(ny))
     ax.tick_params(labelsize=7, length=2)
     if i18n.get_language() == "da":
         ax.xaxis.set_major_formatter(_DecimalComma(useOffset=False))
@@ -189,7 +204,7 @@ def _signal_word(direction: str, better: str) -> str:
 
 @_figure(N_("Trends: the cluster, its region and the nation, month by month"))
 def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str, starts: dict,
-           spc: pd.DataFrame, axes=None) -> Figure:
+           spc: pd.DataFrame, axes=None, legend: bool = True) -> Figure:
     """Cluster vs region vs nation, month by month, one panel per indicator; the start marked and, in the title,
     the SPC verdict relative to the nation (``spc`` table: ``ce.spc.relative`` rules of the cluster)."""
     inds = list(meta.index)
@@ -216,8 +231,9 @@ def trends(trend: pd.DataFrame, meta: pd.DataFrame, cluster_id: str, region: str
                 title += "\n" + _("SPC vs nation: no signal")
         ax.set_title(title, fontsize=8)
         ax.set_ylabel(_measure_label(meta.loc[iid, "unit"], _standardised(t)), fontsize=7)
-    axes[0].xaxis.set_major_locator(MaxNLocator(4, integer=True))  # shared: whole years on every panel
-    axes[0].legend(fontsize=7, frameon=False)
+    axes[0].xaxis.set_major_locator(InView(4, integer=True))  # shared: whole years on every panel
+    if legend:   # (a legend made and removed costs as much as one drawn: the rows of a topic show one)
+        axes[0].legend(fontsize=7, frameon=False)
     return fig
 
 
@@ -253,7 +269,8 @@ def spc_relative(chart: pd.DataFrame, rules: pd.DataFrame, meta: pd.DataFrame, a
 
 
 @_figure(N_("Funnel plots: the cluster's practices before and after the start"))
-def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame, axes=None) -> tuple[Figure, dict]:
+def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame, axes=None,
+            legend: bool = True) -> tuple[Figure, dict]:
     """The cluster's practices against national funnel limits (95% dashed, 99.8% solid) after the start,
     with each practice's position before the start (grey, joined to its position after).
 
@@ -313,12 +330,14 @@ def funnels(funnel: pd.DataFrame, limits: pd.DataFrame, meta: pd.DataFrame, axes
         ax.set_ylabel(_measure_label(m["unit"], std), fontsize=7)
         if std:
             ax.set_xlabel(_("expected count"), fontsize=7)
-    axes[0].legend(fontsize=7, frameon=False)
+    if legend:
+        axes[0].legend(fontsize=7, frameon=False)
     return fig, hidden
 
 
 @_figure(N_("Event study: the effect month by month since the start"))
-def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | None = None, axes=None) -> Figure:
+def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | None = None, axes=None,
+                legend: bool = True) -> Figure:
     """Effect by month since the start with intervals; month -1 is the reference (zero)."""
     inds = list(meta.index)
     fig, axes = _grid(len(inds), sharex=True) if axes is None else _given(axes)
@@ -337,7 +356,7 @@ def event_study(es: pd.DataFrame, meta: pd.DataFrame, pooled: pd.DataFrame | Non
         ax.set_title(_short(meta.loc[iid, "title"]), fontsize=8)
         ax.set_xlabel(_("months since start"), fontsize=7)
         ax.set_ylabel(_("difference ({unit})").format(unit=_dunit(meta.loc[iid, "unit"])), fontsize=7)
-    if pooled is not None and len(pooled):
+    if legend and pooled is not None and len(pooled):
         axes[0].legend(fontsize=7, frameon=False)
     return fig
 

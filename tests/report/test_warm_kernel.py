@@ -79,3 +79,28 @@ def test_a_fresh_kernel_every_recycle_reports(tmp_path, kernel_env, monkeypatch)
     for label in ("r1", "r2", "r3"):
         assert W.execute_report(_job(tmp_path, nb, label))["status"] == "ok"
     assert _pid(tmp_path, "r1") == _pid(tmp_path, "r2") != _pid(tmp_path, "r3")
+
+
+CYCLE = ("import builtins, gc, weakref\n"
+         "class Node:\n    pass\n"
+         "if label == 'first':\n"
+         "    node = Node()\n    node.me = node          # cyclic: freed by the garbage collector only\n"
+         "    builtins._ce_test_ref = weakref.ref(node)\n"
+         "else:\n"
+         "    print('frozen', gc.get_freeze_count() > 0, 'alive', builtins._ce_test_ref() is not None)")
+
+
+def test_the_previous_reports_objects_are_collected_before_the_modules_are_frozen(tmp_path, kernel_env):
+    """The reset collects a report's garbage (cyclic objects too), then freezes what is left: the next report
+    runs with the modules frozen and nothing of the previous report alive."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
+    params = nbformat.v4.new_code_cell('label = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(CYCLE)]
+    path = tmp_path / "cycle.ipynb"
+    nbformat.write(nb, path)
+    assert W.execute_report(_job(tmp_path, path, "first"))["status"] == "ok"
+    assert W.execute_report(_job(tmp_path, path, "second"))["status"] == "ok"
+    out = nbformat.read(tmp_path / "second.ipynb", as_version=4).cells[-1].outputs
+    assert "".join(o.get("text", "") for o in out).split() == ["frozen", "True", "alive", "False"]
