@@ -375,7 +375,7 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
         try:
             with warnings.catch_warnings(record=True) as caught:  # into the run log, not onto the terminal
                 warnings.simplefilter("always")
-                analyse(dataset, cfg, folder / "tables", log=LOG.info)
+                analyse(dataset, cfg, folder / "tables", log=LOG.info, jobs=n_jobs)
         except Exception as exc:
             # the manifest must not stay "running": the run failed before any report was written
             man.write(status="failed")
