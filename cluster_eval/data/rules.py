@@ -131,7 +131,7 @@ def coerce_table(df: pd.DataFrame, spec, file_label, colmap=None):
             problems.append(problem(file_label, lab, "value is missing (empty cell)", isna, df))
         if kind in (C.ID, C.TEXT):
             vals = stripped if text else raw.astype("string").str.strip()
-            vals = vals.mask(isna)
+            vals = vals.mask(isna) if isna.any() else vals   # no copy of a full column
             # ids that came in as floats from Parquet (e.g. 12.0) are written as 12
             out[col] = vals.str.replace(r"\.0$", "", regex=True) if pd.api.types.is_float_dtype(raw) else vals
         elif kind in (C.DATE, C.PERIOD):
