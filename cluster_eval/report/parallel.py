@@ -26,7 +26,8 @@ def _child(fn, args, send) -> None:
             result = ("ok", fn(*args, lambda msg: send.send(("log", msg)), step))
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
             result = ("error", exc)
-    seen = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    # each warning once per message and place (as the default filter shows them), not once per occurrence
+    seen = list(dict.fromkeys((str(w.message), w.category, w.filename, w.lineno) for w in caught))
     try:
         send.send((*result, step[0], seen))
     except Exception as exc:  # noqa: BLE001 - an exception that cannot be pickled: its words

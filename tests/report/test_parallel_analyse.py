@@ -140,3 +140,26 @@ def dataclasses_replace(ds):
     import copy
 
     return copy.copy(ds)
+
+
+def test_the_helpers_warnings_reach_the_parent_once_each(dataset, cfg, tmp_path, monkeypatch):
+    import warnings
+
+    from cluster_eval.errors import ClusterEvalWarning
+    from cluster_eval.report.analyse import Analysis, analyse
+
+    parent = os.getpid()
+    real = Analysis.pooled_tables
+
+    def warns(self, eff, es):
+        for _ in range(3):   # the same warning three times: shown once, as the default filter would
+            warnings.warn(f"from pid {'helper' if os.getpid() != parent else 'parent'}", ClusterEvalWarning,
+                          stacklevel=1)
+        return real(self, eff, es)
+
+    monkeypatch.setattr(Analysis, "pooled_tables", warns)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        analyse(dataset, cfg, tmp_path, jobs=2)
+    mine = [str(w.message) for w in caught if issubclass(w.category, ClusterEvalWarning)]
+    assert mine == ["from pid helper"]
