@@ -153,6 +153,12 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
     log = (run_dir / "logs" / "run.log").read_text()
     m = re.findall(r"analyse: done in ([\d.]+) s", log)
     res["analyse_s"] = float(m[-1]) if m else float("nan")
+    m = re.findall(r"data: loaded and validated in ([\d.]+) s", log)
+    res["load_s"] = float(m[-1]) if m else float("nan")
+    m = re.findall(r"data: \d+ input files hashed in ([\d.]+) s", log)
+    res["hash_s"] = float(m[-1]) if m else float("nan")
+    m = re.findall(r"analyse: done in [\d.]+ s, ([\d.]+) s of CPU", log)
+    res["analyse_cpu_s"] = float(m[-1]) if m else float("nan")
     m = re.findall(r"reports: done in ([\d.]+) s; this process used ([\d.]+) s of CPU", log)
     if m:
         res["reports_s"], res["parent_cpu_s"] = float(m[-1][0]), float(m[-1][1])
@@ -174,7 +180,8 @@ def bench_scale(scale: str, base: Path, jobs: int, one_job: int, max_reports: in
               f"{res['total_cpu_s']:.1f} s); PROJECTED report stage {res['reports_s']:.1f} s, whole run "
               f"{res['total_s']:.1f} s ({res['total_s'] / 60:.1f} min)", flush=True)
     print(f"[{scale}] whole run {res['total_s']:.1f} s ({res['total_s'] / 60:.1f} min), exit {res['status']}, "
-          f"{len(per)} cluster reports + overview; analyse {res['analyse_s']:.1f} s; report stage "
+          f"{len(per)} cluster reports + overview; load + validate {res['load_s']:.1f} s, hash the inputs "
+          f"{res['hash_s']:.1f} s; analyse {res['analyse_s']:.1f} s (CPU {res['analyse_cpu_s']:.1f} s); report stage "
           f"{res.get('reports_s', float('nan')):.1f} s with the parent using {res.get('parent_cpu_s', float('nan')):.1f}"
           f" s CPU; per report (jobs={jobs}) median {res['per_report_median']:.2f} s (CPU {res['cpu_per_report']:.2f} s); "
           f"peak memory "
@@ -273,9 +280,10 @@ def main(argv=None) -> int:
         print(f"[{scale}] ratio per report (one job) / floor: {r['ratio_one_job']:.2f} wall, "
               f"{r['cpu_ratio_one_job']:.2f} CPU (aim <= 2)", flush=True)
         results.append(r)
-    print(f"\n| scale | reports | whole run (CPU of all processes) | analyse | report stage (parent CPU) | "
+    print(f"\n| scale | reports | whole run (CPU of all processes) | load + validate | analyse (CPU) | "
+          f"report stage (parent CPU) | "
           f"per report, jobs={args.jobs} | per report, 1 job | floor | / floor | peak memory (all / largest) | load |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         if args.one_job_only:
             print(f"| {r['scale']} | one job only: {r['per_report_one_job']:.2f} s (CPU {r['cpu_per_report_one_job']:.2f} s)"
@@ -284,7 +292,8 @@ def main(argv=None) -> int:
             continue
         proj = f" (projected from {r['sample']} reports)" if r.get("sample") else ""
         print(f"| {r['scale']} | {r['n_reports']} | {r['total_s']:.1f} s{proj} ({r['total_cpu_s']:.0f} s) | "
-              f"{r['analyse_s']:.1f} s | {r.get('reports_s', float('nan')):.1f} s{proj} "
+              f"{r['load_s']:.1f} s | {r['analyse_s']:.1f} s ({r['analyse_cpu_s']:.0f} s) | "
+              f"{r.get('reports_s', float('nan')):.1f} s{proj} "
               f"({r.get('parent_cpu_s', float('nan')):.1f} s) | {r['per_report_median']:.2f} s | "
               f"{r['per_report_one_job']:.2f} s | {r['floor_s']:.2f} s | {r['ratio_one_job']:.2f} "
               f"(CPU {r['cpu_ratio_one_job']:.2f}) | "

@@ -104,20 +104,25 @@ def load_dataset(path_or_params, *, validate: bool = True) -> Dataset:
         The params' ``data`` section is malformed (unknown key, missing file name).
     """
     source = resolve_source(path_or_params)
-    raw, labels, colmaps, problems = {}, {}, {}, []
+    raw, labels, colmaps, problems, type_problems, typed = {}, {}, {}, [], [], {}
     for name in C.ORDER + ("truth",):
         df, label, colmap, probs = source.read(name)
         problems += probs
-        if df is not None:
-            raw[name], labels[name], colmaps[name] = df, label, colmap
-    typed = {}
-    for name in C.ORDER:
-        if name not in raw:
+        if df is None:
             continue
-        t, probs = coerce_table(raw[name], C.SPECS[name], labels[name], colmaps[name])
-        problems += probs
+        labels[name], colmaps[name] = label, colmap
+        if name not in C.SPECS:
+            raw[name] = df
+            continue
+        # typed as soon as read, so that the raw text of one table is let go before the next is read (a
+        # national measures_banded has tens of millions of rows); the problems keep their order: those of
+        # reading every table first, then the type problems
+        t, probs = coerce_table(df, C.SPECS[name], label, colmap)
+        del df
+        type_problems += probs
         if t is not None:
             typed[name] = t
+    problems += type_problems
     if validate and not problems:
         kinds, topics = source.indicator_kinds(), source.topics()
         problems += check_relations(typed, labels, kinds=kinds, topics=topics)

@@ -34,7 +34,7 @@ from ..resources import project_root
 from ..validation import hint
 from .contract import SPECS
 from .params import check_keys, read_params_file
-from .rules import LINE, check_file_bytes, problem
+from .rules import LINE, check_file_bytes, csv_lines, problem, table_rows
 
 TABLE_KEYS = {"file", "columns", "constant", "fill", "distinct", "dropna", "rows", "sheet"}
 DATA_KEYS = {"folder", "tables", "indicators"}
@@ -67,14 +67,14 @@ def read_raw(path: Path, label: str):
         return None, problems
     if path.suffix.lower() == ".parquet":
         df = pd.read_parquet(path)
-        df[LINE] = [f"row {i + 1}" for i in range(len(df))]
+        df[LINE] = table_rows(len(df))
     else:
         try:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
         except pd.errors.ParserError as exc:
             return None, [problem(label, None, f"file is not valid CSV ({exc})")]
         df.columns = [str(c).strip() for c in df.columns]
-        df[LINE] = [f"line {i + 2}" for i in range(len(df))]
+        df[LINE] = csv_lines(len(df))
     return df, []
 
 

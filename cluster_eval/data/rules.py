@@ -16,7 +16,27 @@ from ..errors import Problem
 from . import contract as C
 
 MAX_ROWS_SHOWN = 5
-LINE = "__line__"  # hidden column carrying each row's location in its source file (e.g. "line 7")
+LINE = "__line__"
+"""Hidden column carrying each row's location in its source file: a number, ``n > 0`` for "line n" of a CSV
+file and ``-n`` for "row n" of a Parquet file (numbers, not text: a national table has tens of millions of
+rows), or the label itself as text (e.g. "rows[3]" of inline rows). :func:`location` turns it into words."""
+
+
+def location(value) -> str:
+    """The words of a :data:`LINE` value: 7 -> "line 7", -7 -> "row 7", text as it is."""
+    if isinstance(value, int | np.integer):
+        return f"line {value}" if value > 0 else f"row {-value}"
+    return str(value)
+
+
+def csv_lines(n: int) -> np.ndarray:
+    """:data:`LINE` values of ``n`` data rows of a CSV file with a header (lines 2 .. n + 1)."""
+    return np.arange(2, n + 2, dtype=np.int64)
+
+
+def table_rows(n: int) -> np.ndarray:
+    """:data:`LINE` values of ``n`` rows of a table without line numbers, e.g. Parquet (rows 1 .. n)."""
+    return -np.arange(1, n + 1, dtype=np.int64)
 
 
 def problem(file, column, rule, mask=None, frame=None, rows=None, count=None) -> Problem:
@@ -26,7 +46,7 @@ def problem(file, column, rule, mask=None, frame=None, rows=None, count=None) ->
         idx = np.flatnonzero(mask)
         count = int(idx.size)
         labels = frame[LINE].to_numpy()[idx[:MAX_ROWS_SHOWN]] if LINE in frame else idx[:MAX_ROWS_SHOWN] + 1
-        rows = tuple(str(x) for x in labels)
+        rows = tuple(location(x) if LINE in frame else str(x) for x in labels)
     return Problem(str(file), column, rule, tuple(rows or ()), int(count or 0))
 
 
@@ -37,6 +57,8 @@ def check_file_bytes(path, label) -> list:
         return [problem(label, None, "file not found")]
     if path.suffix.lower() == ".parquet":
         return [] if path.stat().st_size else [problem(label, None, "file is empty")]
+    if path.stat().st_size > _CHUNK and _large_text_ok(path):
+        return []   # checked in chunks (a national measures file has hundreds of MB); else the whole file below
     data = path.read_bytes()
     if not data.strip() or data.strip() == b"\xef\xbb\xbf":
         return [problem(label, None, "file is empty (no header, no rows)")]
@@ -48,6 +70,31 @@ def check_file_bytes(path, label) -> list:
                          f"file is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}); "
                          "save it as UTF-8", rows=(f"line {line}",), count=1)]
     return []
+
+
+_CHUNK = 1 << 24
+
+
+def _large_text_ok(path: Path) -> bool:
+    """Whether a file is UTF-8 text with something besides white space and a BOM, read 16 MiB at a time (not held
+    whole in memory). False sends it to :func:`check_file_bytes`'s whole-file reading, which words the problem."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")()
+    content = False
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            try:
+                dec.decode(chunk)
+            except UnicodeDecodeError:
+                return False
+            if not content:
+                content = bool(chunk.replace(b"\xef\xbb\xbf", b"").strip())
+    try:
+        dec.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return content
 
 
 def _label(colmap, col):
@@ -77,20 +124,22 @@ def coerce_table(df: pd.DataFrame, spec, file_label, colmap=None):
             continue
         raw = df[col]
         lab = _label(colmap, col)
-        isna = raw.isna() | (raw.astype(str).str.strip() == "") if raw.dtype == object or \
-            pd.api.types.is_string_dtype(raw) else raw.isna()
+        text = raw.dtype == object or pd.api.types.is_string_dtype(raw)
+        stripped = raw.astype("string").str.strip() if text else None   # once per column (millions of rows)
+        isna = (raw.isna() | stripped.eq("").fillna(False)).astype(bool) if text else raw.isna()
         if col in spec.nonempty and isna.any():
             problems.append(problem(file_label, lab, "value is missing (empty cell)", isna, df))
         if kind in (C.ID, C.TEXT):
-            vals = raw.astype("string").str.strip()
-            vals = vals.mask(isna)
+            vals = stripped if text else raw.astype("string").str.strip()
+            vals = vals.mask(isna) if isna.any() else vals   # no copy of a full column
             # ids that came in as floats from Parquet (e.g. 12.0) are written as 12
             out[col] = vals.str.replace(r"\.0$", "", regex=True) if pd.api.types.is_float_dtype(raw) else vals
         elif kind in (C.DATE, C.PERIOD):
             if pd.api.types.is_datetime64_any_dtype(raw):
                 parsed = pd.to_datetime(raw)
             else:
-                parsed = pd.to_datetime(raw.astype("string").str.strip(), format="%Y-%m-%d", errors="coerce")
+                parsed = pd.to_datetime(stripped if text else raw.astype("string").str.strip(), format="%Y-%m-%d",
+                                        errors="coerce")
             bad = parsed.isna() & ~isna
             if bad.any():
                 first = raw[bad].astype(str).head(3).tolist()
@@ -131,7 +180,7 @@ def coerce_table(df: pd.DataFrame, spec, file_label, colmap=None):
             keys = ", ".join(spec.key)
             problems.append(problem(file_label, _label(colmap, spec.key[-1]),
                                      f"duplicate rows for ({keys}): each combination may appear once", dup, df))
-    out[LINE] = df[LINE] if LINE in df else [f"row {i + 1}" for i in range(len(df))]
+    out[LINE] = df[LINE] if LINE in df else table_rows(len(df))
     return out, problems
 
 

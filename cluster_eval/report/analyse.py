@@ -353,8 +353,13 @@ class Analysis(ImpactTables):
         return descriptive.standing_table(self)
 
     # -- everything ---------------------------------------------------------------------------------
-    def run(self, tables_dir, log=lambda msg: None) -> dict:
+    def run(self, tables_dir, log=lambda msg: None, jobs: int = 1) -> dict:
         """Compute and write every table (each through disclosure control). Returns {name: path}.
+
+        With ``jobs`` > 1 (and where processes can be forked) the impact tables (effects, event studies,
+        variation, pooling, truth check, national DiD, ITS) are computed by a forked helper process while this
+        one computes the descriptive tables (:mod:`.parallel`); the tables are the same as with ``jobs=1``. A
+        helper that dies is replaced by computing its tables here.
 
         A failure is logged as ``analyse: failed during <step>: <error>`` and raised.
         """
@@ -378,8 +383,13 @@ class Analysis(ImpactTables):
                 log(f"analyse: disclosure control on {name} ({len(df):,} rows, {time.time() - t0:.1f} s)")
             out[name] = write_table(df, tables_dir / f"{name}.parquet")
 
+        helper = None
         try:
             self.ind, self.measures, self.practices, self.activities  # noqa: B018 - prepare (fails here on bad data)
+            if jobs > 1:
+                from .parallel import ForkedPart
+
+                helper = ForkedPart.start(self._impact_part, tables_dir, thr, rnd, log)
             stage("clusters", quiet=True)
             put("indicators", self.ind)
             put("clusters", self.clusters_table(), counts=("listed_patients",))
@@ -393,50 +403,78 @@ class Analysis(ImpactTables):
             cells = published[(published["level"] == "cluster") & published["suppressed"].astype(bool)]
             hidden = cells.rename(columns={"unit_id": "cluster_id"})[["cluster_id", "indicator_id", "period"]]
             log(f"analyse: disclosure control on trends, nested ({len(trends):,} rows, {time.time() - t0:.1f} s)")
+            del trends, published, cells
             stage("SPC relative to the nation (cluster_eval.spc.relative)")
             rules, chart = self.spc_tables
             put("spc", hide_windows_over_hidden_months(rules, hidden, ["centre", "sigma_z"]))
             put("spc_chart", descriptive.hide_chart_months(chart, hidden))
-            stage("effects, event studies, variation (cluster_eval.impact)")
-            eff, es, var = self.effect_tables()
-            put("effects", eff)
-            put("event_study", es)
-            put("variation", var)
+            if helper is None:
+                out.update(self._impact_part(tables_dir, thr, rnd, log, step))
             stage("funnels (cluster_eval.stats)")
             fun, limits = self.funnel_tables()
             put("funnel", fun, counts=("numerator", "denominator"), derived=("value", "expected"),
                 by=["cluster_id", "topic", "indicator_id", "phase"], hidden=hidden)
             put("funnel_limits", limits)
-            stage("pooling (cluster_eval.impact.pool)")
-            pooled, pes = self.pooled_tables(eff, es)
-            put("pooled", pooled)
-            tc = self.truth_check(eff)
-            if tc is not None:
-                put("truth_check", tc)
-            put("pooled_event_study", pes)
-            if self.imp["national"]:
-                stage("national staggered DiD (att_gt) per indicator")
-                nat_eff, nat_es = self.national_tables()
-                put("national_effects", nat_eff)
-                put("national_event_study", nat_es)
-            if self.imp["its"]:
-                stage("interrupted time series per cluster (cluster_eval.impact.its)")
-                put("its", self.its_table())
             stage("national variation and standing")
             put("variation_trend", self.variation_trend_table())
             put("standing", self.standing_table(), counts=("numerator", "denominator"),
                 derived=("value", "lower", "upper", "lower_99_8", "upper_99_8", "percentile"), by=["indicator_id"],
                 hidden=hidden)
+            if helper is not None:
+                stage("waiting for the impact tables (helper process)", quiet=True)
+                done = helper.join(step)
+                if done is None:   # the helper died: its tables are computed here
+                    log(f"analyse: the helper process stopped ({helper.exitcode_text()}); the impact tables are "
+                        "computed here")
+                    done = self._impact_part(tables_dir, thr, rnd, log, step)
+                out.update(done)
         except Exception as exc:
+            if helper is not None:
+                helper.stop()
             log(f"analyse: failed during {step[0]}: {type(exc).__name__}: {exc}")
             raise
         return out
 
+    def _impact_part(self, tables_dir, thr, rnd, log, step) -> dict:
+        """The impact tables (``ce.impact``: effects, event studies, variation, pooling, truth check, national
+        DiD, ITS): written into ``tables_dir``; returns {name: path}. ``step[0]`` names the step under way."""
+        out = {}
 
-def analyse(dataset, config, tables_dir, log=lambda msg: None) -> dict:
+        def stage(what):
+            step[0] = what
+            log(f"analyse: {what}")
+
+        def put(name, df):
+            out[name] = write_table(df, tables_dir / f"{name}.parquet")
+
+        stage("effects, event studies, variation (cluster_eval.impact)")
+        eff, es, var = self.effect_tables()
+        put("effects", eff)
+        put("event_study", es)
+        put("variation", var)
+        stage("pooling (cluster_eval.impact.pool)")
+        pooled, pes = self.pooled_tables(eff, es)
+        put("pooled", pooled)
+        tc = self.truth_check(eff)
+        if tc is not None:
+            put("truth_check", tc)
+        put("pooled_event_study", pes)
+        if self.imp["national"]:
+            stage("national staggered DiD (att_gt) per indicator")
+            nat_eff, nat_es = self.national_tables()
+            put("national_effects", nat_eff)
+            put("national_event_study", nat_es)
+        if self.imp["its"]:
+            stage("interrupted time series per cluster (cluster_eval.impact.its)")
+            put("its", self.its_table())
+        return out
+
+
+def analyse(dataset, config, tables_dir, log=lambda msg: None, jobs: int = 1) -> dict:
     """Compute every table the reports need and write them (after disclosure control) into ``tables_dir``.
 
-    A failure in a statistics package is not worked around: it is logged (``analyse: failed during <step>:
-    <error>``) and raised, so the run fails and says why.
+    ``jobs`` > 1: in two processes (:meth:`Analysis.run`; the same tables). A failure in a statistics package
+    is not worked around: it is logged (``analyse: failed during <step>: <error>``) and raised, so the run
+    fails and says why.
     """
-    return Analysis(dataset, config).run(tables_dir, log=log)
+    return Analysis(dataset, config).run(tables_dir, log=log, jobs=jobs)

@@ -289,8 +289,11 @@ def practice_funnel(num, den, members, window: slice, *, kind: str, better: str,
 def funnel_curves(target, top, *, kind: str, standardised: bool, tau2: float, multiplier: float,
                   points: int = 40) -> pd.DataFrame:
     """Limit curves to draw (95 %, 99.8 %) on a grid of ``points`` sizes up to ``top`` (the funnel's x:
-    denominator, or expected count when standardised); ``target`` in the reported unit."""
-    size = top * np.linspace(1 / points, 1, points)
+    denominator, or expected count when standardised); ``target`` in the reported unit. ``top`` may be an
+    array (one funnel each, same target and τ²): the curves one after the other, ``points`` rows each, the
+    same values as one call per ``top`` (limits are computed element by element)."""
+    top = np.asarray(top, dtype=float)
+    size = np.multiply.outer(top, np.linspace(1 / points, 1, points)).reshape(-1)
     out = pd.DataFrame({"size": size})
     for conf, tag in ((SHOWN, "95"), (VERDICT, "998")):
         lo, hi = funnel_limits_at(target / multiplier, size, kind=kind, standardised=standardised, tau2=tau2,

@@ -52,6 +52,14 @@ class ImpactInputs(NamedTuple):
     panels: dict
 
 
+def _in_order(parts) -> pd.DataFrame:
+    """Concatenate (order key per row, frame) parts and sort the rows by the key (stable: rows with one key keep
+    their order)."""
+    frame = pd.concat([f for _, f in parts], ignore_index=True)
+    order = np.argsort(np.concatenate([np.asarray(k, dtype=np.int64) for k, _ in parts]), kind="stable")
+    return frame.iloc[order].reset_index(drop=True)
+
+
 class ImpactTables:
     """Funnels, effects, event studies, variation change, pooling, national effects, truth check."""
 
@@ -80,19 +88,27 @@ class ImpactTables:
         (:func:`cluster_eval.report.descriptive.practice_funnel`, ``ce.stats`` limits)."""
         from .descriptive import counts_by_indicator, funnel_curves, practice_funnel
 
+        points = 40
         parts, curves = [], []
         labels = self._labels()
         ind = self.ind.set_index("indicator_id")
         counts = counts_by_indicator(ind.index)
         cl_arr = self.practices["cluster_id"].reindex(self.pids).fillna("").astype(str).to_numpy()
-        for a in self.activities.itertuples(index=False):
-            pre, post = self._windows(a.exposed_from)
-            treated = cl_arr == str(a.cluster_id)
-            for iid in ind.index[ind["topic"] == a.topic]:
+        act = self.activities.reset_index(drop=True)
+        n_ind = len(ind.index)
+        # the clusters that took a topic up in the same month share its windows, hence the nation's value and
+        # τ² of each window: their practices go through one practice_funnel call (rows are computed practice by
+        # practice) and are split by cluster afterwards; the rows are then put back in the order of one call per
+        # cluster, indicator and phase (activities' order, the indicators' order, before/after)
+        for (topic, exposed_from), grp in act.groupby(["topic", "exposed_from"], sort=False):
+            pre, post = self._windows(exposed_from)
+            pos = pd.Series(grp.index.to_numpy(), index=grp["cluster_id"].astype(str).to_numpy())
+            treated = np.isin(cl_arr, pos.index.to_numpy())
+            for iid in ind.index[ind["topic"] == topic]:
                 num, den, _ = self.matrices(iid)
                 expected = self.expected(iid)
                 kind, mult = ind.loc[iid, "kind"], float(ind.loc[iid, "multiplier"])
-                for phase, win in (("before", pre), ("after", post)):
+                for ph, (phase, win) in enumerate((("before", pre), ("after", post))):
                     if win.stop <= win.start:
                         continue
                     f = practice_funnel(num, den, treated, win, kind=kind, better=ind.loc[iid, "better"],
@@ -100,23 +116,31 @@ class ImpactTables:
                                         tau2=self.window_tau2(iid, win))
                     if not len(f):
                         continue
-                    keys = {"cluster_id": a.cluster_id, "topic": a.topic, "indicator_id": iid, "phase": phase}
-                    parts.append(f.assign(practice=labels[f["row"].to_numpy()], **keys,
-                                          window_start=self.periods[win.start], window_end=self.periods[win.stop - 1]))
+                    rows = f["row"].to_numpy()
+                    cid = cl_arr[rows]
+                    order = (pos.reindex(cid).to_numpy() * n_ind + ind.index.get_loc(iid)) * 2 + ph
+                    keys = {"cluster_id": cid, "topic": topic, "indicator_id": iid, "phase": phase}
+                    parts.append((order, f.assign(practice=labels[rows], **keys, window_start=self.periods[win.start],
+                                                  window_end=self.periods[win.stop - 1])))
                     target = float(f["target"].iloc[0])
                     if np.isfinite(target) and target > 0:
-                        c = funnel_curves(target, float(f["size"].max()) * 1.15, kind=kind,
-                                          standardised=expected is not None, tau2=float(f["tau2"].iloc[0]),
-                                          multiplier=mult)
-                        curves.append(c.assign(**keys, target=target, tau2=float(f["tau2"].iloc[0]),
-                                               standardised=expected is not None))
+                        tops = f.groupby(cid, sort=False)["size"].max()
+                        tau2 = float(f["tau2"].iloc[0])
+                        c = funnel_curves(target, tops.to_numpy(float) * 1.15, kind=kind,
+                                          standardised=expected is not None, tau2=tau2, multiplier=mult,
+                                          points=points)
+                        ccid = np.repeat(tops.index.to_numpy(dtype=object), points)
+                        corder = (pos.reindex(ccid).to_numpy() * n_ind + ind.index.get_loc(iid)) * 2 + ph
+                        curves.append((corder, c.assign(cluster_id=ccid, topic=topic, indicator_id=iid, phase=phase,
+                                                        target=target, tau2=tau2,
+                                                        standardised=expected is not None)))
         cols = ["practice", "numerator", "denominator", "expected", "cluster_id", "topic", "indicator_id", "phase",
                 "target", "tau2", "window_start", "window_end", "value", "position", "standing", "standing_95",
                 "standardised", "measure"]
-        fun = pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+        fun = _in_order(parts)[cols] if parts else pd.DataFrame(columns=cols)
         lim_cols = ["cluster_id", "topic", "indicator_id", "phase", "target", "tau2", "standardised", "size",
                     "lower95", "upper95", "lower998", "upper998"]
-        lim = pd.concat(curves, ignore_index=True)[lim_cols] if curves else pd.DataFrame(columns=lim_cols)
+        lim = _in_order(curves)[lim_cols] if curves else pd.DataFrame(columns=lim_cols)
         return fun, lim
 
     def window_tau2(self, indicator_id: str, window: slice) -> float:

@@ -42,6 +42,14 @@ SUBDIRS = ("clusters", "national", "tables", "notebooks", "logs", ".state")
 NOT_CONTENT = ("output", "jobs")
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and of its children waited for so far."""
+    import resource
+
+    me, ch = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
+
+
 def check_output(folder: Path) -> None:
     """The output folder is a folder (or can be one) and can be written; else :class:`OutputError`."""
     folder = Path(folder)
@@ -317,7 +325,9 @@ def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False, pdf
     check_output(folder)
     check_unlocked(folder)
     source = resolve_source(cfg.data_spec())
+    t_load = time.time()
     dataset = load_dataset(cfg.data_spec())
+    t_load = time.time() - t_load
     clusters = list(zip(dataset.clusters["cluster_id"].astype(str), dataset.clusters["name"].astype(str)))
     if only:
         only = [str(c) for c in ([only] if isinstance(only, str) else only)]
@@ -335,6 +345,7 @@ def run(params_path_or_dict, jobs=None, only=None, force=False, quiet=False, pdf
     with RunLock(folder) as lock:
         tty = sys.stderr.isatty()
         _setup_logging(folder, quiet, tty)
+        LOG.info("data: loaded and validated in %.1f s (%s measure rows)", t_load, f"{len(dataset.measures):,}")
         try:
             return _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty, n_jobs, t_start,
                                lock)
@@ -356,21 +367,23 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
     n_tmp = clean_temporaries(folder)
     if n_tmp:
         LOG.warning("removed %d temporary file(s) left by an interrupted run", n_tmp)
+    t0 = time.time()
     input_hashes = {str(p): file_hash(p) for p in source.input_files()}
+    LOG.info("data: %d input files hashed in %.1f s", len(input_hashes), time.time() - t0)
     base_key = run_key(cfg, input_hashes)
     man = M.Manifest(folder, cfg, input_hashes, t_start)
     man.write(status="running")
 
     stamp = folder / "tables" / ".stamp"
     if force or not stamp.exists() or stamp.read_text().strip() != base_key:
-        t0 = time.time()
+        t0, c0 = time.time(), _cpu_seconds()
         LOG.info("analyse: computing every table for %d clusters", len(clusters))
         import warnings
 
         try:
             with warnings.catch_warnings(record=True) as caught:  # into the run log, not onto the terminal
                 warnings.simplefilter("always")
-                analyse(dataset, cfg, folder / "tables", log=LOG.info)
+                analyse(dataset, cfg, folder / "tables", log=LOG.info, jobs=n_jobs)
         except Exception as exc:
             # the manifest must not stay "running": the run failed before any report was written
             man.write(status="failed")
@@ -385,7 +398,7 @@ def _run_locked(cfg, folder, source, dataset, clusters, only, force, quiet, tty,
         for w in {(str(w.message), w.category.__name__, w.filename, w.lineno) for w in caught}:
             LOG.info("analyse: %s: %s (%s:%s)", w[1], w[0], Path(w[2]).name, w[3])
         atomic_write(stamp, base_key)
-        LOG.info("analyse: done in %.1f s", time.time() - t0)
+        LOG.info("analyse: done in %.1f s, %.1f s of CPU", time.time() - t0, _cpu_seconds() - c0)
     else:
         LOG.info("analyse: inputs unchanged, tables reused")
     write_run_config(cfg, folder)

@@ -205,6 +205,57 @@ def _aggregate(num, den, units):
     return agg["num"].to_numpy(float), agg["den"].to_numpy(float), agg.index.to_numpy()
 
 
+def _dispersion_parts(numerator, denominator, units, statistic, target, trim, trim_method, transform):
+    """The checks and the overdispersion of :func:`funnel` (one implementation for it and
+    :func:`funnel_dispersion`): (num, den, ids, ok, target, transform, value, size, z, used, phi, tau2)."""
+    check_choice(statistic, "statistic", STATISTICS)
+    check_choice(trim_method, "trim_method", TRIM_METHODS)
+    if transform is not None:
+        check_choice(transform, "transform", TRANSFORMS)
+    try:
+        trim = float(trim)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentError(f"trim must be a number at least 0 and below 0.5; got {trim!r}") from exc
+    if not (0 <= trim < 0.5):
+        raise ArgumentError(f"trim must be at least 0 and below 0.5; got {trim!r}")
+    num, den = check_counts(numerator, denominator, proportion=(statistic == "proportion"))
+    if units is not None:
+        check_same_length(numerator=num, units=np.asarray(units))
+    num, den, ids = _aggregate(num, den, units)
+    ok = np.isfinite(num) & np.isfinite(den) & (den > 0)
+    if target is None:
+        target = 1.0 if statistic == "ratio" else num[ok].sum() / den[ok].sum()
+    t = _check_target(statistic, target)
+    tr = transform or default_transform(statistic, trim_method)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(ok, num / den, np.nan)           # proportion, ratio or rate per unit
+    size = den if statistic == "proportion" else t * den  # n, or expected count under the target
+    if statistic == "proportion":
+        y, y0, s = to_scale(tr, value, t, size)
+    else:
+        y, y0, s = to_scale(tr, value / t, 1.0, size)
+    with np.errstate(invalid="ignore"):
+        z = np.where(ok, (y - y0) / s, np.nan)
+    zi = z[ok]
+    if trim_method == "truncate":
+        z_used, used_ok = truncated_z(zi, trim)
+    else:
+        z_used, used_ok = winsorised_z(zi, trim)
+    used = np.zeros(len(z), bool)
+    used[np.flatnonzero(ok)[used_ok]] = True
+    phi, tau2 = dispersion(z_used, s[used])
+    return num, den, ids, ok, t, tr, value, size, z, used, phi, tau2
+
+
+def funnel_dispersion(numerator, denominator, *, statistic: str = "proportion", target=None, trim: float = 0.1,
+                      trim_method: str = "winsorise", transform: str | None = None) -> tuple[float, float]:
+    """The overdispersion of :func:`funnel` alone, (φ, τ²), without the units' limits: the same checks and
+    values as ``funnel(...).phi`` and ``.tau2`` with these arguments (e.g. τ² of many windows)."""
+    *_, phi, tau2 = _dispersion_parts(numerator, denominator, None, statistic, target, trim, trim_method, transform)
+    return phi, tau2
+
+
 def funnel(numerator, denominator, units=None, *, statistic: str = "proportion", target=None,
            confidence=(0.95, 0.998), overdispersion=None, trim: float = 0.1,
            trim_method: str = "winsorise", transform: str | None = None, multiplier: float = 1,
@@ -269,39 +320,8 @@ def funnel(numerator, denominator, units=None, *, statistic: str = "proportion",
         check_choice(transform, "transform", TRANSFORMS)
     levels = check_confidence(confidence)
     mult = checked_multiplier(multiplier)
-    try:
-        trim = float(trim)
-    except (TypeError, ValueError) as exc:
-        raise ArgumentError(f"trim must be a number at least 0 and below 0.5; got {trim!r}") from exc
-    if not (0 <= trim < 0.5):
-        raise ArgumentError(f"trim must be at least 0 and below 0.5; got {trim!r}")
-    num, den = check_counts(numerator, denominator, proportion=(statistic == "proportion"))
-    if units is not None:
-        check_same_length(numerator=num, units=np.asarray(units))
-    num, den, ids = _aggregate(num, den, units)
-    ok = np.isfinite(num) & np.isfinite(den) & (den > 0)
-    if target is None:
-        target = 1.0 if statistic == "ratio" else num[ok].sum() / den[ok].sum()
-    t = _check_target(statistic, target)
-    tr = transform or default_transform(statistic, trim_method)
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = np.where(ok, num / den, np.nan)           # proportion, ratio or rate per unit
-    size = den if statistic == "proportion" else t * den  # n, or expected count under the target
-    if statistic == "proportion":
-        y, y0, s = to_scale(tr, value, t, size)
-    else:
-        y, y0, s = to_scale(tr, value / t, 1.0, size)
-    with np.errstate(invalid="ignore"):
-        z = np.where(ok, (y - y0) / s, np.nan)
-    zi = z[ok]
-    if trim_method == "truncate":
-        z_used, used_ok = truncated_z(zi, trim)
-    else:
-        z_used, used_ok = winsorised_z(zi, trim)
-    used = np.zeros(len(z), bool)
-    used[np.flatnonzero(ok)[used_ok]] = True
-    phi, tau2 = dispersion(z_used, s[used])
+    num, den, ids, ok, t, tr, value, size, z, used, phi, tau2 = _dispersion_parts(
+        numerator, denominator, units, statistic, target, trim, trim_method, transform)
 
     data = {"unit": ids, "numerator": num, "denominator": den, "value": value * mult, "z": z, "used": used}
     adjusted = (overdispersion == "multiplicative" and phi > 1) or (overdispersion == "additive" and tau2 > 0)

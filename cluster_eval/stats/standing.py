@@ -37,7 +37,7 @@ import pandas as pd
 from ..errors import ArgumentError
 from ..validation import check_choice, check_confidence
 from ._shared import level_label, level_suffix
-from .funnel import funnel
+from .funnel import funnel, funnel_dispersion
 
 #: The level at which a unit is called better or worse than expected.
 VERDICT = 0.998
@@ -287,5 +287,5 @@ def window_tau2(numerator, denominator, *, statistic: str, counts: str = "events
     n, d = n[ok], d[ok]
     if n.size < 3 or n.sum() == 0 or (statistic == "proportion" and np.all(n >= d)):
         return 0.0
-    res = funnel(n, d, statistic=statistic, overdispersion="additive", trim=trim)
-    return float(res.tau2) if np.isfinite(res.tau2) else 0.0
+    _, tau2 = funnel_dispersion(n, d, statistic=statistic, trim=trim)   # funnel(...).tau2 without the limits
+    return float(tau2) if np.isfinite(tau2) else 0.0
