@@ -72,6 +72,40 @@ class IndicatorPanel:
     start_index: np.ndarray        # per practice: index of first exposed period (inf = never / not in data)
     cluster_start: pd.DataFrame    # cluster_id, start (month), start_index (may be outside 0..T-1)
 
+    @classmethod
+    def from_array(cls, values, clusters, starts: dict, periods=None, *, indicator_id: str = "ind",
+                   topic: str = "topic", denominator: float = 100.0) -> IndicatorPanel:
+        """A panel from a practices x months array, for simulations and hand-made examples.
+
+        Parameters
+        ----------
+        values : array-like
+            Practices x months values (NaN = missing).
+        clusters : sequence
+            Each practice's cluster id, or None for a practice in no cluster.
+        starts : dict
+            Cluster id -> index of its first exposed month (clusters not in it are never treated).
+        periods : DatetimeIndex, optional
+            The months (default: monthly from January 2020).
+        indicator_id, topic : str
+        denominator : float
+            Every practice-month's denominator.
+
+        Returns
+        -------
+        IndicatorPanel
+        """
+        values = np.asarray(values, float)
+        n, t = values.shape
+        periods = pd.date_range("2020-01-01", periods=t, freq="MS") if periods is None else pd.DatetimeIndex(periods)
+        cl = np.array(clusters, dtype=object)
+        start_index = np.array([starts.get(c, np.inf) if c is not None else np.inf for c in cl], float)
+        cs = pd.DataFrame({"cluster_id": list(starts),
+                           "start": [periods[0] + pd.DateOffset(months=int(s)) for s in starts.values()],
+                           "start_index": np.array(list(starts.values()), float)})
+        return cls(indicator_id, topic, np.array([f"P{i}" for i in range(n)]), cl, periods, values,
+                   np.full(values.shape, float(denominator)), start_index, cs)
+
     def long(self) -> pd.DataFrame:
         """Long form for :func:`att_gt`: practice, t (1-based period), g (1-based start, 0 never), value, weight."""
         n, t = self.value.shape

@@ -9,18 +9,7 @@ from cluster_eval.impact import cluster_premean as cp
 from cluster_eval.impact.cluster_premean import BASE_BLOCKS, cluster_effects_premean, simplex_weights
 from cluster_eval.impact.panel import IndicatorPanel
 
-
-def _panel(values, clusters, starts):
-    values = np.asarray(values, float)
-    n, t = values.shape
-    periods = pd.date_range("2015-01-01", periods=t, freq="MS")
-    cl = np.array(clusters, dtype=object)
-    start_index = np.array([starts.get(c, np.inf) if c is not None else np.inf for c in cl], float)
-    cs = pd.DataFrame({"cluster_id": list(starts), "start": [periods[0] + pd.DateOffset(months=int(s))
-                                                               for s in starts.values()],
-                       "start_index": np.array(list(starts.values()), float)})
-    return IndicatorPanel("ind", "topic", np.array([f"P{i}" for i in range(n)]), cl, pd.DatetimeIndex(periods),
-                          values, np.full(values.shape, 100.0), start_index, cs)
+_panel = IndicatorPanel.from_array     # practices x months array, clusters, {cluster: start index}
 
 
 def _clusters(rng, n_clusters=60, never=30, months=110, first=75):

@@ -1,6 +1,5 @@
 """The pre-period-mean per-cluster estimator: hand calculations, placebo size, inference under cluster shocks."""
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
@@ -8,19 +7,7 @@ from cluster_eval.errors import ArgumentError
 from cluster_eval.impact.cluster_premean import cluster_effects_premean, cluster_variance_component
 from cluster_eval.impact.panel import IndicatorPanel
 
-
-def _panel(values, clusters, starts, periods=None):
-    """An IndicatorPanel from a practices x months array; ``starts`` maps cluster -> start index."""
-    values = np.asarray(values, float)
-    n, t = values.shape
-    periods = periods or pd.date_range("2020-01-01", periods=t, freq="MS")
-    cl = np.array(clusters, dtype=object)
-    start_index = np.array([starts.get(c, np.inf) if c is not None else np.inf for c in cl], float)
-    cs = pd.DataFrame({"cluster_id": list(starts), "start": [periods[0] + pd.DateOffset(months=int(s))
-                                                               for s in starts.values()],
-                       "start_index": np.array(list(starts.values()), float)})
-    return IndicatorPanel("ind", "topic", np.array([f"P{i}" for i in range(n)]), cl, pd.DatetimeIndex(periods),
-                          values, np.full(values.shape, 100.0), start_index, cs)
+_panel = IndicatorPanel.from_array     # practices x months array, clusters, {cluster: start index}
 
 
 def test_variance_component_hand_calculation():
