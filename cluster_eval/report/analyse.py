@@ -389,7 +389,7 @@ class Analysis(ImpactTables):
             if jobs > 1:
                 from .parallel import ForkedPart
 
-                helper = ForkedPart.start(self._impact_part, tables_dir, thr, rnd, log)
+                helper = ForkedPart.start(self._impact_part, tables_dir, log)
             stage("clusters", quiet=True)
             put("indicators", self.ind)
             put("clusters", self.clusters_table(), counts=("listed_patients",))
@@ -409,7 +409,7 @@ class Analysis(ImpactTables):
             put("spc", hide_windows_over_hidden_months(rules, hidden, ["centre", "sigma_z"]))
             put("spc_chart", descriptive.hide_chart_months(chart, hidden))
             if helper is None:
-                out.update(self._impact_part(tables_dir, thr, rnd, log, step))
+                out.update(self._impact_part(tables_dir, log, step))
             stage("funnels (cluster_eval.stats)")
             fun, limits = self.funnel_tables()
             put("funnel", fun, counts=("numerator", "denominator"), derived=("value", "expected"),
@@ -426,7 +426,7 @@ class Analysis(ImpactTables):
                 if done is None:   # the helper died: its tables are computed here
                     log(f"analyse: the helper process stopped ({helper.exitcode_text()}); the impact tables are "
                         "computed here")
-                    done = self._impact_part(tables_dir, thr, rnd, log, step)
+                    done = self._impact_part(tables_dir, log, step)
                 out.update(done)
         except Exception as exc:
             if helper is not None:
@@ -435,7 +435,7 @@ class Analysis(ImpactTables):
             raise
         return out
 
-    def _impact_part(self, tables_dir, thr, rnd, log, step) -> dict:
+    def _impact_part(self, tables_dir, log, step) -> dict:
         """The impact tables (``ce.impact``: effects, event studies, variation, pooling, truth check, national
         DiD, ITS): written into ``tables_dir``; returns {name: path}. ``step[0]`` names the step under way."""
         out = {}

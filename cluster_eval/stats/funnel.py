@@ -314,11 +314,8 @@ def funnel(numerator, denominator, units=None, *, statistic: str = "proportion",
     """
     check_choice(statistic, "statistic", STATISTICS)
     check_choice(overdispersion, "overdispersion", OVERDISPERSION)
-    check_choice(trim_method, "trim_method", TRIM_METHODS)
     check_choice(poisson_method, "poisson_method", POISSON_METHODS)
-    if transform is not None:
-        check_choice(transform, "transform", TRANSFORMS)
-    levels = check_confidence(confidence)
+    levels = check_confidence(confidence)      # statistic, trim_method, transform, trim: _dispersion_parts
     mult = checked_multiplier(multiplier)
     num, den, ids, ok, t, tr, value, size, z, used, phi, tau2 = _dispersion_parts(
         numerator, denominator, units, statistic, target, trim, trim_method, transform)
