@@ -177,7 +177,7 @@ def cluster_replication(seed: int, scale: str, nz: Nuisance, pre: int, after: in
                 "placebo_p_value", "pre_p_value", "truth", "shrunk_value", "shrunk_lower", "shrunk_upper",
                 "verdict", "verdict_shrunk", "dip"]
         if name == "new":
-            keep += ["se_practice", "var_cluster", "df", "base"]
+            keep += ["se_practice", "var_cluster", "df", "base", "dip_value", "dip_p_value"]
         part = e.reindex(columns=keep).assign(seed=seed, estimator=name, seconds=secs,
                                               k=nz.cluster_shock, region=nz.region_shock, rho=nz.shock_rho,
                                               dip_scenario=nz.dip)
@@ -237,6 +237,9 @@ def summarise_cluster(d: pd.DataFrame) -> pd.DataFrame:
         nd = g[~g["dip"].astype(bool)]
         r["placebo rejection (no dip)"] = (nd["placebo_p_value"] < 0.05).mean()
         r["placebo defined"] = nd["placebo_p_value"].notna().mean()
+        if "dip_p_value" in g and g["dip_p_value"].notna().any():
+            r["dip check rejection (no dip)"] = (nd["dip_p_value"] < 0.05).mean()
+            r["dip check defined"] = nd["dip_p_value"].notna().mean()
         rw = g[g["right_way_or_zero"]]
         r["worsened (raw)"] = (rw["verdict"] == "worsened").mean()
         r["worsened (shrunk)"] = (rw["verdict_shrunk"] == "worsened").mean()
@@ -252,6 +255,20 @@ def summarise_cluster(d: pd.DataFrame) -> pd.DataFrame:
             r["improved (raw), not dipped"] = (g.loc[~g["dip"].astype(bool), "verdict"] == "improved").mean()
             r["placebo flags dipped"] = (dd["placebo_p_value"] < 0.05).mean()
             r["coverage dipped"] = dd["covered"].mean()
+            if "dip_p_value" in g and g["dip_p_value"].notna().any():
+                flag = (g["dip_p_value"] < 0.05).to_numpy()
+                dip = g["dip"].astype(bool).to_numpy()
+                worse_before = (g["dip_value"] * sign < 0).to_numpy()       # the months before were worse
+                r["dip check flags dipped"] = flag[dip].mean()
+                r["dip check flags dipped, worse before"] = (flag & worse_before)[dip].mean()
+                r["dip check flags not dipped"] = flag[~dip].mean()
+                r["bias, dipped and flagged"] = rel[dip & flag].mean()
+                r["bias, dipped not flagged"] = rel[dip & ~flag].mean()
+                r["improved (raw), dipped, without a dip caution"] = (
+                    (g["verdict"] == "improved").to_numpy() & ~flag)[dip].mean()
+                either = flag | (g["placebo_p_value"] < 0.05).to_numpy()
+                r["dipped with either caution"] = either[dip].mean()
+                r["not dipped with either caution"] = either[~dip].mean()
         rows.append(r)
     return pd.DataFrame(rows)
 

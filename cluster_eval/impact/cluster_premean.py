@@ -44,6 +44,13 @@ variance component, two-sided p-value from Student's t (df as above). It is defi
 with at least 2 practices and, by construction of ``\hat\sigma^2_{pre}``, has the nominal size where
 parallel trends hold.
 
+**Dip check.** The same difference for the contrast "mean of the last ``DIP_MONTHS`` (6) months before the
+start minus the mean of the earlier months of the pre window", with its own placebo variance component and
+Student's t: p < 0.05 flags a cluster whose months just before the start were unusual against its own past
+and the comparison practices' (an Ashenfelter dip: a bad spell that prompted the uptake, after which part of
+the "effect" is a return to normal). Defined where the pre window has at least 12 months. Its size is
+nominal by the same construction as the placebo test's.
+
 **MDE.** ``MDE = (t_{1-\alpha/2, df} + t_{power, df}) \cdot se_c`` (two-sided test at level alpha,
 power ``power``), from the same se.
 
@@ -63,124 +70,33 @@ from scipy import special, stats
 from ..validation import check_choice, check_confidence
 from .cluster import ClusterEffects, not_estimable_reason
 from .estimators import N_, EstimatorInput, EstimatorOutput, register_estimator
-from .panel import IndicatorPanel, build_panels
+from .panel import build_panels
+from .premean_base import (
+    AUTO_PRE,
+    _choose_pre,
+    _describe_base,
+    _fit_base_weights,
+    _pre_for_start,
+    simplex_weights,
+)
+from .premean_windows import (
+    BASE_BLOCKS,
+    N_CONTRASTS,
+    _blocks_for,
+    _group_differences,
+    _Groups,
+    _placebos,
+    _sigma2,
+    _window_contrasts,
+    cluster_variance_component,
+)
+
+__all__ = ["AUTO_PRE", "BASE_BLOCKS", "MIN_PLACEBOS", "MIN_PRACTICES", "PremeanClusterEffects",
+           "cluster_effects_premean", "cluster_variance_component", "premean_placebo", "simplex_weights"]
 
 MIN_PRACTICES = 3
 #: Fewest placebo estimates (of one window shape) for a cluster-level variance component.
 MIN_PLACEBOS = 20
-#: Base lengths (months) among which ``pre="auto"`` chooses, per indicator.
-AUTO_PRE = (12, 24, 36, 48)
-#: ``pre="weighted"``: blocks of months before the start (first, last month back) that share one weight.
-BASE_BLOCKS = ((1, 1), (2, 3), (4, 6), (7, 12), (13, 24), (25, 36), (37, 48))
-
-
-def simplex_weights(a) -> np.ndarray:
-    r"""The weights ``w >= 0``, ``sum(w) = 1`` that minimise ``w' A w`` (exact, by enumerating supports).
-
-    For every support ``S`` the equality-constrained minimum is ``w_S = A_SS^+ 1 / (1' A_SS^+ 1)``; the
-    minimum over the simplex is the smallest objective among the supports whose solution is non-negative
-    (a convex QP's optimum is the equality-constrained optimum of the face it lies in). Ties go to the
-    support with more blocks (the flatter weights). Meant for a handful of blocks (``2^n`` supports).
-
-    Parameters
-    ----------
-    a : array-like, (n, n)
-        A symmetric positive semi-definite matrix (here: the mean cross-products of the block contrasts of
-        the placebo estimates, so ``w' A w`` is the placebo mean square of the weighted base).
-
-    Returns
-    -------
-    numpy.ndarray
-        The weights (length n).
-
-    References
-    ----------
-    Arkhangelsky, Athey, Hirshberg, Imbens & Wager (2021), Synthetic difference-in-differences, *American
-    Economic Review* 111(12): time weights on the simplex chosen from pre-period data.
-    """
-    a = np.asarray(a, float)
-    n = a.shape[0]
-    best, best_obj, best_size = None, np.inf, 0
-    scale = max(float(np.trace(a)) / max(n, 1), 1e-300)
-    for mask in range(1, 2 ** n):
-        idx = [i for i in range(n) if mask >> i & 1]
-        sub = a[np.ix_(idx, idx)]
-        u = np.linalg.pinv(sub) @ np.ones(len(idx))
-        tot = u.sum()
-        if not np.isfinite(tot) or abs(tot) < 1e-12 / scale:
-            continue
-        ws = u / tot
-        if (ws < -1e-10).any():
-            continue
-        w = np.zeros(n)
-        w[idx] = np.maximum(ws, 0.0)
-        w /= w.sum()
-        obj = float(w @ a @ w)
-        tol = 1e-9 * scale
-        if obj < best_obj - tol or (obj <= best_obj + tol and len(idx) > best_size):
-            best, best_obj, best_size = w, obj, len(idx)
-    return best if best is not None else np.full(n, 1.0 / n)
-
-
-def _blocks_for(n_pre: int) -> list[tuple[int, int]]:
-    """The blocks of BASE_BLOCKS inside a pre window of ``n_pre`` months (the last one cut to it)."""
-    return [(lo, min(hi, n_pre)) for lo, hi in BASE_BLOCKS if lo <= n_pre]
-
-
-def _fit_base_weights(p, w, groups, cluster_start_idx, shape, min_pre, stride, min_practices, min_placebos):
-    """``pre="weighted"``: block weights for window ``shape`` from the placebo estimates (pre-start data only).
-
-    Each placebo estimate of the post mean minus block ``b``'s mean is ``theta_jb``; the weighted base's
-    placebo estimate is ``sum_b w_b theta_jb``, so its mean square is ``w' A w`` with ``A = Theta' Theta / J``.
-    Returns (weights per block, number of placebo estimates); equal weights per month when there are fewer
-    than ``min_placebos``.
-    """
-    blocks = _blocks_for(shape[0])
-    th, _, _ = _placebos(p, w, groups, cluster_start_idx, shape, min_pre, stride, min_practices,
-                         event_study=False, blocks=True)
-    th = th[np.isfinite(th).all(axis=1)] if len(th) else th
-    if len(th) < min_placebos:
-        sizes = np.array([hi - lo + 1 for lo, hi in blocks], float)
-        return sizes / sizes.sum(), len(th)
-    return simplex_weights(th.T @ th / len(th)), len(th)
-
-
-def _describe_base(weights, n_pre: int) -> str:
-    """``"-1: 0.21; -3..-2: 0.30; ..."``: the block weights of a weighted base (months before the start)."""
-    parts = []
-    for (lo, hi), wb in zip(_blocks_for(n_pre), weights):
-        name = f"-{lo}" if lo == hi else f"-{hi}..-{lo}"
-        parts.append(f"{name}: {wb:.2f}")
-    return "; ".join(parts)
-
-
-def _choose_pre(p, w, groups, cluster_start_idx, after, min_pre, stride, min_practices, min_placebos) -> int:
-    """``pre="auto"``: the base length of AUTO_PRE whose placebo estimates have the smallest mean square.
-
-    Every candidate is evaluated on the same pseudo-starts (from the longest candidate that fits on), so the
-    candidates differ only in their base; only pre-start data enter (docs/methods.md, section 1).
-    """
-    nt = p.value.shape[1]
-    lengths = [L for L in AUTO_PRE if L + after + 1 <= nt]
-    if not lengths:
-        return max(2, nt - after - 1)
-    first = max(lengths)
-    mse = {}
-    for L in lengths:
-        th, _, _ = _placebos(p, w, groups, cluster_start_idx, (L, after + 1), min_pre, stride, min_practices,
-                             event_study=False, first=first)
-        t0 = th[:, 0][np.isfinite(th[:, 0])]
-        if len(t0) >= min_placebos:
-            mse[L] = float(np.mean(t0 ** 2))
-    return min(mse, key=mse.get) if mse else 24
-
-
-def _pre_for_start(s: int, pre: int, auto: bool) -> int:
-    """Base length at start ``s``: ``pre``, or with ``auto`` the longest candidate that fits when ``pre`` does not."""
-    if not auto or s >= pre:
-        return pre
-    fits = [L for L in AUTO_PRE if L <= s]
-    return max(fits) if fits else pre
 
 
 class PremeanClusterEffects(ClusterEffects):
@@ -207,165 +123,6 @@ class PremeanClusterEffects(ClusterEffects):
                              "lower": e["value"] - q * e["se"], "upper": e["value"] + q * e["se"],
                              "confidence": level})
 
-
-def _window_contrasts(value: np.ndarray, s: int, pre: int, after: int, min_pre: int, event_study: bool = True,
-                      base_w=None, blocks: bool = False):
-    """Per-practice contrasts for a start ``s``: (X (P, 2 + E), window shape (n_pre, n_post), event times).
-
-    Columns: 0 = post mean - pre mean; 1 = second half of the pre window - first half; 2.. = the event-time
-    values ``Y_{s+e} - pre mean`` for ``e = -n_pre .. n_post - 1``. NaN where a practice lacks the months.
-    ``base_w`` (weights of the blocks ``_blocks_for(n_pre)``): the base is the weighted mean of the block
-    means (renormalised over the blocks a practice has values in) instead of the plain pre mean.
-    ``blocks``: instead, one column per block, post mean - block mean (for fitting the weights).
-    """
-    nt = value.shape[1]
-    lo, hi = max(s - pre, 0), min(s + after, nt - 1)
-    n_pre, n_post = s - lo, hi - s + 1
-    pre_block = value[:, lo:s]
-    post_block = value[:, s:hi + 1]
-    cnt_pre = np.isfinite(pre_block).sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        base = np.nansum(pre_block, 1) / cnt_pre
-        base[cnt_pre < min(min_pre, n_pre)] = np.nan
-        cnt_post = np.isfinite(post_block).sum(1)
-        post = np.nansum(post_block, 1) / cnt_post
-        if base_w is not None or blocks:
-            bl = _blocks_for(n_pre)
-            bm = np.column_stack([np.nansum(value[:, s - hi:s - lo + 1], 1)
-                                  / np.isfinite(value[:, s - hi:s - lo + 1]).sum(1) for lo, hi in bl])
-            if blocks:
-                bm[cnt_pre < min(min_pre, n_pre)] = np.nan
-                return post[:, None] - bm, (n_pre, n_post), None
-            wb = np.where(np.isfinite(bm), np.asarray(base_w, float)[None, :], 0.0)
-            base = (np.where(np.isfinite(bm), bm, 0.0) * wb).sum(1) / wb.sum(1)
-            base[cnt_pre < min(min_pre, n_pre)] = np.nan
-        h = n_pre // 2
-        early, late = pre_block[:, :n_pre - h], pre_block[:, n_pre - h:]
-        ce, cl = np.isfinite(early).sum(1), np.isfinite(late).sum(1)
-        pt = np.nansum(late, 1) / cl - np.nansum(early, 1) / ce
-    if h == 0:
-        pt[:] = np.nan
-    x = np.empty((value.shape[0], 2 + (n_pre + n_post if event_study else 0)))
-    x[:, 0] = post - base
-    x[:, 1] = pt
-    if event_study:
-        x[:, 2:] = value[:, lo:hi + 1] - base[:, None]
-    return x, (n_pre, n_post), np.arange(-n_pre, n_post)
-
-
-class _Groups:
-    """Practices sorted by group, for group sums with ``np.add.reduceat`` (code -1 = in no group)."""
-
-    def __init__(self, codes: np.ndarray, n_groups: int):
-        inc = np.flatnonzero(codes >= 0)
-        self.order = inc[np.argsort(codes[inc], kind="stable")]
-        counts = np.bincount(codes[inc], minlength=n_groups)
-        self.present = np.flatnonzero(counts > 0)
-        self.bounds = (np.cumsum(counts) - counts)[self.present]
-        self.n_groups = n_groups
-
-    def sums(self, a: np.ndarray) -> np.ndarray:
-        """(n_groups, columns) sums of the rows of ``a`` (practices, columns) by group."""
-        out = np.zeros((self.n_groups, a.shape[1]))
-        if len(self.order):
-            out[self.present] = np.add.reduceat(a[self.order], self.bounds, axis=0)
-        return out
-
-
-def _group_differences(x: np.ndarray, w: np.ndarray | None, groups: _Groups, control: np.ndarray):
-    """For every group g and column: mean of g's practices minus mean of the control practices not in g.
-
-    ``w`` None means equal weights. Returns value, v_t, v_c, m_t, m_c, arrays (groups, columns): the
-    difference, the practice-level
-    variances of the two weighted means (with the m/(m-1) correction) and the practice counts.
-    """
-    fin = np.isfinite(x)
-    cnt = fin.sum(0)
-    centre = np.where(cnt > 0, np.where(fin, x, 0.0).sum(0) / np.maximum(cnt, 1), 0.0)
-    x0 = np.where(fin, x - centre, 0.0)      # centred per column: the differences and variances are unchanged
-    E = x.shape[1]
-    equal = w is None
-    if equal:   # unit weights: s0 = s2w = n, s2x = s1
-        parts = np.concatenate([fin, x0, x0 * x0], axis=1)                  # (P, 3E)
-    else:
-        wf = np.where(fin, w[:, None], 0.0)
-        parts = np.concatenate([fin, wf, wf * x0, wf * wf, wf * wf * x0, wf * wf * x0 * x0], axis=1)  # (P, 6E)
-    grp = groups.sums(parts)
-    pc = np.where(control[:, None], parts, 0.0)
-    ctl = pc.sum(axis=0)[None, :] - groups.sums(pc)
-
-    def stats_of(a):
-        if equal:
-            n, s1, s2xx = (a[:, i * E:(i + 1) * E] for i in range(3))
-            s0, s2w, s2x = n, n, s1
-        else:
-            n, s0, s1, s2w, s2x, s2xx = (a[:, i * E:(i + 1) * E] for i in range(6))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m = s1 / s0
-            v = (s2xx - 2 * m * s2x + m * m * s2w) / s0 ** 2 * n / (n - 1)
-        v = np.where(n > 1, np.maximum(v, 0.0), np.nan)
-        m = np.where(n > 0, m, np.nan)
-        return m, v, n
-
-    mt, vt, nt_ = stats_of(grp)
-    mc, vc, nc_ = stats_of(ctl)
-    return mt - mc, vt, vc, nt_, nc_
-
-
-def _sigma2(theta: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Method-of-moments cluster-level variance per column and the placebo count: max(0, mean(theta^2 - v))."""
-    ok = np.isfinite(theta) & np.isfinite(v)
-    n = ok.sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = np.where(ok, theta ** 2 - v, 0.0).sum(0) / n
-    return np.where(n > 0, np.maximum(s2, 0.0), np.nan), n
-
-
-def cluster_variance_component(theta, v) -> float:
-    r"""The cluster-level variance component from placebo estimates (one contrast).
-
-    .. math:: \hat\sigma^2 = \max\Big(0, \frac1J\sum_j (\hat\theta_j^2 - v_j)\Big)
-
-    Parameters
-    ----------
-    theta, v : array-like
-        Placebo estimates (no effect in their windows) and their practice-level variances.
-
-    Returns
-    -------
-    float
-        ``sigma^2`` (NaN without a finite pair).
-    """
-    s2, _ = _sigma2(np.asarray(theta, float)[:, None], np.asarray(v, float)[:, None])
-    return float(s2[0])
-
-
-def _placebos(p: IndicatorPanel, w, groups, cluster_start_idx, shape, min_pre, stride, min_practices,
-              event_study=True, first: int = 0, base_w=None, blocks: bool = False):
-    """Placebo estimates of every cluster at pseudo-starts whose window lies before its real start.
-
-    Returns (theta (J, columns), v (J, columns), group code per estimate) for windows of ``shape``, at
-    pseudo-starts from ``max(n_pre, first)`` on. ``base_w``, ``blocks``: as :func:`_window_contrasts`.
-    """
-    n_pre, n_post = shape
-    nt = p.value.shape[1]
-    thetas, vs, who = [], [], []
-    g = p.start_index
-    for s in range(max(n_pre, first), nt - n_post + 1, stride):
-        x, shp, _ = _window_contrasts(p.value, s, n_pre, n_post - 1, min_pre, event_study, base_w, blocks)
-        if shp != shape:
-            continue
-        control = np.isinf(g) | (g > s + n_post - 1)
-        val, vt, vc, mt, mc = _group_differences(x, w, groups, control)
-        ok = (cluster_start_idx > s + n_post - 1) & (mt[:, 0] >= min_practices) & (mc[:, 0] >= 2)
-        if ok.any():
-            thetas.append(val[ok])
-            vs.append(vt[ok] + vc[ok])
-            who.append(np.flatnonzero(ok))
-    if not thetas:
-        k = len(_blocks_for(n_pre)) if blocks else 2 + (n_pre + n_post if event_study else 0)
-        return np.empty((0, k)), np.empty((0, k)), np.empty(0, int)
-    return np.concatenate(thetas), np.concatenate(vs), np.concatenate(who)
 
 
 def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.DataFrame | None = None,
@@ -421,7 +178,9 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
     ClusterEffects
         ``effects``: the columns of :func:`cluster_effects` (value, se, lower, upper, pre_* = the pre-trend
         placebo contrast, placebo_statistic = its t, placebo_df, placebo_p_value, mde, ...) plus
-        se_practice, pre_se_practice (the practice-level parts of se and pre_se), var_cluster, df, n_placebos,
+        se_practice, pre_se_practice (the practice-level parts of se and pre_se), dip_value, dip_se, dip_lower,
+        dip_upper, dip_p_value (the dip check: last 6 months before the start minus the earlier pre months),
+        var_cluster, df, n_placebos,
         se_basis, base (the base in words, with the block weights of ``"weighted"``). ``event_study``:
         cluster_id, indicator_id, event_time, value, se, lower, upper, n_treated, n_control.
         ``base_weights`` (attribute): with ``pre="weighted"`` one row per indicator, window shape and block:
@@ -519,10 +278,11 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
             se = np.sqrt(var)
             tq = special.stdtrit(df, 0.5 + confidence / 2)          # Student's t quantiles (ufunc: fast)
             if event_study:
+                k = N_CONTRASTS
                 es_parts.append(pd.DataFrame({
-                    "cluster_id": cid, "indicator_id": ind, "event_time": ev, "value": val[2:], "se": se[2:],
-                    "lower": val[2:] - tq[2:] * se[2:], "upper": val[2:] + tq[2:] * se[2:],
-                    "n_treated": mt[2:].astype(int), "n_control": mc[2:].astype(int)}))
+                    "cluster_id": cid, "indicator_id": ind, "event_time": ev, "value": val[k:], "se": se[k:],
+                    "lower": val[k:] - tq[k:] * se[k:], "upper": val[k:] + tq[k:] * se[k:],
+                    "n_treated": mt[k:].astype(int), "n_control": mc[k:].astype(int)}))
             v0, se0, df0, t0 = float(val[0]), float(se[0]), float(df[0]), float(tq[0])
             base_txt = (f"weighted mean of {shape[0]} months ({_describe_base(base_w[shape][0], shape[0])})"
                         if weighted else f"mean of {shape[0]} months")
@@ -541,12 +301,16 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
                            pre_p_value=p1, placebo_statistic=tstat,
                            placebo_df=df1, placebo_df2=np.nan, pre_se_practice=float(np.sqrt(vt0[1] + vc0[1])),
                            placebo_p_value=p1)
+            if np.isfinite(val[2]) and se[2] > 0:
+                v2, se2 = float(val[2]), float(se[2])
+                out.update(dip_value=v2, dip_se=se2, dip_lower=v2 - tq[2] * se2, dip_upper=v2 + tq[2] * se2,
+                           dip_p_value=float(2 * special.stdtr(float(df[2]), -abs(v2 / se2))))
             eff_rows.append(out)
     cols = ["cluster_id", "topic", "indicator_id", "start", "n_practices", "n_control", "n_pre", "n_post", "base",
             "value",
             "se", "lower", "upper", "pre_value", "pre_se", "pre_lower", "pre_upper", "pre_p_value",
             "placebo_statistic", "placebo_df", "placebo_df2", "placebo_p_value", "mde", "se_practice",
-            "pre_se_practice",
+            "pre_se_practice", "dip_value", "dip_se", "dip_lower", "dip_upper", "dip_p_value",
             "var_cluster", "df", "n_placebos", "se_basis", "estimable", "reason"]
     effects = pd.DataFrame(eff_rows).reindex(columns=cols)
     effects["estimable"] = effects["estimable"].astype(bool)
@@ -593,6 +357,9 @@ def cluster_effects_premean(measures: pd.DataFrame | None = None, practices: pd.
         "- **Placebo test.** The same difference for the second half of the pre-period minus its first half, "
         "with its own cluster-level component: p < 0.05 flags a cluster that was already moving before its "
         "start (a pre-existing trend, or a bad spell that prompted the uptake and inflates the effect).\n"
+        "- **Dip check.** The same difference for the last 6 months before the start minus the earlier months of "
+        "the pre-period, with its own cluster-level component: p < 0.05 flags a cluster whose months just before "
+        "the start were unusual (a bad spell before the uptake: part of the change may be a return to normal).\n"
         "- **Many clusters.** Each effect is also shown shrunk toward the pooled effect of all clusters "
         "(empirical Bayes with the random-effects variance between clusters; Efron & Morris 1975), and the "
         "national overview gives false-discovery-rate q-values (Benjamini & Hochberg 1995). "
@@ -605,7 +372,7 @@ def premean_placebo(data: EstimatorInput) -> EstimatorOutput:
                                   panels=data.panels)
     e = res.effects
     eff = e.rename(columns={"value": "estimate", "pre_value": "placebo", "pre_se": "placebo_se",
-                            "pre_lower": "placebo_lower", "pre_upper": "placebo_upper", "n_pre": "pre_months",
+                            "pre_lower": "placebo_lower", "pre_upper": "placebo_upper", "dip_value": "dip", "n_pre": "pre_months",
                             "n_post": "post_months"})
     eff["reason"] = eff["reason"].fillna("")
     es = res.event_study.rename(columns={"value": "estimate"})

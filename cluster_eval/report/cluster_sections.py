@@ -26,6 +26,7 @@ from .i18n import _
 from .tables import read_table
 from .wording import (
     diff_unit,
+    dip_flag,
     funnel_note,
     interval,
     measure_word,
@@ -283,6 +284,11 @@ class ClusterReport(SectionsBase):
             text += "\n- " + _("**Placebo warning** for: {names}. The practices were already moving apart from the "
                                "comparison before the start; read these effects with caution.").format(
                 names=", ".join(plc))
+        dip = [self.meta.loc[r["indicator_id"], "title"] for r in self.eff.to_dict("records") if dip_flag(r)]
+        if dip:
+            text += "\n- " + _("**Dip warning** for: {names}. The last months before the start were unusual against the "
+                               "cluster's earlier months (dip check); part of the change may be a return to normal "
+                               "after a bad spell.").format(names=", ".join(dip))
         show_markdown(text, css_class="ce-small")
 
     def how_to_cite(self):

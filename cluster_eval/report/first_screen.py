@@ -21,7 +21,8 @@ import pandas as pd
 
 from . import i18n
 from .i18n import N_, _
-from .wording import diff_unit, num, placebo_flag, verdict, verdict_key
+from .wording import caution as caution_text
+from .wording import diff_unit, num, verdict, verdict_key
 
 PRACTICE = "Practice "
 WORSE, BETTER = "worse than expected", "better than expected"
@@ -74,7 +75,7 @@ class TopicLine:
     title: str
     reading: str
     effect: str
-    caution: bool = False
+    caution: str = ""       # :func:`cluster_eval.report.wording.caution`
     code: str = ""          # :func:`verdict_code`
 
 
@@ -128,9 +129,9 @@ def topic_lines(acts: pd.DataFrame, eff: pd.DataFrame, meta: pd.DataFrame, ci: s
             effect = (_("{value} {unit} ({ci} {lower} to {upper})").format(
                 value=num(r["estimate"]), unit=diff_unit(m), ci=ci, lower=num(r["lower"]), upper=num(r["upper"]))
                 if ok else "–")
-            caution = ok and placebo_flag(r)
+            caution = caution_text(r) if ok else ""
         else:
-            reading, effect, caution, code = _("no effect estimated"), "–", False, ""
+            reading, effect, caution, code = _("no effect estimated"), "–", "", ""
         out.append(TopicLine(a.topic, pd.Timestamp(a.start), float(meetings) if meetings is not None else np.nan,
                              iid, str(m["title"]), reading, effect, caution, code))
     return out
@@ -368,7 +369,7 @@ def topics_table(lines: list[TopicLine], ci: str) -> str:
         moved = t.code in ("improved", "worsened", "increased", "decreased")
         reading = f"<strong>{_e(t.reading)}</strong>" if moved else _e(t.reading)
         if t.caution:
-            reading += "<br><em>" + _e(_("caution: already moving before the start (placebo check)")) + "</em>"
+            reading += "<br><em>" + _e(t.caution) + "</em>"
         rows.append(f'<tr><th scope="row">{_e(topic_text(t.topic))}</th><td>{_e(when)}</td><td>{_e(t.title)}</td>'
                     f"<td>{reading}</td><td>{_e(t.effect)}</td></tr>")
     ths = "".join(f'<th scope="col">{_e(h)}</th>' for h in head)

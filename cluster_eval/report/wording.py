@@ -101,15 +101,42 @@ def verdict(row, better: str, unit: str = "") -> str:
     return i18n.translate_value(key)
 
 
+def _excludes_zero(row, name: str) -> bool:
+    lo, hi = row.get(name + "_lower", np.nan), row.get(name + "_upper", np.nan)
+    try:
+        return bool(np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0))
+    except TypeError:
+        return False
+
+
 def placebo_flag(row) -> bool:
-    lo, hi = row.get("placebo_lower", np.nan), row.get("placebo_upper", np.nan)
-    return bool(np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0))
+    """The placebo (pre-trend) interval of an effect row excludes 0: already moving before the start."""
+    return _excludes_zero(row, "placebo")
+
+
+def dip_flag(row) -> bool:
+    """The dip check's interval excludes 0: the months just before the start were unusual against the earlier
+    pre months (an estimator's optional ``dip_lower`` / ``dip_upper``; False where it has none)."""
+    return _excludes_zero(row, "dip")
+
+
+PLACEBO_CAUTION = N_("caution: already moving before the start (placebo check)")
+DIP_CAUTION = N_("caution: the months just before the start were unusual (dip check); part of the change may be "
+                 "a return to normal")
+
+
+def caution(row) -> str:
+    """The cautions of an effect row in the report's language ("" when neither check flags it)."""
+    return "; ".join(_(text) for flag, text in ((placebo_flag(row), PLACEBO_CAUTION), (dip_flag(row), DIP_CAUTION))
+                     if flag)
 
 
 GENERAL_METHODS = N_(
     "- **What it is not.** Clusters choose their topics; a cluster that picks a topic where it is doing badly "
     "may improve anyway (regression to the mean). The placebo check (the same calculation inside the months "
-    "before the start) and the event study's pre-period show whether the comparison was like-for-like.\n"
+    "before the start) and the event study's pre-period show whether the comparison was like-for-like; the dip "
+    "check flags a cluster whose last months before the start were unusual against its earlier months, where part of "
+    "the change may be a return to normal. Both checks miss small spells.\n"
     "- **Small numbers.** Counts of 1 to {threshold} persons, and anything computed from them, are suppressed "
     "(Statistics Denmark's rule); so is a second cell where one suppressed cell could be recovered by "
     "subtraction. Where a cluster has fewer than {min_practices} practices with data, or too few "

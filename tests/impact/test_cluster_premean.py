@@ -151,3 +151,50 @@ def test_registered_estimator_takes_the_base_and_keeps_the_run_window():
     assert es["event_time"].min() == -12 and es["event_time"].max() == 6
     default = premean_placebo(EstimatorInput(panels={"ind": panel}, before=12, after=6)).effects
     assert (default.loc[default["estimable"], "pre_months"] == 12).all()      # base = before when unset
+
+
+def test_dip_check_by_hand():
+    # 3 treated practices (cluster A, start month 12), 4 never treated; pre = 12 months: dip = mean of months
+    # 6..11 (the last 6 before the start) minus the mean of months 0..5, treated minus comparison
+    rng = np.random.default_rng(2)
+    v = rng.normal(10, 1, (7, 14))
+    p = _panel(v, ["A", "A", "A", None, None, None, None], {"A": 12})
+    e = cluster_effects_premean(panels={"ind": p}, pre=12, after=1, min_placebos=10**6).effects.iloc[0]
+    d = v[:, 6:12].mean(1) - v[:, 0:6].mean(1)
+    dt, dc = d[:3], d[3:]
+    assert e["dip_value"] == pytest.approx(dt.mean() - dc.mean())
+    var = dt.var(ddof=1) / 3 + dc.var(ddof=1) / 4
+    assert e["dip_se"] == pytest.approx(np.sqrt(var))
+    df = var ** 2 / ((dt.var(ddof=1) / 3) ** 2 / 2 + (dc.var(ddof=1) / 4) ** 2 / 3)
+    assert e["dip_p_value"] == pytest.approx(2 * stats.t.sf(abs(e["dip_value"]) / np.sqrt(var), df))
+    # shorter than 12 pre months: no dip check
+    short = cluster_effects_premean(panels={"ind": p}, pre=8, after=1, min_placebos=10**6).effects.iloc[0]
+    assert np.isnan(short["dip_value"]) and np.isnan(short["dip_p_value"])
+
+
+def test_dip_check_has_its_size_and_flags_planted_dips():
+    """No dip, strong cluster shocks: the dip check rejects about 5%; a large bad spell in the 6 months before
+    the start is flagged far more often, in the right direction."""
+    p_null, p_dip, sign = [], [], []
+    for seed in range(3):
+        panel, _ = _shocked(seed + 20)
+        e = cluster_effects_premean(panels={"ind": panel}, pre=24, after=6).effects
+        e = e[e["estimable"]]
+        p_null += list(e["dip_p_value"])
+        # plant a spell of +3 residual SDs in the 6 months before every cluster's start (the same data otherwise)
+        v = panel.value.copy()
+        for c, s in zip(panel.cluster_start["cluster_id"], panel.cluster_start["start_index"]):
+            rows = np.array([x == c for x in panel.cluster_ids])
+            v[rows, int(s) - 6:int(s)] += 3.0
+        dipped = IndicatorPanel.from_array(v, list(panel.cluster_ids),
+                                           dict(zip(panel.cluster_start["cluster_id"],
+                                                    panel.cluster_start["start_index"].astype(int))))
+        d = cluster_effects_premean(panels={"ind": dipped}, pre=24, after=6).effects
+        d = d[d["estimable"]]
+        p_dip += list(d["dip_p_value"])
+        sign += list(np.sign(d["dip_value"]))
+    p_null, p_dip = np.array(p_null), np.array(p_dip)
+    assert np.isfinite(p_null).all() and len(p_null) >= 100
+    assert 0.01 <= (p_null < 0.05).mean() <= 0.11, (p_null < 0.05).mean()
+    assert (p_dip < 0.05).mean() >= 0.5, (p_dip < 0.05).mean()
+    assert np.mean(np.array(sign)[p_dip < 0.05] > 0) == 1.0          # flagged as a spell upward, as planted

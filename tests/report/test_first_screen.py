@@ -187,3 +187,24 @@ def test_choices_do_not_depend_on_the_language_of_the_readings(monkeypatch):
     assert fs.questions[0].startswith("“Antibiotic prescriptions” improved after the work on antibiotics")
     assert fs.questions[1].startswith("No change was detected on “HbA1c measured”")
     assert "<strong>EN ANDEN SPROGFORM</strong>" in FS.first_screen_html(fs, "", "95% CI")
+
+
+def test_placebo_and_dip_cautions_beside_the_reading():
+    """A flagged placebo or dip check (interval excluding 0) puts its caution beside the topic's reading; a row
+    without the optional dip columns (another estimator) gets only the placebo's."""
+    acts = pd.DataFrame({"topic": ["antibiotics", "diabetes"], "start": pd.to_datetime(["2019-03-01", "2021-06-01"]),
+                         "meetings": [4.0, 1.0]})
+    eff = pd.DataFrame([effect("abx_rate", -2.0, -3.0, -1.0, dip_lower=0.5, dip_upper=2.0),          # dip only
+                        effect("hba1c", 0.2, -0.5, 0.9, placebo_lower=0.1, placebo_upper=0.8)])  # placebo only
+    fs = FS.summarise(acts, eff, META, funnel_rows([]), pd.DataFrame(), "95% CI")
+    assert fs.topics[0].caution == ("caution: the months just before the start were unusual (dip check); part of "
+                                    "the change may be a return to normal")
+    assert fs.topics[1].caution == "caution: already moving before the start (placebo check)"
+    html = FS.topics_table(fs.topics, "95% CI")
+    assert html.count("<em>caution:") == 2 and "dip check" in html and "placebo check" in html
+    both = pd.DataFrame([effect("abx_rate", -2.0, -3.0, -1.0, dip_lower=-2.0, dip_upper=-0.1, placebo_lower=0.2,
+                                placebo_upper=1.0)])
+    assert FS.summarise(acts[:1], both, META, funnel_rows([]), pd.DataFrame(), "95% CI").topics[0].caution.count(
+        "caution:") == 2
+    quiet = pd.DataFrame([effect("abx_rate", -2.0, -3.0, -1.0, dip_lower=-0.5, dip_upper=0.5)])
+    assert FS.summarise(acts[:1], quiet, META, funnel_rows([]), pd.DataFrame(), "95% CI").topics[0].caution == ""
