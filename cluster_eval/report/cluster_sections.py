@@ -25,6 +25,7 @@ from .display import SectionsBase, show_figure, show_html, show_markdown, show_t
 from .i18n import _
 from .tables import read_table
 from .wording import (
+    caution,
     diff_unit,
     dip_flag,
     funnel_note,
@@ -214,7 +215,7 @@ class ClusterReport(SectionsBase):
                 _("indicator"): title,
                 _("effect ({ci})").format(ci=ci):
                     interval(r["estimate"], r["lower"], r["upper"]) if ok else too_small(),
-                _("reading"): verdict(r, m["better"], diff_unit(m)),
+                _("reading"): verdict(r, m["better"], diff_unit(m)) + (f" ({caution(r)})" if ok and caution(r) else ""),
                 _("allowing for all clusters ({ci})").format(ci=ci):
                     interval(r.get("shrunk_estimate", np.nan), r.get("shrunk_lower"), r.get("shrunk_upper"))
                     if ok else "–",
