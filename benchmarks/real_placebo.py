@@ -24,6 +24,7 @@ resampling whole draws, distinct (PCN, start month) pairs, and PCNs (all rows of
 
     nice -n 10 python benchmarks/real_placebo.py --draws 300 --out outputs/real_placebo.csv
     python benchmarks/real_placebo.py --summarise outputs/real_placebo.csv
+    nice -n 10 python benchmarks/real_placebo.py --draws 1000 --shuffle-pcns --out outputs/real_placebo_shuffled.csv
     python benchmarks/real_placebo.py --draws 2 --quiet                  # a quick check (no CSV)
 
 The data file is read in place from ``$CLUSTER_EVAL_SHARED/data/real`` (default ``../shared``).
@@ -111,10 +112,24 @@ def with_starts(panel: IndicatorPanel, starts: dict) -> IndicatorPanel:
     return dataclasses.replace(panel, start_index=start_index, cluster_start=cs)
 
 
+def shuffle_clusters(rng: np.random.Generator, panel: IndicatorPanel) -> IndicatorPanel:
+    """``panel`` with its PCN members permuted at random (PCN sizes kept; practices in no PCN stay so)."""
+    cl = panel.cluster_ids.copy()
+    inside = np.flatnonzero(np.array([c is not None for c in cl]))
+    cl[inside] = cl[rng.permutation(inside)]
+    return dataclasses.replace(panel, cluster_ids=cl)
+
+
 def one_draw(panel: IndicatorPanel, draw: int, seed: int, after: int, min_pre: int, share: float,
-             national: bool = True) -> list[dict]:
-    """All estimators on one draw of fake starts: one row per estimate (and one national row)."""
+             national: bool = True, shuffle: bool = False) -> list[dict]:
+    """All estimators on one draw of fake starts: one row per estimate (and one national row).
+
+    ``shuffle``: first give the PCNs random members (:func:`shuffle_clusters`), a control in which the
+    clusters share no shocks.
+    """
     rng = np.random.default_rng([seed, draw])
+    if shuffle:
+        panel = shuffle_clusters(rng, panel)
     starts = draw_starts(rng, clusters_of(panel), panel.value.shape[1], after=after, min_pre=min_pre, share=share)
     panels = {IND: with_starts(panel, starts)}
     rows = []
@@ -165,7 +180,7 @@ def one_draw(panel: IndicatorPanel, draw: int, seed: int, after: int, min_pre: i
 
 
 def run(draws: int, seed: int, out: Path | None, after: int, min_pre: int, share: float, national: bool,
-        quiet: bool) -> pd.DataFrame:
+        quiet: bool, shuffle: bool = False) -> pd.DataFrame:
     panel = load_panel()
     done = set()
     if out is not None and out.exists():
@@ -175,7 +190,7 @@ def run(draws: int, seed: int, out: Path | None, after: int, min_pre: int, share
     for dr in range(draws):
         if dr in done:
             continue
-        df = pd.DataFrame(one_draw(panel, dr, seed, after, min_pre, share, national))
+        df = pd.DataFrame(one_draw(panel, dr, seed, after, min_pre, share, national, shuffle))
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             df.to_csv(out, mode="a", header=not out.exists(), index=False)
@@ -288,6 +303,17 @@ def summary_tables(d: pd.DataFrame) -> dict[str, pd.DataFrame]:
                      "placebo test rejects": _fmt(rate_row(g, "placebo_reject")),
                      "dip check rejects": _fmt(rate_row(g, "dip_reject"))})
     out["by_n_pre"] = pd.DataFrame(rows)
+    # what a reader sees: false "effect" verdicts with and without a placebo / dip caution beside them
+    rows = []
+    for est, g in c.groupby("estimator", sort=False):
+        flag = g["placebo_reject"].fillna(0).astype(bool)
+        caution = flag | g["dip_reject"].fillna(0).astype(bool) if "dip_reject" in g else flag
+        rej = g["reject"].fillna(0).astype(bool)
+        rows.append({"estimator": est, "reject where the placebo flags": float(rej[flag].mean()),
+                     "reject where it does not": float(rej[~flag].mean()),
+                     "caution (placebo or dip flag)": float(caution.mean()),
+                     "reject without a caution": float((rej & ~caution).mean())})
+    out["reader"] = pd.DataFrame(rows)
     # one PCN at a time: rejection of effect = 0 and the placebo test, and mean (value/se)^2
     pc = c.assign(z2=(c["value"] / c["se"]) ** 2)
     t = pc.pivot_table(index=["cluster_id", "n_practices"], columns="estimator",
@@ -345,6 +371,8 @@ def main(argv=None):
     ap.add_argument("--min-pre", type=int, default=12, help="fewest months before a fake start (default 12)")
     ap.add_argument("--share", type=float, default=0.5, help="share of the PCNs given a fake start")
     ap.add_argument("--no-national", action="store_true")
+    ap.add_argument("--shuffle-pcns", action="store_true",
+                    help="control: random PCN members in every draw (sizes kept), so PCNs share no shocks")
     ap.add_argument("--out", default=None, help="CSV of per-draw rows (appended; resumable)")
     ap.add_argument("--summarise", nargs="+", default=None, metavar="CSV")
     ap.add_argument("--quiet", action="store_true")
@@ -354,7 +382,7 @@ def main(argv=None):
         return 0
     print(f"MIN_PLACEBOS = {MIN_PLACEBOS}", flush=True)
     d = run(a.draws, a.seed, Path(a.out) if a.out else None, a.after, a.min_pre, a.share, not a.no_national,
-            a.quiet)
+            a.quiet, a.shuffle_pcns)
     tabs = summary_tables(d)
     for k, t in tabs.items():
         print(f"\n## {k}\n")
