@@ -3,6 +3,7 @@
     PYTHONPATH=. nice -n 10 .venv/bin/python benchmarks/analyse_stage.py denmark /tmp/t_new --jobs 2
     git archive 4d7219b | tar -x -C /tmp/base          # "before": a checkout of an older commit
     PYTHONPATH=/tmp/base nice -n 10 .venv/bin/python benchmarks/analyse_stage.py denmark /tmp/t_base
+    ... benchmarks/analyse_stage.py denmark /tmp/t_auto --base auto        # another base than the params'
 
 Prints wall and CPU seconds (this process and its reaped children, i.e. the analyse stage's forked helper),
 the peak resident memory of this process and of its largest child, and the machine load; the tables are
@@ -56,6 +57,8 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "outputs" / "bench_batch"))
     ap.add_argument("--compare", default=None, help="another run's tables folder: are they equal?")
+    ap.add_argument("--base", default=None, help="override params impact.base (auto, weighted or months), e.g. to "
+                    "compare the cost of two bases side by side")
     args = ap.parse_args(argv)
 
     from cluster_eval.data import load_dataset
@@ -65,7 +68,10 @@ def main(argv=None) -> int:
 
     base = Path(args.data) / args.scale
     ensure_data(base, scale=args.scale, quiet=True)
-    cfg = load_params(demo_params(base, args.scale, pdf=False))
+    params = demo_params(base, args.scale, pdf=False)
+    if args.base is not None:
+        params["impact"]["base"] = args.base if args.base in ("auto", "weighted") else int(args.base)
+    cfg = load_params(params)
     code = os.environ.get("PYTHONPATH", "")
     t0, c0, la = time.time(), cpu(), os.getloadavg()[0]
     ds = load_dataset(cfg.data_spec())
