@@ -63,6 +63,7 @@ from real_placebo import (  # noqa: E402
 
 from cluster_eval.impact.panel import build_panels  # noqa: E402
 from cluster_eval.report.descriptive import cluster_onehot, spc_frame  # noqa: E402
+from cluster_eval.spc import relative  # noqa: E402
 from cluster_eval.spc.relative import FALSE_SIGNAL_RATE, RULES, SIGNAL_RULES  # noqa: E402
 
 #: before/after months of the chart: the report's (``descriptive.spc_tables``) and two shorter sensitivities.
@@ -71,7 +72,7 @@ WINDOWS = {"24/24": (24, 24), "18/18": (18, 18), "12/12": (12, 12)}
 #: Manchester practices": the per-cluster estimator rejects 0 at 15-21 % of their fake starts).
 DRIFTING = ("U78687", "U49529", "U58188")
 BETTER = "lower"
-STATED = 0.015        # FALSE_SIGNAL_RATE's point value
+PHI_BINS = (0.0, 0.6, 0.75, 0.85, 0.9, 1.0)
 
 
 def load(path: Path | None = None):
@@ -105,9 +106,23 @@ def charts(num, den, cluster_of_practice, periods, starts: dict, before: int, af
     """The analyse stage's relative SPC rules (``spc_frame``) of the clusters in ``starts`` (id -> index)."""
     cids = sorted({c for c in cluster_of_practice if c is not None})
     onehot = cluster_onehot(cluster_of_practice, cids)
-    _, rules = spc_frame(num, den, onehot, cids, periods, {c: periods[s] for c, s in starts.items()},
-                         before=before, after=after)
+    seen = []
+
+    def recording(*args, **kwargs):      # the pooled (phi, lambda) of the call, recorded, not changed
+        phi, lam = pooled(*args, **kwargs)
+        seen.append((phi, lam))
+        return phi, lam
+
+    pooled = relative._pooled_ar1_noise
+    relative._pooled_ar1_noise = recording
+    try:
+        _, rules = spc_frame(num, den, onehot, cids, periods, {c: periods[s] for c, s in starts.items()},
+                             before=before, after=after)
+    finally:
+        relative._pooled_ar1_noise = pooled
     rules = rules.copy()
+    if len(seen) == 1 and len(seen[0][0]) == len(rules):     # one value per panel (pooled over the call)
+        rules["phi"], rules["lam"] = seen[0]
     rules["start_index"] = rules["cluster_id"].map(starts).astype(int)
     rules["n_practices"] = rules["cluster_id"].map(pd.Series(onehot.sum(axis=1), index=cids)).astype(int)
     good = "below" if BETTER == "lower" else "above"
@@ -138,7 +153,7 @@ def run(draws: int, seed: int, windows, shuffle: bool, every_draws: int, share: 
             if not quiet and (dr + 1) % 100 == 0:
                 print(f"{w}: draw {dr + 1}/{draws}  {time.time() - t0:.0f} s", flush=True)
         d = pd.concat(rows, ignore_index=True).assign(window=w, before=before, after=after, seed=seed,
-                                                       shuffled=shuffle)
+                                                       shuffled=shuffle, share=share)
         d["start"] = panel.periods[d["start_index"].to_numpy()].strftime("%Y-%m")
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +169,10 @@ def run(draws: int, seed: int, windows, shuffle: bool, every_draws: int, share: 
 # ---------------------------------------------------------------------------------------------
 
 def _prep(d: pd.DataFrame) -> pd.DataFrame:
-    d = d[d["reason"].fillna("") == ""].copy()
+    d = d[d["reason"].astype(object).fillna("") == ""].copy()
+    d.loc[d["design"] == "every", "share"] = 1.0
+    d["design"] = np.where(d["design"] == "draws", "draws, " + (d["share"] * 14).round().astype(int).astype(str)
+                           + " PCNs", d["design"])
     for col in list(RULES) + ["signal"]:
         d[col] = d[col].astype(str).str.lower().eq("true").astype(float)
     d["better"] = (d["reading"] == "better").astype(float)
@@ -199,6 +217,15 @@ def summary_tables(d: pd.DataFrame) -> dict[str, pd.DataFrame]:
                      "other 11: worse": rate(st, "worse", "cluster_id"),
                      "other 11: PCNs with any signal": int((st.groupby("cluster_id")["signal"].max() > 0).sum())})
     out["drifting"] = pd.DataFrame(rows)
+    rows = []
+    if "phi" in real:      # the signal rate by the pooled AR(1) coefficient of the call (draws of 7 PCNs)
+        for (w, des), g in real[real["design"].str.startswith("draws")].groupby(["window", "design"], sort=False):
+            bins = pd.cut(g["phi"], PHI_BINS, right=False)
+            for b, h in g.groupby(bins, observed=True):
+                rows.append({"window": w, "design": des, "pooled phi": str(b), "charts": len(h),
+                             "calls": h["draw"].nunique(), "mean lambda": round(float(h["lam"].mean()), 2),
+                             "signal": round(float(h["signal"].mean()), 3)})
+    out["by_phi"] = pd.DataFrame(rows)
     per = []
     for (w, des), g in real.groupby(["window", "design"], sort=False):
         t = g.groupby("cluster_id").agg(practices=("n_practices", "first"), charts=("signal", "size"),
@@ -211,11 +238,13 @@ def summary_tables(d: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def summarise(paths) -> None:
     d = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    # the deterministic "every" design is in each run with real PCNs: keep it once
+    d = d.drop_duplicates(["shuffled", "window", "design", "share", "draw", "cluster_id", "start_index"])
     d["shuffled"] = d["shuffled"].astype(str).str.lower().eq("true")
     tabs = summary_tables(d)
     print(f"stated false-signal rate (FALSE_SIGNAL_RATE): {FALSE_SIGNAL_RATE}; signal rules: {SIGNAL_RULES}")
     print("rates: rate (binomial SE / bootstrap SE over PCNs (real) or draws (shuffled))\n")
-    for name in ("overall", "drifting"):
+    for name in ("overall", "drifting", "by_phi"):
         print(f"## {name}\n")
         print(tabs[name].to_markdown(index=False))
         print()
