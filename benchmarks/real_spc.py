@@ -62,7 +62,7 @@ from real_placebo import (  # noqa: E402
 )
 
 from cluster_eval.impact.panel import build_panels  # noqa: E402
-from cluster_eval.report.descriptive import cluster_onehot, spc_frame  # noqa: E402
+from cluster_eval.report.descriptive import cluster_onehot, observed_expected, spc_frame  # noqa: E402
 from cluster_eval.spc import relative  # noqa: E402
 from cluster_eval.spc.relative import FALSE_SIGNAL_RATE, RULES, SIGNAL_RULES  # noqa: E402
 
@@ -168,6 +168,20 @@ def run(draws: int, seed: int, windows, shuffle: bool, every_draws: int, share: 
 # Summaries
 # ---------------------------------------------------------------------------------------------
 
+def drift_table(path: Path | None = None) -> pd.DataFrame:
+    """Each PCN's O/E against the nation (``observed_expected``, the charts' series) over the first and the
+    last 24 months, its change, and the slope of log O/E (% a year): how much it drifts relative to the nation."""
+    panel, num, den = load(path)
+    cids = list(clusters_of(panel))
+    o, e, _ = observed_expected(num, den, cluster_onehot(panel.cluster_ids, cids))
+    first, last = o[:, :24].sum(1) / e[:, :24].sum(1), o[:, -24:].sum(1) / e[:, -24:].sum(1)
+    years = np.arange(o.shape[1]) / 12
+    slope = [100 * np.polyfit(years, np.log(o[i] / e[i]), 1)[0] for i in range(len(cids))]
+    return pd.DataFrame({"O/E first 24 months": first.round(3), "O/E last 24 months": last.round(3),
+                         "change %": (100 * (last / first - 1)).round(1), "slope %/year": np.round(slope, 1)},
+                        index=pd.Index(cids, name="cluster_id"))
+
+
 def _prep(d: pd.DataFrame) -> pd.DataFrame:
     d = d[d["reason"].astype(object).fillna("") == ""].copy()
     d.loc[d["design"] == "every", "share"] = 1.0
@@ -208,6 +222,7 @@ def summary_tables(d: pd.DataFrame) -> dict[str, pd.DataFrame]:
     rows = []
     for (w, des), g in real.groupby(["window", "design"], sort=False):
         st = g[~g["drifting"]]
+        top = st.groupby("cluster_id")["signal"].mean().idxmax()
         nsig = g["signal"].sum()
         rows.append({"window": w, "design": des, "signals": int(nsig),
                      "from the 3 drifting PCNs": f"{g.loc[g['drifting'], 'signal'].sum() / nsig:.2f}" if nsig else "—",
@@ -215,14 +230,18 @@ def summary_tables(d: pd.DataFrame) -> dict[str, pd.DataFrame]:
                      "other 11 PCNs: signal": rate(st, "signal", "cluster_id"),
                      "other 11: better": rate(st, "better", "cluster_id"),
                      "other 11: worse": rate(st, "worse", "cluster_id"),
-                     "other 11: PCNs with any signal": int((st.groupby("cluster_id")["signal"].max() > 0).sum())})
+                     "other 11: PCNs with any signal": int((st.groupby("cluster_id")["signal"].max() > 0).sum()),
+                     "other 11 but their most-signalling PCN": f"{top}: " + rate(st[st["cluster_id"] != top], "signal",
+                                                                                  "cluster_id")})
     out["drifting"] = pd.DataFrame(rows)
     rows = []
-    if "phi" in real:      # the signal rate by the pooled AR(1) coefficient of the call (draws of 7 PCNs)
-        for (w, des), g in real[real["design"].str.startswith("draws")].groupby(["window", "design"], sort=False):
+    if "phi" in d:      # the signal rate by the pooled AR(1) coefficient of the call
+        dr = d[d["design"].str.startswith("draws")]
+        for (sh, w, des), g in dr.groupby(["shuffled", "window", "design"], sort=False):
             bins = pd.cut(g["phi"], PHI_BINS, right=False)
             for b, h in g.groupby(bins, observed=True):
-                rows.append({"window": w, "design": des, "pooled phi": str(b), "charts": len(h),
+                rows.append({"PCNs": "shuffled" if sh else "real", "window": w, "design": des,
+                             "pooled phi": str(b), "charts": len(h),
                              "calls": h["draw"].nunique(), "mean lambda": round(float(h["lam"].mean()), 2),
                              "signal": round(float(h["signal"].mean()), 3)})
     out["by_phi"] = pd.DataFrame(rows)
@@ -239,7 +258,9 @@ def summary_tables(d: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def summarise(paths) -> None:
     d = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
     # the deterministic "every" design is in each run with real PCNs: keep it once
-    d = d.drop_duplicates(["shuffled", "window", "design", "share", "draw", "cluster_id", "start_index"])
+    every = d["design"] == "every"
+    d = pd.concat([d[~every], d[every].drop_duplicates(["shuffled", "window", "draw", "cluster_id", "start_index"])],
+                  ignore_index=True)
     d["shuffled"] = d["shuffled"].astype(str).str.lower().eq("true")
     tabs = summary_tables(d)
     print(f"stated false-signal rate (FALSE_SIGNAL_RATE): {FALSE_SIGNAL_RATE}; signal rules: {SIGNAL_RULES}")
@@ -255,6 +276,11 @@ def summarise(paths) -> None:
                                        axis=1))
         wide = wide.pivot_table(index=["cluster_id", "practices"], columns=["window", "design"], values="cell",
                                 aggfunc="first")
+        try:
+            wide.columns = [" ".join(c) for c in wide.columns]
+            wide = wide.reset_index().set_index("cluster_id").join(drift_table())
+        except FileNotFoundError:
+            pass
         print(wide.to_markdown())
 
 
