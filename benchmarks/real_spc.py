@@ -18,8 +18,10 @@ the call) on the practice x month numerators and denominators exactly as the ana
 2016-10 .. 2017-10), and 18/18 (25 starts) and 12/12 (37 starts) as sensitivities. Two designs per window:
 
 ``every``  every start month once, all 14 PCNs charted at that month in one call (each (PCN, start) once);
-``draws``  ``real_placebo.draw_starts``: in each draw a random half of the PCNs (7), each at its own uniformly
-           drawn admissible start, charted in one call (as a report pools every cluster with the topic).
+``draws``  ``real_placebo.draw_starts``: in each draw a random ``--share`` of the PCNs (default half: 7), each
+           at its own uniformly drawn admissible start, charted in one call (as a report pools every cluster
+           that took the topic up). φ and λ are pooled over the call's panels: the call's pooled values are
+           recorded (columns ``phi``, ``lam``) by wrapping ``relative._pooled_ar1_noise`` without changing it.
 
 ``--shuffle-pcns``: before each draw the practices are dealt to the 14 PCNs at random (sizes kept;
 ``real_placebo.shuffle_clusters``), a control without the PCNs' real shared drifts; ``every`` is then run for
@@ -29,8 +31,11 @@ starts on Manchester practices"), with bootstrap SEs resampling whole PCNs (real
 (shuffled).
 
     CLUSTER_EVAL_SHARED=../shared nice -n 10 python benchmarks/real_spc.py --out outputs/real_spc.csv
+    CLUSTER_EVAL_SHARED=../shared nice -n 10 python benchmarks/real_spc.py --share 1.0 --out outputs/real_spc_share1.csv
     CLUSTER_EVAL_SHARED=../shared nice -n 10 python benchmarks/real_spc.py --shuffle-pcns --out outputs/real_spc_shuffled.csv
-    python benchmarks/real_spc.py --summarise outputs/real_spc.csv outputs/real_spc_shuffled.csv
+    CLUSTER_EVAL_SHARED=../shared nice -n 10 python benchmarks/real_spc.py --shuffle-pcns --share 1.0 --every-draws 0 \
+        --out outputs/real_spc_shuffled_share1.csv
+    CLUSTER_EVAL_SHARED=../shared python benchmarks/real_spc.py --summarise outputs/real_spc*.csv
     python benchmarks/real_spc.py --draws 3 --windows 24/24                 # a quick check (no CSV)
 """
 from __future__ import annotations
