@@ -67,8 +67,8 @@ def shared_dir() -> Path:
     return Path(env) if env else ROOT.parent / "shared"
 
 
-def load_panel(path: Path | None = None) -> IndicatorPanel:
-    """The Manchester panel (antibiotic items per 1,000 STAR-PU, practice x month) with no cluster started."""
+def load_frames(path: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    """The Manchester data as the package's tables: (measures, practices, activities (none), indicators)."""
     path = Path(path) if path is not None else shared_dir() / DATA
     d = pd.read_csv(path)
     measures = pd.DataFrame({"indicator_id": IND, "practice_id": d["practice_id"], "period": d["date"],
@@ -78,7 +78,12 @@ def load_panel(path: Path | None = None) -> IndicatorPanel:
     activities = pd.DataFrame({"cluster_id": pd.Series(dtype=object), "topic": pd.Series(dtype=object),
                                "start": pd.Series(dtype="datetime64[ns]")})
     indicators = {IND: {"topic": "antibiotics", "multiplier": 1000.0, "kind": "rate"}}
-    return build_panels(measures, practices, activities, indicators)[IND]
+    return measures, practices, activities, indicators
+
+
+def load_panel(path: Path | None = None) -> IndicatorPanel:
+    """The Manchester panel (antibiotic items per 1,000 STAR-PU, practice x month) with no cluster started."""
+    return build_panels(*load_frames(path))[IND]
 
 
 def clusters_of(panel: IndicatorPanel) -> np.ndarray:
