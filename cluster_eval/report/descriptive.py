@@ -90,7 +90,8 @@ def observed_expected(num, den, onehot, banded=None, window: slice | None = None
     Parameters
     ----------
     num, den : (P, T) arrays
-        Practice-month numerators and denominators (NaN where missing).
+        Practice-month numerators and denominators (NaN where missing). A practice-month without a positive
+        denominator counts in neither the observed nor the expected counts (crude O/E).
     onehot : (C, P) array
         Cluster membership (:func:`cluster_onehot`).
     banded : tuple, optional
@@ -120,8 +121,9 @@ def observed_expected(num, den, onehot, banded=None, window: slice | None = None
                              "numerator": cn.reshape(-1), "denominator": cd.reshape(-1)})
         e = expected_counts(rows, by=("unit", "period"), over=over, reference=ref)
         return e["observed"].to_numpy().reshape(C, T), e["expected"].to_numpy().reshape(C, T), True
-    n, d = np.nan_to_num(num[:, sl]), np.nan_to_num(den[:, sl])
-    o, cd = onehot @ n, onehot @ d
+    d = np.nan_to_num(den[:, sl])
+    n = np.where(d > 0, np.nan_to_num(num[:, sl]), 0.0)   # a count without a denominator (a closing practice,
+    o, cd = onehot @ n, onehot @ d                         # STAR-PU 0) would inflate the nation's rate
     nat_n, nat_d = n.sum(axis=0), d.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(nat_d > 0, nat_n / nat_d, np.nan) if window is None else \
@@ -305,18 +307,27 @@ def funnel_curves(target, top, *, kind: str, standardised: bool, tau2: float, mu
 def spc_frame(num, den, onehot, cluster_ids, periods, starts: dict, *, banded=None, before: int = 24,
               after: int = 24):
     """Relative SPC of every cluster with a start (``starts``: cluster_id -> first exposed month) on one
-    indicator: ``ce.spc.relative.relative_charts`` on the O/E series. Returns (chart, rules)."""
+    indicator: ``ce.spc.relative.relative_charts`` on the O/E series. Returns (chart, rules).
+
+    The autocorrelation structure behind the shift rule's standard error (φ, λ) is pooled over the baselines
+    of *every* cluster: the clusters without a start are charted at the median start of the others (nothing
+    can have changed there) and then dropped. Pooled over a few clusters' baselines alone, φ is so noisy that
+    the "signal" fired in 7% of charts without any change on real data (7 Manchester PCNs per call;
+    benchmarks/README.md, "Real data: SPC signals at placebo starts"); the 1.5% of ``FALSE_SIGNAL_RATE`` was
+    measured with φ pooled over all the clusters of an indicator, as here.
+    """
     o, e, standardised = observed_expected(num, den, onehot, banded)
-    frames = []
-    for ci, cid in enumerate(cluster_ids):
-        s = starts.get(cid)
-        if s is None:
-            continue
-        frames.append(pd.DataFrame({"cluster_id": cid, "period": periods, "start": s, "observed": o[ci],
-                                    "expected": e[ci]}))
-    if not frames:
+    taken = [cid for cid in cluster_ids if starts.get(cid) is not None]
+    if not taken:
         return pd.DataFrame(), pd.DataFrame()
+    pseudo = sorted(pd.Timestamp(starts[c]) for c in taken)[len(taken) // 2]
+    frames = [pd.DataFrame({"cluster_id": cid, "period": periods, "start": starts.get(cid, pseudo),
+                            "observed": o[ci], "expected": e[ci]})
+              for ci, cid in enumerate(cluster_ids)]
     chart, rules = relative_charts(pd.concat(frames, ignore_index=True), "cluster_id", before=before, after=after)
+    if len(taken) < len(cluster_ids):      # the clusters without a start only lent their baselines to φ, λ
+        chart = chart[chart["cluster_id"].isin(taken)].reset_index(drop=True) if len(chart) else chart
+        rules = rules[rules["cluster_id"].isin(taken)].reset_index(drop=True)
     rules["measure"] = "standardised O/E" if standardised else "crude O/E"
     rules["signal"] = rules[list(SIGNAL_RULES)].any(axis=1)
     return chart, rules

@@ -81,6 +81,51 @@ def test_spc_frame_marks_signals():
     assert set(rules["measure"]) == {"crude O/E"}
 
 
+def test_observed_expected_leaves_out_counts_without_a_denominator():
+    from cluster_eval.report.descriptive import observed_expected
+
+    # 3 practices, 1 month: practice 2 (no cluster) has 50 items but a denominator of 0 (a closing practice)
+    num = np.array([[10.0], [30.0], [50.0]])
+    den = np.array([[100.0], [200.0], [0.0]])
+    oh = cluster_onehot(["A", "B", None], ["A", "B"])
+    o, e, std = observed_expected(num, den, oh)
+    rate = (10 + 30) / (100 + 200)                     # the nation without the count that has no denominator
+    np.testing.assert_allclose(o[:, 0], [10, 30])
+    np.testing.assert_allclose(e[:, 0], [100 * rate, 200 * rate])
+    assert not std
+
+
+def test_spc_frame_pools_the_autocorrelation_over_clusters_without_a_start(monkeypatch):
+    """Clusters without a start lend their baselines to the pooled (phi, lambda) and are then dropped; the
+    charted clusters' own quantities (centre, baseline months) do not change."""
+    from cluster_eval.spc import relative
+
+    rng = np.random.default_rng(5)
+    P, T = 160, 60                # twenty clusters of 8 practices; two take the topic up
+    periods = pd.date_range("2018-01-01", periods=T, freq="MS")
+    den = np.full((P, T), 1000.0)
+    num = rng.poisson(den * 0.05).astype(float)
+    ids = [f"K{i:02d}" for i in range(20)]
+    oh = cluster_onehot([f"K{i // 8:02d}" for i in range(P)], ids)
+    seen = []
+    pooled = relative._pooled_ar1_noise
+
+    def recording(zb, groups, n, *a, **k):
+        seen.append(zb.shape[0])
+        return pooled(zb, groups, n, *a, **k)
+
+    monkeypatch.setattr(relative, "_pooled_ar1_noise", recording)
+    starts = {"K03": periods[30], "K11": periods[36]}
+    chart, rules = spc_frame(num, den, oh, ids, periods, starts)
+    assert seen == [20]                                  # every cluster's baseline in the pooled estimate
+    assert sorted(rules["cluster_id"]) == ["K03", "K11"] and set(chart["cluster_id"]) == {"K03", "K11"}
+    alone, _ = spc_frame(num, den, oh[[3, 11]], ["K03", "K11"], periods, starts)
+    assert seen[-1] == 2
+    both = chart.merge(alone, on=["cluster_id", "event_time"], suffixes=("", "_alone"))
+    np.testing.assert_allclose(both["cl"], both["cl_alone"])
+    np.testing.assert_allclose(both["y"], both["y_alone"])
+
+
 class _Analysis:
     """The attributes of the analyse stage's Analysis that the descriptive tables use."""
 
