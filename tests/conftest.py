@@ -1,6 +1,7 @@
 """Shared test fixtures: where ../shared is, and skipping (or failing in CI) when it is missing."""
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -33,3 +34,15 @@ def shared_file(relpath: str) -> Path:
 def shared():
     """Fixture form: ``shared('data/real/medpar.csv')`` returns the path or skips."""
     return shared_file
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """``benchmark_script("recovery")``: the script ``benchmarks/recovery.py`` as a module (the benchmarks are
+    scripts, not a package)."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    return load

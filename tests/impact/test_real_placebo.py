@@ -1,6 +1,4 @@
 """benchmarks/real_placebo.py: fake starts leave every estimator its full window; one draw on the real data."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,15 +6,10 @@ import pytest
 
 from cluster_eval.impact.panel import IndicatorPanel
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def rp():
-    spec = importlib.util.spec_from_file_location("real_placebo", ROOT / "benchmarks" / "real_placebo.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def rp(benchmark_script):
+    return benchmark_script("real_placebo")
 
 
 def test_fake_starts_have_full_windows(rp):

@@ -1,20 +1,13 @@
 """Short CI version of benchmarks/recovery.py and a national_effects check on the synthetic data."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def recovery():
+def recovery(benchmark_script):
     pytest.importorskip("cluster_eval.synthetic")
-    spec = importlib.util.spec_from_file_location("recovery", ROOT / "benchmarks" / "recovery.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_script("recovery")
 
 
 def test_recovery_two_replications(recovery):

@@ -1,21 +1,15 @@
 """benchmarks/real_spc.py: the fake starts' charts fit the 60 months; the charts' centre on the real data."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 DATA = "data/real/manchester_practice_month_antibiotics_with_pcn.csv"
 
 
 @pytest.fixture(scope="module")
-def rs():
-    spec = importlib.util.spec_from_file_location("real_spc", ROOT / "benchmarks" / "real_spc.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def rs(benchmark_script):
+    return benchmark_script("real_spc")
 
 
 @pytest.mark.parametrize("before,after,first,last", [(24, 24, 24, 36), (18, 18, 18, 42), (12, 12, 12, 48)])
