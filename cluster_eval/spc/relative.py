@@ -67,7 +67,7 @@ FALSE_SIGNAL_RATE = N_("1.5% (1.3-2.0%)")
 SIGNAL_MEANING = N_("A signal means that over the months after the start the cluster's level relative to the "
                     "nation moved away from its level in the months before by more than its own month-to-month "
                     "variation explains; on synthetic data without any true change this happened in about "
-                    "{rate} of charts.")
+                    "{rate} of charts, and about as often on real English practices' data at placebo starts.")
 
 
 def expected_from_nation(denominator, national_numerator, national_denominator) -> np.ndarray:
