@@ -200,6 +200,25 @@ def per_pcn(path: Path | None = None, counts: str = "events") -> pd.DataFrame:
     return t.sort_values("rate (last 12 months)")
 
 
+def variance_by_size(shuffles: int = 300, seed: int = 2004, path: Path | None = None) -> pd.DataFrame:
+    """The null's true between-PCN variance by PCN size against the funnel's one τ̂²: over ``shuffles`` shuffles
+    (the run's first ones), the variance of each shuffled PCN's sqrt(O/E) (the funnel's scale) over the last 12
+    months, by number of practices, and the mean τ̂² of those funnels."""
+    panel, num, den = load(path)
+    w = windows(len(panel.periods))[-1]
+    target = np.nansum(num[:, w]) / np.nansum(den[:, w])
+    parts = []
+    for s in range(shuffles):
+        cl = shuffle_clusters(np.random.default_rng([seed, s]), panel).cluster_ids
+        parts.append(frame(num, den, cl, w, "events").assign(shuffle=s))
+    a = pd.concat(parts, ignore_index=True)
+    a["y"] = np.sqrt(a["value"] / target)
+    t = a.groupby("n_practices")["y"].agg(rows="count", variance="var").reset_index()
+    t["mean τ̂²"] = a.groupby("shuffle")["tau2"].first().mean()
+    t["limits in true SDs (99.8 %)"] = 3.0902 * np.sqrt(t["mean τ̂²"] / t["variance"])
+    return t
+
+
 def summarise(paths, shared_path: Path | None = None) -> None:
     d = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
     d = d.drop_duplicates(["set", "seed", "shuffle", "counts", "window_start"])
@@ -216,6 +235,8 @@ def summarise(paths, shared_path: Path | None = None) -> None:
                   f"in the last 12 months; τ̂² = {t.attrs['tau2']:.3g})\n")
             print(t.to_markdown())
             print()
+        print("## the null's variance of sqrt(O/E) by PCN size (300 shuffles, last 12 months)\n")
+        print(variance_by_size(path=shared_path).to_markdown(index=False, floatfmt=".4g"))
     except FileNotFoundError:
         print("(the data file is not found: no per-PCN table)")
 
