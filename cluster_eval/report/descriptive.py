@@ -84,6 +84,13 @@ def practice_expected(banded) -> np.ndarray | None:
     return expected_from_bands(banded[0], banded[1], reference_axis=0)
 
 
+def counted(num, den):
+    """Practice-month counts as the cluster and national sums use them: NaN as 0, and a numerator whose
+    denominator is not positive (a closing practice, STAR-PU 0) left out, since it would inflate the rate."""
+    d = np.nan_to_num(den)
+    return np.where(d > 0, np.nan_to_num(num), 0.0), d
+
+
 def observed_expected(num, den, onehot, banded=None, window: slice | None = None):
     """Clusters' observed counts and the counts expected from the nation, per month of ``window``.
 
@@ -121,9 +128,8 @@ def observed_expected(num, den, onehot, banded=None, window: slice | None = None
                              "numerator": cn.reshape(-1), "denominator": cd.reshape(-1)})
         e = expected_counts(rows, by=("unit", "period"), over=over, reference=ref)
         return e["observed"].to_numpy().reshape(C, T), e["expected"].to_numpy().reshape(C, T), True
-    d = np.nan_to_num(den[:, sl])
-    n = np.where(d > 0, np.nan_to_num(num[:, sl]), 0.0)   # a count without a denominator (a closing practice,
-    o, cd = onehot @ n, onehot @ d                         # STAR-PU 0) would inflate the nation's rate
+    n, d = counted(num[:, sl], den[:, sl])
+    o, cd = onehot @ n, onehot @ d
     nat_n, nat_d = n.sum(axis=0), d.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(nat_d > 0, nat_n / nat_d, np.nan) if window is None else \
@@ -143,12 +149,12 @@ def standing_frame(num, den, onehot, cluster_ids, *, kind: str, better: str, cou
         n_w, d_w, months = window_counts(o, e, counts=counts)
         statistic, target, standardised = "ratio", None, True
     else:
-        cn = onehot @ np.nan_to_num(num[:, window])
-        cd = onehot @ np.nan_to_num(den[:, window])
+        n, d = counted(num[:, window], den[:, window])
+        cn, cd = onehot @ n, onehot @ d
         n_w, d_w, months = window_counts(cn, cd, counts=counts)
-        nat_d = np.nansum(den[:, window])
+        nat_d = d.sum()
         statistic, standardised = kind, False
-        target = np.nansum(num[:, window]) / nat_d if nat_d > 0 else None
+        target = n.sum() / nat_d if nat_d > 0 else None
     ok = d_w > 0
     out = pd.DataFrame({"cluster_id": np.asarray(cluster_ids, dtype=object), "numerator": n_w, "denominator": d_w,
                         "months": months})
