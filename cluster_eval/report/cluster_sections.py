@@ -22,7 +22,7 @@ from . import first_screen as FS
 from . import i18n
 from . import topic_figures as TF
 from .display import SectionsBase, show_figure, show_html, show_markdown, show_table, topic_name
-from .i18n import _
+from .i18n import N_, _
 from .tables import read_table
 from .wording import (
     caution,
@@ -211,11 +211,12 @@ class ClusterReport(SectionsBase):
                 continue
             r = eff.loc[iid].to_dict()
             ok = r["status"] == "estimated"
+            note = caution(r) if ok else ""
             rows.append({
                 _("indicator"): title,
                 _("effect ({ci})").format(ci=ci):
                     interval(r["estimate"], r["lower"], r["upper"]) if ok else too_small(),
-                _("reading"): verdict(r, m["better"], diff_unit(m)) + (f" ({caution(r)})" if ok and caution(r) else ""),
+                _("reading"): verdict(r, m["better"], diff_unit(m)) + (f" ({note})" if note else ""),
                 _("allowing for all clusters ({ci})").format(ci=ci):
                     interval(r.get("shrunk_estimate", np.nan), r.get("shrunk_lower"), r.get("shrunk_upper"))
                     if ok else "–",
@@ -280,16 +281,16 @@ class ClusterReport(SectionsBase):
             names = ", ".join(self.meta.loc[i, "title"] for i in small["indicator_id"])
             text += "\n- " + _("**In this cluster**, no effect could be estimated for: {names} ({reason}).").format(
                 names=names, reason=i18n.translate_value(small["status"].iloc[0]))
-        plc = [self.meta.loc[r["indicator_id"], "title"] for r in self.eff.to_dict("records") if placebo_flag(r)]
-        if plc:
-            text += "\n- " + _("**Placebo warning** for: {names}. The practices were already moving apart from the "
-                               "comparison before the start; read these effects with caution.").format(
-                names=", ".join(plc))
-        dip = [self.meta.loc[r["indicator_id"], "title"] for r in self.eff.to_dict("records") if dip_flag(r)]
-        if dip:
-            text += "\n- " + _("**Dip warning** for: {names}. The last months before the start were unusual against the "
-                               "cluster's earlier months (dip check); part of the change may be a return to normal "
-                               "after a bad spell.").format(names=", ".join(dip))
+        checks = ((placebo_flag, N_("**Placebo warning** for: {names}. The practices were already moving apart "
+                                    "from the comparison before the start; read these effects with caution.")),
+                  (dip_flag, N_("**Dip warning** for: {names}. The last months before the start were unusual "
+                                "against the cluster's earlier months (dip check); part of the change may be a "
+                                "return to normal after a bad spell.")))
+        rows = self.eff.to_dict("records")
+        for flag, message in checks:
+            names = [self.meta.loc[r["indicator_id"], "title"] for r in rows if flag(r)]
+            if names:
+                text += "\n- " + _(message).format(names=", ".join(names))
         show_markdown(text, css_class="ce-small")
 
     def how_to_cite(self):

@@ -327,7 +327,8 @@ def spc_frame(num, den, onehot, cluster_ids, periods, starts: dict, *, banded=No
     if not taken:
         return pd.DataFrame(), pd.DataFrame()
     pseudo = sorted(pd.Timestamp(starts[c]) for c in taken)[len(taken) // 2]
-    frames = [pd.DataFrame({"cluster_id": cid, "period": periods, "start": starts.get(cid, pseudo),
+    frames = [pd.DataFrame({"cluster_id": cid, "period": periods,
+                            "start": starts[cid] if starts.get(cid) is not None else pseudo,
                             "observed": o[ci], "expected": e[ci]})
               for ci, cid in enumerate(cluster_ids)]
     chart, rules = relative_charts(pd.concat(frames, ignore_index=True), "cluster_id", before=before, after=after)

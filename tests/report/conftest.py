@@ -118,3 +118,25 @@ def axe_js() -> Path:
     if not path.is_file():
         _missing(f"axe-core not found at {path} (npm install --prefix .ci/node axe-core, as .ci/run does)")
     return path
+
+
+#: The log line of an analyse stage whose per-cluster estimator raised (``broken_estimator``).
+BROKEN_LINE = ("analyse: failed during effects, event studies, variation (cluster_eval.impact): "
+               "ArgumentError: broken on purpose")
+
+
+@pytest.fixture
+def broken_estimator(monkeypatch):
+    """The default per-cluster estimator replaced by one that raises ``ArgumentError("broken on purpose")``;
+    returns the log line the analyse stage must end with."""
+    import dataclasses
+
+    from cluster_eval.errors import ArgumentError
+    from cluster_eval.impact.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
+
+    def broken(*args, **kwargs):
+        raise ArgumentError("broken on purpose")
+
+    monkeypatch.setitem(ESTIMATORS, DEFAULT_ESTIMATOR,
+                        dataclasses.replace(ESTIMATORS[DEFAULT_ESTIMATOR], function=broken))
+    return BROKEN_LINE

@@ -52,23 +52,14 @@ def test_two_processes_give_the_serial_tables(dataset, cfg, serial, tmp_path):
     assert "analyse: pooling (cluster_eval.impact.pool)" in lines
 
 
-def test_a_failure_in_the_helper_is_raised_with_its_step(dataset, cfg, tmp_path, monkeypatch):
-    import dataclasses
-
+def test_a_failure_in_the_helper_is_raised_with_its_step(dataset, cfg, tmp_path, broken_estimator):
     from cluster_eval.errors import ArgumentError
-    from cluster_eval.impact.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
     from cluster_eval.report.analyse import analyse
 
-    def broken(*args, **kwargs):
-        raise ArgumentError("broken on purpose")
-
-    monkeypatch.setitem(ESTIMATORS, DEFAULT_ESTIMATOR,
-                        dataclasses.replace(ESTIMATORS[DEFAULT_ESTIMATOR], function=broken))
     lines = []
     with pytest.raises(ArgumentError, match="broken on purpose"):
         analyse(dataset, cfg, tmp_path, log=lines.append, jobs=2)
-    assert lines[-1] == ("analyse: failed during effects, event studies, variation (cluster_eval.impact): "
-                         "ArgumentError: broken on purpose")
+    assert lines[-1] == broken_estimator
 
 
 def test_a_dead_helper_is_replaced_by_the_parent(dataset, cfg, serial, tmp_path, monkeypatch):

@@ -27,13 +27,14 @@ def kernel_env(tmp_path, monkeypatch):
     W._drop_kernel()
 
 
-def _notebook(tmp_path):
+def _notebook(tmp_path, code=None, name="nb.ipynb"):
+    """A report-like notebook: a tagged parameters cell (``label``), then ``code`` (default ``CHECK``)."""
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"}})
     params = nbformat.v4.new_code_cell('label = ""')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(CHECK)]
-    path = tmp_path / "nb.ipynb"
+    nb.cells = [params, nbformat.v4.new_code_cell(CHECK if code is None else code)]
+    path = tmp_path / name
     nbformat.write(nb, path)
     return path
 
@@ -93,13 +94,7 @@ CYCLE = ("import builtins, gc, weakref\n"
 def test_the_previous_reports_objects_are_collected_before_the_modules_are_frozen(tmp_path, kernel_env):
     """The reset collects a report's garbage (cyclic objects too), then freezes what is left: the next report
     runs with the modules frozen and nothing of the previous report alive."""
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                            "language": "python"}})
-    params = nbformat.v4.new_code_cell('label = ""')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(CYCLE)]
-    path = tmp_path / "cycle.ipynb"
-    nbformat.write(nb, path)
+    path = _notebook(tmp_path, CYCLE, "cycle.ipynb")
     assert W.execute_report(_job(tmp_path, path, "first"))["status"] == "ok"
     assert W.execute_report(_job(tmp_path, path, "second"))["status"] == "ok"
     out = nbformat.read(tmp_path / "second.ipynb", as_version=4).cells[-1].outputs
